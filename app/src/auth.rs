@@ -1,0 +1,135 @@
+//! Who is logged in, and the login/logout server functions.
+//!
+//! The server's guard (settle-server `web::guard`) loads the session's user into the request
+//! before any page or server function runs, and refuses routes whose role doesn't match; the
+//! helpers here read what it found.
+
+use http::request::Parts;
+use leptos::prelude::*;
+use settle::account::{Role, User, UserId};
+
+/// Session key holding the logged-in user's id.
+pub const SESSION_USER_KEY: &str = "user_id";
+
+/// The logged-in user, put into the request's extensions by the server's guard.
+#[derive(Clone, Debug)]
+pub struct CurrentUser(pub User);
+
+/// The client's address as the server determined it (for login throttling).
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub String);
+
+/// The logged-in user of the request being rendered, if any.
+pub fn current_user() -> Option<User> {
+    use_context::<Parts>()?.extensions.get::<CurrentUser>().map(|u| u.0.clone())
+}
+
+/// The logged-in user, who must have `role`. The guard has already refused other roles; this
+/// also gives the server function the user it acts for.
+pub fn require(role: Role) -> Result<User, ServerFnError> {
+    match current_user() {
+        Some(user) if user.role == role => Ok(user),
+        Some(_) => Err(ServerFnError::new("forbidden")),
+        None => Err(ServerFnError::new("not logged in")),
+    }
+}
+
+/// A local path to continue to after login; anything else (another host, `//evil`) is dropped.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?.trim();
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    local.then(|| next.to_owned())
+}
+
+/// Logs a person in and sends them to their home page (or `next`).
+#[server(prefix = "/api/auth", endpoint = "login")]
+pub async fn log_in(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ServerFnError> {
+    use settle::account::{LoginOutcome, Password};
+    use tower_sessions::Session;
+
+    use crate::flash::Flash;
+
+    let ctx = crate::context::page_context()?;
+    let session: Session = leptos_axum::extract().await?;
+    let client = use_context::<Parts>()
+        .and_then(|p| p.extensions.get::<ClientAddr>().map(|a| a.0.clone()))
+        .unwrap_or_else(|| "unknown".into());
+    let outcome = settle::account::log_in(
+        &ctx.db,
+        &ctx.login_throttle,
+        &email,
+        Password::for_login(password),
+        &client,
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "login failed");
+        ServerFnError::new("login is unavailable right now")
+    })?;
+    let back_to_login = match safe_next(next.as_deref()) {
+        Some(next) => format!("/login?next={}", urlencode(&next)),
+        None => "/login".to_owned(),
+    };
+    let flash = match outcome {
+        LoginOutcome::LoggedIn(user) => {
+            // A new session id at login, so an id planted before login is worthless after it.
+            session.cycle_id().await.map_err(session_error)?;
+            session.insert(SESSION_USER_KEY, &user.id).await.map_err(session_error)?;
+            tracing::info!(user = %user.id, role = %user.role, "logged in");
+            let to = safe_next(next.as_deref()).unwrap_or_else(|| user.role.home_path().to_owned());
+            leptos_axum::redirect(&to);
+            return Ok(());
+        }
+        LoginOutcome::WrongCredentials => Flash::error("Email or password is wrong."),
+        LoginOutcome::Throttled { retry_after_secs } => Flash::error(format!(
+            "Too many failed attempts. Try again in {} minutes.",
+            retry_after_secs.div_ceil(60)
+        )),
+    };
+    flash.store(&session).await.map_err(session_error)?;
+    leptos_axum::redirect(&back_to_login);
+    Ok(())
+}
+
+/// Ends the session.
+#[server(prefix = "/api/auth", endpoint = "logout")]
+pub async fn log_out() -> Result<(), ServerFnError> {
+    use tower_sessions::Session;
+
+    let session: Session = leptos_axum::extract().await?;
+    let user: Option<UserId> = session.get(SESSION_USER_KEY).await.ok().flatten();
+    session.flush().await.map_err(session_error)?;
+    if let Some(user) = user {
+        tracing::info!(user = %user, "logged out");
+    }
+    leptos_axum::redirect("/login?logged_out=1");
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn session_error(e: tower_sessions::session::Error) -> ServerFnError {
+    tracing::error!(error = %e, "session store failed");
+    ServerFnError::new("sessions are unavailable right now")
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/admin")), Some("/admin".into()));
+        assert_eq!(safe_next(Some("//evil.example")), None);
+        assert_eq!(safe_next(Some("https://evil.example")), None);
+        assert_eq!(safe_next(Some("/\\evil.example")), None);
+        assert_eq!(safe_next(None), None);
+    }
+}

@@ -1,0 +1,19 @@
+//! What pages and server functions get from the server, through Leptos context.
+
+use settle::Db;
+use settle::account::throttle::ThrottlePolicy;
+
+/// Handed to every page render and server function call by the server.
+#[derive(Clone, Debug)]
+pub struct PageContext {
+    /// The database.
+    pub db: Db,
+    /// Login throttling limits.
+    pub login_throttle: ThrottlePolicy,
+}
+
+/// The page context, or an error if the server did not provide one (a wiring bug).
+pub fn page_context() -> Result<PageContext, leptos::prelude::ServerFnError> {
+    leptos::prelude::use_context::<PageContext>()
+        .ok_or_else(|| leptos::prelude::ServerFnError::new("page context missing"))
+}

@@ -1,0 +1,86 @@
+//! The operator console's start page: merchants, gateways and products as configured.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use settle::account::Role;
+
+use crate::layout::Layout;
+
+/// What the operator console shows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigurationView {
+    /// Gateways: (key, name, provider, kind, currency).
+    pub gateways: Vec<(String, String, String, String, String)>,
+    /// Products: (code, name, billing kind, unit price, tax rate %).
+    pub products: Vec<(String, String, String, String, String)>,
+}
+
+/// The current configuration; operators only.
+#[server(prefix = "/operator/api", endpoint = "configuration")]
+pub async fn configuration() -> Result<ConfigurationView, ServerFnError> {
+    crate::auth::require(Role::Operator)?;
+    let ctx = crate::context::page_context()?;
+    let fail = |e: settle::Error| {
+        tracing::error!(error = %e, "loading configuration failed");
+        ServerFnError::new("the configuration can't be shown right now")
+    };
+    let gateways = settle::gateway::Gateway::list(&ctx.db).await.map_err(fail)?;
+    let products = settle::product::Product::list(&ctx.db).await.map_err(fail)?;
+    Ok(ConfigurationView {
+        gateways: gateways
+            .into_iter()
+            .map(|g| (g.id, g.name, g.provider, g.kind.to_string(), g.currency.code().to_owned()))
+            .collect(),
+        products: products
+            .into_iter()
+            .map(|p| {
+                (
+                    p.code,
+                    p.name,
+                    p.billing_kind.to_string(),
+                    p.unit_price.to_string(),
+                    p.tax_rate.percent().to_string(),
+                )
+            })
+            .collect(),
+    })
+}
+
+/// Operator console start page.
+#[component]
+pub fn OperatorPage() -> impl IntoView {
+    let config = Resource::new_blocking(|| (), |_| configuration());
+    view! {
+        <Layout title="Configuration".into()>
+            <h1>"Configuration"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match config.await {
+                        Ok(c) => view! {
+                            <h2>"Gateways"</h2>
+                            <table class="list">
+                                <thead><tr><th>"Key"</th><th>"Name"</th><th>"Provider"</th><th>"Kind"</th><th>"Currency"</th></tr></thead>
+                                <tbody>
+                                    {c.gateways.into_iter().map(|(key, name, provider, kind, cur)| view! {
+                                        <tr><td><code>{key}</code></td><td>{name}</td><td>{provider}</td><td>{kind}</td><td>{cur}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <h2>"Products and billing schemes"</h2>
+                            <table class="list">
+                                <thead><tr><th>"Code"</th><th>"Name"</th><th>"Billing"</th><th class="num">"Unit price (excl. tax)"</th><th class="num">"Tax %"</th></tr></thead>
+                                <tbody>
+                                    {c.products.into_iter().map(|(code, name, billing, price, tax)| view! {
+                                        <tr><td><code>{code}</code></td><td>{name}</td><td>{billing}</td><td class="num">{price}</td><td class="num">{tax}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <p class="flash error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Layout>
+    }
+}

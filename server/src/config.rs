@@ -1,0 +1,263 @@
+//! Configuration: defaults, then an optional TOML file, then `SETTLE_*` environment variables
+//! (and `DATABASE_URL`). Every setting is listed in the README with its default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Development loads demo data and mounts the sandbox gateways; production does neither unless
+/// told to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Local use: demo data, sandbox, plain-HTTP cookies.
+    Development,
+    /// Real deployments.
+    Production,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Every setting of the server. Field names are the TOML keys; the environment variable is the
+/// name upper-cased with a `SETTLE_` prefix.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Config {
+    /// `development` or `production`.
+    pub mode: Mode,
+    /// Address and port to listen on.
+    pub bind: SocketAddr,
+    /// `sqlite:` or `postgres:` URL; empty means `settle.db` next to the binary.
+    pub database_url: String,
+    /// Connections in the database pool.
+    pub database_max_connections: u32,
+    /// The URL customers and gateways reach this server at; empty means `http://{bind}`.
+    pub public_url: String,
+    /// Mount the sandbox gateways; empty means on in development, off in production.
+    pub sandbox: Option<bool>,
+    /// Load the demo world into an empty database at start; empty means on in development.
+    pub demo_data: Option<bool>,
+    /// Mark cookies `Secure`; empty means on in production.
+    pub secure_cookies: Option<bool>,
+    /// Minutes of inactivity after which a login session ends.
+    pub session_idle_minutes: i64,
+    /// Lifetime of API bearer tokens, in seconds.
+    pub token_ttl_seconds: i64,
+    /// Failed logins per account within the window before it is locked.
+    pub login_max_failures_per_account: i64,
+    /// Failed logins per client address within the window before it is locked.
+    pub login_max_failures_per_client: i64,
+    /// The login throttle window, in minutes.
+    pub login_window_minutes: i64,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    /// Log filter (`tracing` env-filter syntax).
+    pub log: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::Development,
+            bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            database_url: String::new(),
+            database_max_connections: 10,
+            public_url: String::new(),
+            sandbox: None,
+            demo_data: None,
+            secure_cookies: None,
+            session_idle_minutes: 12 * 60,
+            token_ttl_seconds: 3600,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_client: 20,
+            login_window_minutes: 15,
+            trust_forwarded_for: false,
+            log: "info,settle=debug,settle_server=debug,settle_app=debug".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// A setting that stops the server at start, named so the operator knows what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The sources could not be read or a value has the wrong type.
+    #[error("configuration error: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value has the right type but is not usable.
+    #[error("configuration error: setting `{setting}` {problem}")]
+    Invalid {
+        /// The setting's name.
+        setting: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl Config {
+    /// Reads the configuration: defaults, then `file` (or `settle.toml` if it exists), then the
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::Invalid {
+                        setting: "--config",
+                        problem: format!("names {}, which does not exist", path.display()),
+                    });
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("settle.toml")),
+        }
+        figment = figment
+            .merge(Env::prefixed("SETTLE_").ignore(&["CONFIG"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()));
+        Config::from_figment(figment)
+    }
+
+    /// Extracts and checks a configuration (tests build theirs from defaults and overrides).
+    pub fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, problem: &str| {
+            Err(ConfigError::Invalid { setting, problem: problem.to_owned() })
+        };
+        if !self.database_url.is_empty()
+            && settle::db::Backend::of_url(&self.database_url).is_none()
+        {
+            return invalid("database_url", "must start with sqlite: or postgres:");
+        }
+        if !self.public_url.is_empty() {
+            match Url::parse(&self.public_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => return invalid("public_url", "must be an absolute http(s) URL"),
+            }
+        }
+        if self.database_max_connections == 0 {
+            return invalid("database_max_connections", "must be at least 1");
+        }
+        for (setting, value) in [
+            ("session_idle_minutes", self.session_idle_minutes),
+            ("token_ttl_seconds", self.token_ttl_seconds),
+            ("login_max_failures_per_account", self.login_max_failures_per_account),
+            ("login_max_failures_per_client", self.login_max_failures_per_client),
+            ("login_window_minutes", self.login_window_minutes),
+        ] {
+            if value <= 0 {
+                return invalid(setting, "must be a positive number");
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            return invalid("log", "is not a valid log filter (for example `info,settle=debug`)");
+        }
+        Ok(())
+    }
+
+    /// The database URL in use.
+    pub fn database_url(&self) -> String {
+        if !self.database_url.is_empty() {
+            return self.database_url.clone();
+        }
+        let dir = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        format!("sqlite://{}", dir.join("settle.db").display())
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.bind)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    /// Whether the sandbox gateways are mounted.
+    pub fn sandbox_enabled(&self) -> bool {
+        self.sandbox.unwrap_or(self.mode == Mode::Development)
+    }
+
+    /// Whether demo data loads into an empty database.
+    pub fn demo_data_enabled(&self) -> bool {
+        self.demo_data.unwrap_or(self.mode == Mode::Development)
+    }
+
+    /// Whether cookies carry the `Secure` flag.
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies.unwrap_or(self.mode == Mode::Production)
+    }
+
+    /// The login throttle this configuration describes.
+    pub fn throttle_policy(&self) -> settle::account::throttle::ThrottlePolicy {
+        settle::account::throttle::ThrottlePolicy {
+            per_account: self.login_max_failures_per_account,
+            per_client: self.login_max_failures_per_client,
+            window: chrono::Duration::minutes(self.login_window_minutes),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(toml: &str) -> Result<Config, ConfigError> {
+        Config::from_figment(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
+        )
+    }
+
+    #[test]
+    fn defaults_are_a_local_development_server() {
+        let c = with("").unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:3000");
+        assert!(c.sandbox_enabled() && c.demo_data_enabled() && !c.secure_cookies());
+        assert!(
+            c.database_url().starts_with("sqlite://") && c.database_url().ends_with("settle.db")
+        );
+    }
+
+    #[test]
+    fn production_turns_off_the_sandbox_and_demo_data_unless_asked() {
+        let c = with("mode = 'production'").unwrap();
+        assert!(!c.sandbox_enabled() && !c.demo_data_enabled() && c.secure_cookies());
+        let c = with("mode = 'production'\nsandbox = true").unwrap();
+        assert!(c.sandbox_enabled());
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        for (toml, setting) in [
+            ("bind = 'not an address'", "bind"),
+            ("mode = 'staging'", "mode"),
+            ("database_url = 'mysql://x'", "database_url"),
+            ("public_url = 'ftp://x'", "public_url"),
+            ("login_window_minutes = 0", "login_window_minutes"),
+            ("database_max_connections = -1", "database_max_connections"),
+        ] {
+            let err = with(toml).expect_err(toml).to_string();
+            assert!(err.contains(setting), "{toml}: {err}");
+        }
+    }
+}

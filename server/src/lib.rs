@@ -1,0 +1,250 @@
+//! settle-server: configuration, the HTTP router (seed-compatible REST APIs, pages, static
+//! files), sessions and their guards, and the process around them.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod session_store;
+pub mod state;
+pub mod static_files;
+pub mod telemetry;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use settle::Db;
+use settle_app::{App, PageContext, shell};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::config::Config;
+use crate::session_store::DbSessionStore;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Connects to the database, applies migrations and, in development on an empty database,
+/// loads the demo world.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let url = config.database_url();
+    let db = Db::connect(&url, config.database_max_connections)
+        .await
+        .with_context(|| format!("connecting to the database (setting `database_url` = {url})"))?;
+    db.migrate().await.context("applying database migrations")?;
+    if config.demo_data_enabled() && !settle::account::User::any_exist(&db).await? {
+        settle::demo::load(&db).await.context("loading demo data")?;
+        tracing::info!("loaded the demo world (see README, \"Demo data\")");
+    }
+    Ok(db)
+}
+
+/// Builds the whole application: state and router.
+pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)> {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("settle")
+        .site_root("target/site")
+        .site_addr(config.bind)
+        .build();
+    let state = AppState {
+        pages: PageContext { db: db.clone(), login_throttle: config.throttle_policy() },
+        db: db.clone(),
+        config: Arc::new(config),
+        leptos_options,
+    };
+    let session_store = DbSessionStore::new(&db).await.context("creating the session table")?;
+    spawn_housekeeping(state.clone(), session_store.clone());
+
+    let sessions = SessionManagerLayer::new(session_store)
+        .with_name("settle_session")
+        .with_secure(state.config.secure_cookies())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            state.config.session_idle_minutes,
+        )));
+
+    let pages_context = state.pages.clone();
+    let provide = move || provide_context(pages_context.clone());
+    let render_options = state.leptos_options.clone();
+    let not_found = leptos_axum::render_app_async_with_context(provide.clone(), {
+        let options = render_options.clone();
+        move || shell(options.clone())
+    });
+    let web = Router::new()
+        .leptos_routes_with_context(&state, generate_route_list(App), provide, move || {
+            shell(render_options.clone())
+        })
+        .fallback(not_found)
+        .layer(from_fn(web::csrf::reject_cross_site))
+        .layer(from_fn_with_state(state.clone(), web::guard::guard))
+        .layer(sessions);
+
+    let api = Router::new()
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
+        .route("/oauth/token", post(api::oauth::token))
+        .route("/auth/realms/{realm}/protocol/openid-connect/token", post(api::oauth::token))
+        .route("/oauth/userinfo", get(api::oauth::userinfo))
+        .route("/auth/realms/{realm}/protocol/openid-connect/userinfo", get(api::oauth::userinfo));
+
+    let router = Router::new().merge(api).merge(static_files::router()).merge(web);
+    let router = with_security_headers(router.with_state(state.clone()))
+        .layer(from_fn_with_state(state.clone(), web::client_addr::client_addr))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::new())
+                .layer(RequestBodyLimitLayer::new(1024 * 1024)),
+        );
+    Ok((router, state))
+}
+
+/// Headers every response carries unless a handler set its own: pages need no script from
+/// anywhere, and nothing here may be framed by another site.
+fn with_security_headers(router: Router) -> Router {
+    let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'";
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+}
+
+/// Periodic clean-up of expired sessions, tokens and login attempts. (Durable background jobs
+/// come with the payment core; these are idempotent sweeps that any instance may run.)
+fn spawn_housekeeping(state: AppState, sessions: DbSessionStore) {
+    use tower_sessions::session_store::ExpiredDeletion;
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            if let Err(e) = sessions.delete_expired().await {
+                tracing::warn!(error = %e, "deleting expired sessions failed");
+            }
+            if let Err(e) = settle::api_token::prune_expired(&state.db).await {
+                tracing::warn!(error = %e, "deleting expired tokens failed");
+            }
+            if let Err(e) =
+                settle::account::throttle::prune(&state.db, &state.config.throttle_policy()).await
+            {
+                tracing::warn!(error = %e, "pruning login attempts failed");
+            }
+        }
+    });
+}
+
+/// A server listening and serving in the background (tests use this with port 0).
+pub struct RunningServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state (database, configuration).
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections, finishes requests in flight and closes the database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.state.db.close().await;
+    }
+}
+
+/// Opens the database, builds the app and serves it on `listener` until [`RunningServer::stop`].
+pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<RunningServer> {
+    let db = open_database(&config).await?;
+    let (router, state) = build(config, db).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .into_future(),
+    );
+    Ok(RunningServer { addr, state, shutdown: Some(tx), task })
+}
+
+/// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let bind = config.bind;
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("listening on {bind} (setting `bind`)"))?;
+    let server = start(config, listener).await?;
+    tracing::info!(
+        address = %server.addr,
+        database = server.state.db.backend().name(),
+        mode = ?server.state.config.mode,
+        "Settle is serving {}",
+        server.state.config.public_url()
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    server.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,32 @@
+//! The stylesheet from `style/` and the files from `public/`, compiled into the binary so the
+//! server runs from any directory.
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+/// Files served as they are: (URL path, content type, bytes).
+const FILES: &[(&str, &str, &[u8])] = &[
+    ("/style/settle.css", "text/css; charset=utf-8", include_bytes!("../../style/settle.css")),
+    ("/favicon.svg", "image/svg+xml", include_bytes!("../../public/favicon.svg")),
+];
+
+/// Routes for the static files.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    FILES.iter().fold(Router::new(), |router, (path, content_type, bytes)| {
+        router.route(
+            path,
+            get(move || async move {
+                (
+                    [
+                        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+                        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+                    ],
+                    *bytes,
+                )
+                    .into_response()
+            }),
+        )
+    })
+}

@@ -1,0 +1,5 @@
+//! The browser side: pages, server functions, sessions and the guards around them.
+
+pub mod client_addr;
+pub mod csrf;
+pub mod guard;

@@ -1,0 +1,146 @@
+//! The database: SQLite (embedded default) or PostgreSQL, behind one query layer.
+//!
+//! sqlx's `Any` driver lacks timestamps, so the core keeps a concrete pool per backend and writes
+//! each query once: [`with_db!`](crate::with_db) expands a block for both pools, so the same SQL
+//! text and the same row types are checked against both drivers at compile time. SQL is written
+//! in the dialect both understand (`$1` placeholders, `RETURNING`, `ON CONFLICT`); the few
+//! backend-specific statements (job leasing) match on [`Db`] explicitly.
+//!
+//! Conventions every table follows: ids are TEXT (UUID v7 strings), money is BIGINT minor units
+//! next to a currency column, times are UTC `chrono::DateTime<Utc>` bound from Rust (never SQL
+//! defaults, whose SQLite text format differs from sqlx's).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::error::{Error, Result};
+
+/// A pool on one of the two supported backends.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// The embedded default.
+    Sqlite(SqlitePool),
+    /// Production: several server instances may share one database.
+    Postgres(PgPool),
+}
+
+/// Which backend a URL or pool names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite:` URLs.
+    Sqlite,
+    /// `postgres:` / `postgresql:` URLs.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, or `None` for an unsupported scheme.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// A short lowercase name for logs and health output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool (`&SqlitePool` or `&PgPool`).
+///
+/// The body is compiled once per backend, so it must only use what both drivers support.
+#[macro_export]
+macro_rules! with_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects to `url`, creating the SQLite file if it does not exist yet.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db> {
+        match Backend::of_url(url) {
+            Some(Backend::Sqlite) => {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    // Writers queue on SQLite's single write lock instead of failing at once.
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Sqlite(pool))
+            }
+            Some(Backend::Postgres) => {
+                let options = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Postgres(pool))
+            }
+            None => Err(Error::invalid(
+                "database_url",
+                "must start with sqlite: or postgres: (for example sqlite://settle.db)",
+            )),
+        }
+    }
+
+    /// Applies the migrations of this backend that have not run yet.
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The backend of this pool.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Answers whether the database takes queries (for readiness probes).
+    pub async fn ping(&self) -> Result<()> {
+        with_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Versions of the migrations applied so far, oldest first.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        let sql = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+        let versions = with_db!(self, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?;
+        Ok(versions)
+    }
+
+    /// Closes every connection (at shutdown).
+    pub async fn close(&self) {
+        with_db!(self, pool => pool.close().await)
+    }
+}

@@ -1,0 +1,249 @@
+//! The demo world: a small, realistic data set for development and demos. Every later feature
+//! adds its demo records here, so there is one place to read what a fresh `cargo run` contains.
+//! The README's "Demo data" section lists the logins and records below.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use crate::account::{Email, NewUser, Password, Role, User};
+use crate::customer::Customer;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::gateway::{Gateway, GatewayKind};
+use crate::merchant::{Merchant, NewMerchant};
+use crate::money::{Currency, Money};
+use crate::payment_method::{MethodKind, PaymentMethod};
+use crate::product::{BillingKind, NewProduct, Product, ServiceKind};
+use crate::purchase::{LineType, NewLine, Purchase, PurchaseStatus};
+use crate::service::{BillingStatus, Service};
+use crate::tax::TaxRate;
+
+/// Demo customer login.
+pub const CUSTOMER_EMAIL: &str = "customer@settle.test";
+/// Demo customer password.
+pub const CUSTOMER_PASSWORD: &str = "settle-customer";
+/// Demo customer's name.
+pub const CUSTOMER_NAME: &str = "Thandi Mokoena";
+/// Demo admin login.
+pub const ADMIN_EMAIL: &str = "admin@settle.test";
+/// Demo admin password.
+pub const ADMIN_PASSWORD: &str = "settle-admin";
+/// Demo operator login.
+pub const OPERATOR_EMAIL: &str = "operator@settle.test";
+/// Demo operator password.
+pub const OPERATOR_PASSWORD: &str = "settle-operator";
+/// Demo merchant's OAuth2 client id (the one seed 001 uses).
+pub const MERCHANT_CLIENT_ID: &str = "invoice-system-client";
+/// Demo merchant's OAuth2 client secret.
+pub const MERCHANT_CLIENT_SECRET: &str = "settle-demo-client-secret";
+/// The demo insurance policy awaiting checkout.
+pub const POLICY_NUMBER: &str = "DEMO/0001/MOTOR/WEB";
+/// The demo ISP service in arrears (the id seed 004 uses).
+pub const ISP_SERVICE_ID: &str = "E14C231D-5899-44BE-B7A1-AA46893C8D83";
+/// The global "add new payment method" medium (the id seed 004 uses).
+pub const ADD_NEW_METHOD_ID: &str = "aa8b416b-a7d9-4bc0-af81-041722e11ad4";
+
+/// Loads the demo world into a database that has no users yet; refuses otherwise, so demo
+/// records never mix with real ones.
+pub async fn load(db: &Db) -> Result<()> {
+    if User::any_exist(db).await? {
+        return Err(Error::Conflict(
+            "the database already has users; demo data loads only into an empty one".into(),
+        ));
+    }
+    let zar = Currency::parse("ZAR")?;
+    let aed = Currency::parse("AED")?;
+    let gbp = Currency::parse("GBP")?;
+    let money = |amount: &str, currency| Money::parse_decimal(amount, currency);
+
+    let merchant = Merchant::create(
+        db,
+        NewMerchant {
+            name: "Demo Insurer & ISP".into(),
+            client_id: MERCHANT_CLIENT_ID.into(),
+            client_secret: MERCHANT_CLIENT_SECRET.into(),
+            webhook_url: None,
+            webhook_secret: None,
+            return_origins: vec![
+                "http://127.0.0.1:3000".into(),
+                "http://localhost:3000".into(),
+                "http://localhost:8080".into(),
+            ],
+        },
+    )
+    .await?;
+
+    Gateway::create(db, "payfort-aed", "Payfort", "payfort", GatewayKind::HostedCheckout, aed)
+        .await?;
+    Gateway::create(db, "invoice", "Invoice", "Democrance", GatewayKind::Invoice, aed).await?;
+    Gateway::create(db, "applepay-aed", "Apple Pay", "payfort", GatewayKind::ApplePay, aed).await?;
+    Gateway::create(db, "sagepay-gbp", "Card", "sagepay", GatewayKind::Card3ds, gbp).await?;
+    Gateway::create(db, "peach-zar", "Peach Payments", "peach", GatewayKind::HostedCheckout, zar)
+        .await?;
+    Gateway::create(db, "payfast-zar", "PayFast", "payfast", GatewayKind::PaymentLink, zar).await?;
+    Gateway::create(
+        db,
+        "off-system",
+        "Off-system allocation",
+        "Settle",
+        GatewayKind::OffSystem,
+        zar,
+    )
+    .await?;
+
+    let motor = Product::create(
+        db,
+        NewProduct {
+            code: "MOTOR-COMP".into(),
+            name: "Motor Comprehensive (annual)".into(),
+            merchant_id: Some(merchant.id.clone()),
+            service_kind: ServiceKind::Policy,
+            billing_kind: BillingKind::OnceOff,
+            unit_price: money("4857.14", aed)?,
+            tax_rate: TaxRate::parse("5")?,
+            collection_day: None,
+            auto_recharge: false,
+        },
+    )
+    .await?;
+    Product::set_gateways(db, &motor.id, &["payfort-aed", "applepay-aed", "invoice"]).await?;
+
+    let fibre = Product::create(
+        db,
+        NewProduct {
+            code: "FIBRE-20-10".into(),
+            name: "Fibre 20/10 Monthly".into(),
+            merchant_id: Some(merchant.id.clone()),
+            service_kind: ServiceKind::Isp,
+            billing_kind: BillingKind::RecurringMonthly,
+            unit_price: money("329.70", zar)?,
+            tax_rate: TaxRate::parse("15")?,
+            collection_day: Some(15),
+            auto_recharge: false,
+        },
+    )
+    .await?;
+    Product::set_gateways(db, &fibre.id, &["peach-zar", "payfast-zar", "off-system"]).await?;
+
+    let lte = Product::create(
+        db,
+        NewProduct {
+            code: "LTE-DAY".into(),
+            name: "LTE Day Bundle".into(),
+            merchant_id: Some(merchant.id.clone()),
+            service_kind: ServiceKind::Isp,
+            billing_kind: BillingKind::DayBundle,
+            unit_price: money("10.00", zar)?,
+            tax_rate: TaxRate::parse("15")?,
+            collection_day: None,
+            auto_recharge: true,
+        },
+    )
+    .await?;
+    Product::set_gateways(db, &lte.id, &["peach-zar", "payfast-zar", "off-system"]).await?;
+
+    let thandi = Customer::create(
+        db,
+        "CUST-0001",
+        CUSTOMER_NAME,
+        Some(CUSTOMER_EMAIL),
+        Some("+27 82 555 0101"),
+    )
+    .await?;
+    User::create(
+        db,
+        NewUser {
+            email: Email::parse(CUSTOMER_EMAIL)?,
+            display_name: CUSTOMER_NAME.into(),
+            role: Role::Customer,
+            password: Password::new_secret(CUSTOMER_PASSWORD)?,
+            customer_id: Some(thandi.id.clone()),
+        },
+    )
+    .await?;
+    for (email, name, role, password) in [
+        (ADMIN_EMAIL, "Sipho Ndlovu", Role::Admin, ADMIN_PASSWORD),
+        (OPERATOR_EMAIL, "Lerato Dlamini", Role::Operator, OPERATOR_PASSWORD),
+    ] {
+        User::create(
+            db,
+            NewUser {
+                email: Email::parse(email)?,
+                display_name: name.into(),
+                role,
+                password: Password::new_secret(password)?,
+                customer_id: None,
+            },
+        )
+        .await?;
+    }
+
+    // The insurance policy awaiting checkout: a quote with its premium due.
+    let mut policy =
+        Service::new(POLICY_NUMBER, &motor, thandi.id.clone(), "quoted", BillingStatus::Unbilled);
+    policy.details = json!({
+        "quote": { "reference": "Q-2026-000173", "scheme_code": "9999", "scheme_name": "Demo Motor Comprehensive", "insurer_name": "Trinity Lane" },
+        "policy_address": { "house": "21b", "street": "Tuesday Market Place", "city": "King's Lynn", "county": "Norfolk", "postcode": "PE301JW" },
+        "vehicle": { "reg_no": "RE23EA", "make": "Fiat", "model": "500", "year_of_manufacture": 2010, "cc": 1242, "fuel_type_name": "Petrol" }
+    });
+    policy.insert(db).await?;
+    Purchase::create(
+        db,
+        &policy.id,
+        PurchaseStatus::Open,
+        Utc::now(),
+        vec![NewLine {
+            line_type: LineType::OnceOff,
+            description: "Motor Comprehensive premium, 12 months".into(),
+            quantity: 1,
+            unit_price: motor.unit_price,
+            period_per_quantity: 12,
+            tax_rate: motor.tax_rate,
+        }],
+    )
+    .await?;
+
+    // The ISP service in arrears, paid by a saved card.
+    let mut card = PaymentMethod::new(Some(thandi.id.clone()), MethodKind::Card, "test 4242");
+    card.card_brand = Some("Visa".into());
+    card.card_last4 = Some("4242".into());
+    card.card_expiry = Some("1229".into());
+    card.gateway_id = Some("peach-zar".into());
+    card.gateway_token = Some("demo-peach-token-4242".into());
+    card.verified = true;
+    card.insert(db).await?;
+    let mut link =
+        PaymentMethod::new(Some(thandi.id.clone()), MethodKind::PaymentLink, "thandi@pay.demo");
+    link.gateway_id = Some("payfast-zar".into());
+    link.insert(db).await?;
+    PaymentMethod::new(Some(thandi.id.clone()), MethodKind::OffSystem, "N/A").insert(db).await?;
+    let mut add_new =
+        PaymentMethod::new(None, MethodKind::ProviderSelected, "Add new payment method");
+    add_new.id = crate::payment_method::PaymentMethodId::from_string(ADD_NEW_METHOD_ID);
+    add_new.gateway_id = Some("peach-zar".into());
+    add_new.insert(db).await?;
+
+    let mut fibre_service =
+        Service::new(ISP_SERVICE_ID, &fibre, thandi.id.clone(), "Active", BillingStatus::InArrears);
+    fibre_service.active_payment_method_id = Some(card.id.clone());
+    fibre_service.period_start = Some(Utc::now() - Duration::days(45));
+    fibre_service.period_end = Some(Utc::now() - Duration::days(15));
+    fibre_service.details = json!({ "collector_id": "195ccad5-02fc-4dc2-8589-7d85e44ffe30", "service_type": "Recurring" });
+    fibre_service.insert(db).await?;
+    Purchase::create(
+        db,
+        &fibre_service.id,
+        PurchaseStatus::Open,
+        Utc::now() - Duration::days(15),
+        vec![NewLine {
+            line_type: LineType::Monthly,
+            description: "Fibre 20/10, monthly".into(),
+            quantity: 1,
+            unit_price: fibre.unit_price,
+            period_per_quantity: 1,
+            tax_rate: fibre.tax_rate,
+        }],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Settle's orchestration core: domain types, use cases, storage and connectors.
+//!
+//! Nothing here knows about HTTP servers or pages; `settle-server` and `settle-app` call into
+//! this crate, never the other way round.
+
+pub mod account;
+pub mod api_token;
+pub mod card;
+pub mod customer;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod gateway;
+pub mod iban;
+pub mod id;
+pub mod merchant;
+pub mod money;
+pub mod oauth;
+pub mod payment;
+pub mod payment_method;
+pub mod product;
+pub mod purchase;
+pub mod secret;
+pub mod service;
+pub mod stats;
+pub mod tax;
+pub mod text_enum;
+
+pub use db::Db;
+pub use error::{Error, FieldError, Result};

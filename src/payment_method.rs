@@ -1,0 +1,177 @@
+//! Saved payment methods (the ISP seed's "mediums"): card tokens, bank mandates, payment links,
+//! off-system, and the global "add new payment method" placeholder.
+
+use chrono::{DateTime, Utc};
+
+use crate::customer::CustomerId;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::text_enum::stored;
+use crate::{text_enum, with_db};
+
+crate::id_type!(
+    /// Identifies a payment method (`medium_detail_id`, `payment_method_id`).
+    PaymentMethodId
+);
+
+text_enum!(
+    /// What a payment method is.
+    MethodKind, field = "medium_type", {
+        /// A card tokenised by a gateway.
+        Card = "card",
+        /// A bank account with a direct-debit mandate.
+        BankAccount = "bank_account",
+        /// A link the customer pays through.
+        PaymentLink = "payment_link",
+        /// Paid outside Settle and allocated by staff.
+        OffSystem = "off_system",
+        /// "Add new payment method": the gateway collects new details on its hosted page.
+        ProviderSelected = "provider_selected",
+    }
+);
+
+text_enum!(
+    /// Whether a payment method can be used.
+    MethodStatus, field = "medium_status", {
+        /// Being set up (mandate not yet confirmed).
+        Incomplete = "incomplete",
+        /// Usable.
+        Valid = "valid",
+        /// Refused by its gateway.
+        Invalid = "invalid",
+        /// A card past its expiry.
+        Expired = "expired",
+    }
+);
+
+/// A saved way to pay. Holds a gateway token, never a card number.
+#[derive(Clone, Debug)]
+pub struct PaymentMethod {
+    /// Settle's id.
+    pub id: PaymentMethodId,
+    /// Whose it is; `None` for the global "add new payment method".
+    pub customer_id: Option<CustomerId>,
+    /// What it is.
+    pub kind: MethodKind,
+    /// Whether it can be used.
+    pub status: MethodStatus,
+    /// How it is shown (`test 4242`, `Add new payment method`).
+    pub label: String,
+    /// Card brand, for cards.
+    pub card_brand: Option<String>,
+    /// Last four card digits, for cards.
+    pub card_last4: Option<String>,
+    /// Card expiry as MMYY, for cards.
+    pub card_expiry: Option<String>,
+    /// Masked account number, for bank accounts.
+    pub bank_account_masked: Option<String>,
+    /// The gateway holding the token.
+    pub gateway_id: Option<String>,
+    /// The gateway's token for the card or mandate.
+    pub gateway_token: Option<String>,
+    /// Whether it has been used successfully before.
+    pub verified: bool,
+    /// When it was saved.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct MethodRow {
+    id: PaymentMethodId,
+    customer_id: Option<CustomerId>,
+    kind: String,
+    status: String,
+    label: String,
+    card_brand: Option<String>,
+    card_last4: Option<String>,
+    card_expiry: Option<String>,
+    bank_account_masked: Option<String>,
+    gateway_id: Option<String>,
+    gateway_token: Option<String>,
+    verified: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<MethodRow> for PaymentMethod {
+    type Error = Error;
+
+    fn try_from(r: MethodRow) -> Result<PaymentMethod> {
+        Ok(PaymentMethod {
+            kind: stored("payment_methods.kind", &r.kind)?,
+            status: stored("payment_methods.status", &r.status)?,
+            id: r.id,
+            customer_id: r.customer_id,
+            label: r.label,
+            card_brand: r.card_brand,
+            card_last4: r.card_last4,
+            card_expiry: r.card_expiry,
+            bank_account_masked: r.bank_account_masked,
+            gateway_id: r.gateway_id,
+            gateway_token: r.gateway_token,
+            verified: r.verified,
+            created_at: r.created_at,
+        })
+    }
+}
+
+const SELECT_METHOD: &str = "SELECT id, customer_id, kind, status, label, card_brand, card_last4, card_expiry, bank_account_masked, gateway_id, gateway_token, verified, created_at FROM payment_methods";
+
+impl PaymentMethod {
+    /// A new method for `customer_id` (or a global one), not yet stored.
+    pub fn new(
+        customer_id: Option<CustomerId>,
+        kind: MethodKind,
+        label: impl Into<String>,
+    ) -> PaymentMethod {
+        PaymentMethod {
+            id: PaymentMethodId::generate(),
+            customer_id,
+            kind,
+            status: MethodStatus::Valid,
+            label: label.into(),
+            card_brand: None,
+            card_last4: None,
+            card_expiry: None,
+            bank_account_masked: None,
+            gateway_id: None,
+            gateway_token: None,
+            verified: false,
+            created_at: Utc::now(),
+        }
+    }
+
+    /// Stores the method.
+    pub async fn insert(&self, db: &Db) -> Result<()> {
+        let sql = "INSERT INTO payment_methods (id, customer_id, kind, status, label, card_brand, card_last4, card_expiry, bank_account_masked, gateway_id, gateway_token, verified, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+        with_db!(db, pool => sqlx::query(sql)
+            .bind(&self.id)
+            .bind(&self.customer_id)
+            .bind(self.kind.as_str())
+            .bind(self.status.as_str())
+            .bind(&self.label)
+            .bind(&self.card_brand)
+            .bind(&self.card_last4)
+            .bind(&self.card_expiry)
+            .bind(&self.bank_account_masked)
+            .bind(&self.gateway_id)
+            .bind(&self.gateway_token)
+            .bind(self.verified)
+            .bind(self.created_at)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The customer's own methods followed by the global ones everyone may use.
+    pub async fn available_to(db: &Db, customer: &CustomerId) -> Result<Vec<PaymentMethod>> {
+        let sql = format!(
+            "{SELECT_METHOD} WHERE customer_id = $1 OR customer_id IS NULL
+             ORDER BY CASE WHEN customer_id IS NULL THEN 1 ELSE 0 END, created_at"
+        );
+        let rows: Vec<MethodRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(customer).fetch_all(pool).await)?;
+        rows.into_iter().map(PaymentMethod::try_from).collect()
+    }
+}

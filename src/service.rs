@@ -1,0 +1,209 @@
+//! Services: what payments activate or extend — an insurance policy or an ISP service.
+
+use chrono::{DateTime, Utc};
+
+use crate::customer::CustomerId;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::merchant::MerchantId;
+use crate::money::Money;
+use crate::payment_method::PaymentMethodId;
+use crate::product::{Product, ProductId, ServiceKind};
+use crate::purchase::Purchase;
+use crate::text_enum::stored;
+use crate::{text_enum, with_db};
+
+crate::id_type!(
+    /// Identifies a service.
+    ServiceId
+);
+
+text_enum!(
+    /// Whether a service's bills are paid.
+    BillingStatus, field = "billing_status", {
+        /// Nothing owed.
+        PaidUp = "PaidUp",
+        /// An amount is overdue.
+        InArrears = "InArrears",
+        /// Not billed yet (a quote awaiting checkout).
+        Unbilled = "Unbilled",
+    }
+);
+
+/// A policy or ISP service belonging to a customer.
+#[derive(Clone, Debug)]
+pub struct Service {
+    /// Settle's id.
+    pub id: ServiceId,
+    /// The policy number or service id clients use.
+    pub reference: String,
+    /// Policy or ISP service.
+    pub kind: ServiceKind,
+    /// Whose it is.
+    pub customer_id: CustomerId,
+    /// What product it is.
+    pub product_id: ProductId,
+    /// The merchant selling it.
+    pub merchant_id: Option<MerchantId>,
+    /// Lifecycle status in the seed's words (`quoted`, `active`, `PendingIspApplication`).
+    pub status: String,
+    /// Whether bills are paid.
+    pub billing_status: BillingStatus,
+    /// The method future recurring purchases are collected with.
+    pub active_payment_method_id: Option<PaymentMethodId>,
+    /// Start of the paid period (policy start date).
+    pub period_start: Option<DateTime<Utc>>,
+    /// End of the paid period (policy end date).
+    pub period_end: Option<DateTime<Utc>>,
+    /// Seed-specific detail: quote, vehicle, addresses.
+    pub details: serde_json::Value,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ServiceRow {
+    id: ServiceId,
+    reference: String,
+    kind: String,
+    customer_id: CustomerId,
+    product_id: ProductId,
+    merchant_id: Option<MerchantId>,
+    status: String,
+    billing_status: String,
+    active_payment_method_id: Option<PaymentMethodId>,
+    period_start: Option<DateTime<Utc>>,
+    period_end: Option<DateTime<Utc>>,
+    details: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ServiceRow> for Service {
+    type Error = Error;
+
+    fn try_from(r: ServiceRow) -> Result<Service> {
+        Ok(Service {
+            kind: stored("services.kind", &r.kind)?,
+            billing_status: stored("services.billing_status", &r.billing_status)?,
+            details: serde_json::from_str(&r.details).map_err(|e| {
+                Error::Internal(format!("services.details of {} is not JSON: {e}", r.id))
+            })?,
+            id: r.id,
+            reference: r.reference,
+            customer_id: r.customer_id,
+            product_id: r.product_id,
+            merchant_id: r.merchant_id,
+            status: r.status,
+            active_payment_method_id: r.active_payment_method_id,
+            period_start: r.period_start,
+            period_end: r.period_end,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const SELECT_SERVICE: &str = "SELECT id, reference, kind, customer_id, product_id, merchant_id, status, billing_status, active_payment_method_id, period_start, period_end, details, created_at, updated_at FROM services";
+
+/// A line of a customer's home page: a service and what is owed on it.
+#[derive(Clone, Debug)]
+pub struct ServiceSummary {
+    /// The service.
+    pub service: Service,
+    /// Its product's name.
+    pub product_name: String,
+    /// The total of its open purchases, if anything is owed.
+    pub amount_due: Option<Money>,
+}
+
+impl Service {
+    /// A new service, not yet stored.
+    pub fn new(
+        reference: impl Into<String>,
+        product: &Product,
+        customer_id: CustomerId,
+        status: impl Into<String>,
+        billing_status: BillingStatus,
+    ) -> Service {
+        let now = Utc::now();
+        Service {
+            id: ServiceId::generate(),
+            reference: reference.into(),
+            kind: product.service_kind,
+            customer_id,
+            product_id: product.id.clone(),
+            merchant_id: product.merchant_id.clone(),
+            status: status.into(),
+            billing_status,
+            active_payment_method_id: None,
+            period_start: None,
+            period_end: None,
+            details: serde_json::json!({}),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Stores the service; its reference must be unique.
+    pub async fn insert(&self, db: &Db) -> Result<()> {
+        let sql = "INSERT INTO services (id, reference, kind, customer_id, product_id, merchant_id, status, billing_status, active_payment_method_id, period_start, period_end, details, created_at, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+        with_db!(db, pool => sqlx::query(sql)
+            .bind(&self.id)
+            .bind(&self.reference)
+            .bind(self.kind.as_str())
+            .bind(&self.customer_id)
+            .bind(&self.product_id)
+            .bind(&self.merchant_id)
+            .bind(&self.status)
+            .bind(self.billing_status.as_str())
+            .bind(&self.active_payment_method_id)
+            .bind(self.period_start)
+            .bind(self.period_end)
+            .bind(self.details.to_string())
+            .bind(self.created_at)
+            .bind(self.updated_at)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Loads a service by the reference clients use (policy number, service id).
+    pub async fn find_by_reference(db: &Db, reference: &str) -> Result<Option<Service>> {
+        let sql = format!("{SELECT_SERVICE} WHERE reference = $1");
+        let row: Option<ServiceRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(reference).fetch_optional(pool).await)?;
+        row.map(Service::try_from).transpose()
+    }
+
+    /// A customer's services with what is owed on each, for their home page.
+    pub async fn summaries_for_customer(
+        db: &Db,
+        customer: &CustomerId,
+    ) -> Result<Vec<ServiceSummary>> {
+        let sql = format!("{SELECT_SERVICE} WHERE customer_id = $1 ORDER BY created_at");
+        let rows: Vec<ServiceRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(customer).fetch_all(pool).await)?;
+        let mut summaries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let service = Service::try_from(row)?;
+            let product = Product::find(db, &service.product_id)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("service {} has no product", service.id)))?;
+            let open = Purchase::open_for_service(db, &service.id).await?;
+            let amount_due = match open.first() {
+                Some(first) => Some(Money::checked_sum(
+                    open.iter().map(|p| p.amounts.gross()),
+                    first.amounts.currency(),
+                )?),
+                None => None,
+            };
+            summaries.push(ServiceSummary { service, product_name: product.name, amount_due });
+        }
+        Ok(summaries)
+    }
+}
