@@ -440,3 +440,14 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod readme {
+    /// The README documents the states; this keeps it from drifting from the code.
+    #[test]
+    fn readme_carries_the_state_table() {
+        let readme = include_str!("../../README.md");
+        let table = super::markdown_table();
+        assert!(readme.contains(&table), "README.md must contain the state table:\n{table}");
+    }
+}
