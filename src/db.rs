@@ -144,3 +144,51 @@ impl Db {
         with_db!(self, pool => pool.close().await)
     }
 }
+
+/// A transaction on either backend; state changes and what they cause (events, jobs) commit
+/// together through it.
+pub enum Tx {
+    /// On SQLite.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// On PostgreSQL.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection (`&mut SqliteConnection` or
+/// `&mut PgConnection`); like [`with_db!`](crate::with_db), the body is compiled for both.
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+}
+
+impl Tx {
+    /// Commits everything done in the transaction.
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}

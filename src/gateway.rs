@@ -123,6 +123,43 @@ impl Gateway {
         rows.into_iter().map(Gateway::try_from).collect()
     }
 
+    /// Every gateway with its connection settings, for building connectors.
+    pub async fn connections(db: &Db) -> Result<Vec<crate::connector::GatewayConnection>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            gateway: GatewayRow,
+            base_url: Option<String>,
+            api_key: Option<String>,
+            signing_secret: Option<String>,
+            timeout_ms: i64,
+            settle_after_seconds: i64,
+        }
+        let sql = "SELECT id, name, provider, kind, currency, enabled, created_at, base_url, api_key, signing_secret, timeout_ms, settle_after_seconds FROM gateways ORDER BY id";
+        let rows: Vec<Row> = with_db!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(|r| {
+                let base_url =
+                    match r.base_url {
+                        Some(u) => Some(url::Url::parse(&u).map_err(|e| {
+                            Error::Internal(format!("gateways.base_url {u:?}: {e}"))
+                        })?),
+                        None => None,
+                    };
+                Ok(crate::connector::GatewayConnection {
+                    gateway: Gateway::try_from(r.gateway)?,
+                    base_url,
+                    api_key: r.api_key,
+                    signing_secret: r.signing_secret,
+                    timeout: std::time::Duration::from_millis(r.timeout_ms.max(1) as u64),
+                    settle_after: std::time::Duration::from_secs(
+                        r.settle_after_seconds.max(1) as u64
+                    ),
+                })
+            })
+            .collect()
+    }
+
     /// Every configured gateway.
     pub async fn list(db: &Db) -> Result<Vec<Gateway>> {
         let sql = "SELECT id, name, provider, kind, currency, enabled, created_at FROM gateways ORDER BY id";

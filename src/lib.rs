@@ -6,6 +6,7 @@
 pub mod account;
 pub mod api_token;
 pub mod card;
+pub mod connector;
 pub mod customer;
 pub mod db;
 pub mod demo;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod sandbox;
 pub mod session_store;
 pub mod state;
 pub mod static_files;
@@ -106,7 +107,14 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         .route("/oauth/userinfo", get(api::oauth::userinfo))
         .route("/auth/realms/{realm}/protocol/openid-connect/userinfo", get(api::oauth::userinfo));
 
-    let router = Router::new().merge(api).merge(static_files::router()).merge(web);
+    let mut router = Router::new().merge(api).merge(static_files::router()).merge(web);
+    if state.config.sandbox_enabled() {
+        let sandbox = sandbox::Sandbox::new(
+            settle::connector::SANDBOX_SIGNING_SECRET,
+            state.config.public_url(),
+        );
+        router = router.nest_service("/sandbox", sandbox::router(sandbox));
+    }
     let router = with_security_headers(router.with_state(state.clone()))
         .layer(from_fn_with_state(state.clone(), web::client_addr::client_addr))
         .layer(
@@ -187,10 +195,12 @@ impl RunningServer {
 }
 
 /// Opens the database, builds the app and serves it on `listener` until [`RunningServer::stop`].
-pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<RunningServer> {
+pub async fn start(mut config: Config, listener: TcpListener) -> anyhow::Result<RunningServer> {
+    // Bound to port 0 (tests), the address is known only now; links must carry the real one.
+    let addr = listener.local_addr()?;
+    config.bind = addr;
     let db = open_database(&config).await?;
     let (router, state) = build(config, db).await?;
-    let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())

@@ -1,0 +1,92 @@
+//! The sandbox: simulated payment providers under `/sandbox/...`, speaking HTTP like the real
+//! ones, so Settle's connectors are exercised for real. On by default in development, off in
+//! production unless `sandbox = true`.
+//!
+//! Each provider keeps its state in memory (it is a simulator, not a ledger) and reaches Settle
+//! only over HTTP: customers' browsers are redirected or post back, notifications are signed
+//! and posted to the URL Settle gave. Faults (latency, errors, timeouts, dropped and duplicated
+//! notifications) are injected per provider, deterministically from a seed.
+
+pub mod faults;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use serde::Serialize;
+
+use self::faults::Faults;
+
+/// State shared by the sandbox providers.
+#[derive(Clone)]
+pub struct Sandbox {
+    /// Fault injection per provider.
+    pub faults: Arc<Faults>,
+    /// For posting notifications to Settle.
+    pub client: reqwest::Client,
+    /// The key notifications are signed with.
+    pub signing_secret: String,
+    /// Settle's public URL without a trailing slash; hosted pages live at
+    /// `{public_url}/sandbox/...`.
+    pub public_url: String,
+}
+
+impl Sandbox {
+    /// A sandbox signing with `signing_secret`.
+    pub fn new(signing_secret: impl Into<String>, public_url: impl Into<String>) -> Sandbox {
+        Sandbox {
+            faults: Arc::new(Faults::default()),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new()),
+            signing_secret: signing_secret.into(),
+            public_url: public_url.into(),
+        }
+    }
+
+    /// Posts a signed notification to `url` in the background, as the provider's fault plan
+    /// says: maybe not at all (dropped), maybe twice (duplicated).
+    pub fn notify<T: Serialize>(&self, provider: &str, url: &str, body: &T) {
+        let plan = self.faults.notification_plan(provider);
+        if plan.drop {
+            tracing::info!(provider, url, "sandbox: dropping notification (fault injection)");
+            return;
+        }
+        let body = match serde_json::to_vec(body) {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(error = %e, "sandbox: notification body does not serialize");
+                return;
+            }
+        };
+        let copies = if plan.duplicate { 2 } else { 1 };
+        let (client, secret, url) =
+            (self.client.clone(), self.signing_secret.clone(), url.to_owned());
+        tokio::spawn(async move {
+            for _ in 0..copies {
+                let signature =
+                    settle::connector::signature::sign(&secret, &body, chrono::Utc::now());
+                let sent = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header(settle::connector::signature::HEADER, signature)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                if let Err(e) = sent {
+                    tracing::warn!(error = %e, %url, "sandbox: notification not delivered");
+                }
+            }
+        });
+    }
+}
+
+/// The sandbox routes, to be nested under `/sandbox`.
+pub fn router(sandbox: Sandbox) -> Router {
+    Router::new()
+        .route("/faults", get(faults::list))
+        .route("/faults/{provider}", get(faults::show).put(faults::set).delete(faults::reset))
+        .with_state(sandbox)
+}

@@ -1,0 +1,431 @@
+//! Connectors: how Settle talks to payment gateways.
+//!
+//! Each gateway kind has one implementation speaking the provider's HTTP API with reqwest (with
+//! timeouts; retries only on connection errors, never on a request that may have charged). The
+//! orchestration core (`crate::payment`) sees only the [`Connector`] trait and maps its
+//! [`GatewayResult`]s to payment states. Unconfigured gateways point at the sandbox providers the
+//! server mounts under `/sandbox/...`, so these connectors are exercised over real HTTP.
+
+pub mod http;
+pub mod signature;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::card::{CardNumber, Cvv, ExpiryDate};
+use crate::gateway::{Gateway, GatewayKind};
+use crate::iban::Iban;
+use crate::money::Money;
+
+/// The HMAC key the sandbox providers sign notifications with; demo gateways are configured with
+/// it. Real gateways get their own key from the provider.
+pub const SANDBOX_SIGNING_SECRET: &str = "settle-sandbox-signing-secret";
+
+/// A postal address (billing address for card payments).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// House number or name.
+    pub house: Option<String>,
+    /// Street.
+    pub street: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// County or region.
+    pub county: Option<String>,
+    /// Postcode.
+    pub postcode: Option<String>,
+}
+
+/// A form the customer's browser must POST to reach a gateway page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostedForm {
+    /// Where the form posts.
+    pub action: String,
+    /// Hidden fields, in order.
+    pub fields: Vec<(String, String)>,
+}
+
+/// What to ask a hosted-checkout or payment-link gateway for.
+#[derive(Clone, Debug)]
+pub struct CheckoutRequest {
+    /// Settle's payment reference (the gateway echoes it back).
+    pub payment_reference: String,
+    /// What to charge.
+    pub amount: Money,
+    /// Shown to the customer on the hosted page.
+    pub description: String,
+    /// The customer's email, if the gateway wants it.
+    pub customer_email: Option<String>,
+    /// Where the gateway sends the customer back to (a Settle URL).
+    pub return_url: Url,
+    /// Where the gateway posts its server-to-server notification (a Settle URL).
+    pub notification_url: Url,
+    /// Whether the gateway should keep the card as a token for later collections.
+    pub save_card: bool,
+}
+
+/// A hosted checkout created at the gateway.
+#[derive(Clone, Debug)]
+pub struct CheckoutSession {
+    /// The gateway's id for the payment.
+    pub gateway_reference: String,
+    /// Where to send the customer.
+    pub redirect_url: Url,
+    /// The form to POST instead of redirecting, where the gateway wants a POST.
+    pub form: Option<HostedForm>,
+}
+
+/// Card details on their way to the gateway; never stored or logged by Settle.
+#[derive(Clone, Debug)]
+pub struct CardDetails {
+    /// Name on the card.
+    pub holder: String,
+    /// The number (Debug shows only the last four).
+    pub number: CardNumber,
+    /// Expiry month and year.
+    pub expiry: ExpiryDate,
+    /// Security code (Debug shows `***`).
+    pub cvv: Cvv,
+}
+
+/// A card authorisation with 3-D Secure.
+#[derive(Clone, Debug)]
+pub struct CardAuthorisation {
+    /// Settle's payment reference.
+    pub payment_reference: String,
+    /// What to charge.
+    pub amount: Money,
+    /// The card.
+    pub card: CardDetails,
+    /// The billing address, for address verification.
+    pub billing_address: Address,
+    /// Where the issuer's challenge page sends the browser when done (a Settle URL).
+    pub challenge_return_url: Url,
+    /// Where the gateway posts notifications.
+    pub notification_url: Url,
+}
+
+/// The issuer's 3-D Secure challenge the customer must complete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreeDsChallenge {
+    /// The issuer's challenge page (`acsurl`).
+    pub acs_url: String,
+    /// The challenge request (`creq`).
+    pub creq: String,
+    /// Session data to post along (`threeDSSessionData`).
+    pub session_data: String,
+}
+
+/// The challenge result the issuer's page posted back (`cres`).
+#[derive(Clone, Debug)]
+pub struct ThreeDsCompletion {
+    /// The gateway's id for the payment.
+    pub gateway_reference: String,
+    /// The challenge response.
+    pub cres: String,
+}
+
+/// A collection with a stored card token.
+#[derive(Clone, Debug)]
+pub struct TokenCollection {
+    /// Settle's payment reference.
+    pub payment_reference: String,
+    /// What to charge.
+    pub amount: Money,
+    /// The gateway's token for the card.
+    pub token: String,
+    /// Where the gateway posts notifications.
+    pub notification_url: Url,
+}
+
+/// A direct-debit collection from a bank account.
+#[derive(Clone, Debug)]
+pub struct DirectDebitRequest {
+    /// Settle's payment reference.
+    pub payment_reference: String,
+    /// What to collect.
+    pub amount: Money,
+    /// The account.
+    pub iban: Iban,
+    /// The account holder's name.
+    pub account_holder: String,
+    /// An existing mandate, or `None` to create one.
+    pub mandate_reference: Option<String>,
+    /// Where the bank posts the settlement or bounce.
+    pub notification_url: Url,
+}
+
+/// What the gateway says about a payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum GatewayStatus {
+    /// Money was taken.
+    Succeeded,
+    /// Declined (the customer may try again with other details).
+    Failed {
+        /// The gateway's reason, safe to show.
+        reason: String,
+    },
+    /// The issuer wants a 3-D Secure challenge.
+    ChallengeRequired(ThreeDsChallenge),
+    /// Accepted, the outcome comes later (direct debit, or a hosted page not finished yet).
+    Pending,
+    /// The gateway failed in a way retrying won't fix.
+    Error {
+        /// The gateway's reason.
+        reason: String,
+    },
+}
+
+/// A gateway's answer about one payment.
+#[derive(Clone, Debug)]
+pub struct GatewayResult {
+    /// The gateway's id for the payment.
+    pub gateway_reference: String,
+    /// Its status.
+    pub status: GatewayStatus,
+    /// A reusable token for the card or mandate, if the gateway issued one.
+    pub token: Option<String>,
+    /// The gateway's response, with secrets and card data removed, for the payment's timeline.
+    pub raw: serde_json::Value,
+}
+
+/// A verified server-to-server notification.
+#[derive(Clone, Debug)]
+pub struct Notification {
+    /// The gateway's unique id for this event (for deduplication).
+    pub event_id: String,
+    /// What the gateway now says about the payment.
+    pub result: GatewayResult,
+}
+
+/// How a call to a gateway went wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    /// This gateway kind doesn't do that.
+    #[error("the gateway does not support {0}")]
+    Unsupported(&'static str),
+    /// The request never reached the gateway (connection refused, DNS). Nothing can have been
+    /// charged, so the next gateway may be tried.
+    #[error("gateway unreachable: {0}")]
+    Unreachable(String),
+    /// The gateway said it is unavailable before acting (HTTP 503). Nothing was charged.
+    #[error("gateway unavailable: {0}")]
+    Unavailable(String),
+    /// The request was sent but no answer came in time. Money may have moved: the payment is
+    /// left for reconciliation, never retried elsewhere.
+    #[error("gateway timed out: {0}")]
+    Timeout(String),
+    /// The gateway refused the request as invalid (4xx).
+    #[error("gateway refused the request ({status}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The gateway's message.
+        message: String,
+    },
+    /// The gateway's answer could not be understood. Money may have moved.
+    #[error("gateway answered unexpectedly: {0}")]
+    BadResponse(String),
+    /// A notification's signature is missing, wrong or stale.
+    #[error("notification rejected: {0}")]
+    BadSignature(#[from] signature::SignatureError),
+}
+
+impl ConnectorError {
+    /// Whether the next gateway may be tried: only when this one certainly did nothing.
+    pub fn nothing_happened(&self) -> bool {
+        matches!(self, ConnectorError::Unreachable(_) | ConnectorError::Unavailable(_))
+    }
+}
+
+/// One gateway's connector. Methods a kind doesn't support answer `Unsupported`.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The gateway this connector serves.
+    fn gateway_id(&self) -> &str;
+
+    /// Creates a hosted checkout or payment link; the customer is sent to its URL.
+    async fn create_checkout(
+        &self,
+        _request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, ConnectorError> {
+        Err(ConnectorError::Unsupported("hosted checkout"))
+    }
+
+    /// Authorises a card, with 3-D Secure when the issuer asks for it.
+    async fn authorise_card(
+        &self,
+        _request: &CardAuthorisation,
+    ) -> Result<GatewayResult, ConnectorError> {
+        Err(ConnectorError::Unsupported("card authorisation"))
+    }
+
+    /// Finishes a 3-D Secure challenge with the issuer's response.
+    async fn complete_challenge(
+        &self,
+        _completion: &ThreeDsCompletion,
+    ) -> Result<GatewayResult, ConnectorError> {
+        Err(ConnectorError::Unsupported("3-D Secure"))
+    }
+
+    /// Charges a stored card token.
+    async fn collect_with_token(
+        &self,
+        _request: &TokenCollection,
+    ) -> Result<GatewayResult, ConnectorError> {
+        Err(ConnectorError::Unsupported("token collection"))
+    }
+
+    /// Starts a direct-debit collection (the outcome usually arrives later).
+    async fn direct_debit(
+        &self,
+        _request: &DirectDebitRequest,
+    ) -> Result<GatewayResult, ConnectorError> {
+        Err(ConnectorError::Unsupported("direct debit"))
+    }
+
+    /// Asks the gateway where a payment stands (reconciliation).
+    async fn query_status(
+        &self,
+        _gateway_reference: &str,
+    ) -> Result<GatewayResult, ConnectorError> {
+        Err(ConnectorError::Unsupported("status queries"))
+    }
+
+    /// Refunds a settled payment.
+    async fn refund(
+        &self,
+        _gateway_reference: &str,
+        _amount: Money,
+    ) -> Result<GatewayResult, ConnectorError> {
+        Err(ConnectorError::Unsupported("refunds"))
+    }
+
+    /// Verifies a notification's signature and parses it. Nothing may act on a notification
+    /// before this accepts it.
+    fn verify_notification(
+        &self,
+        _signature: Option<&str>,
+        _body: &[u8],
+    ) -> Result<Notification, ConnectorError> {
+        Err(ConnectorError::Unsupported("notifications"))
+    }
+
+    /// Apple Pay merchant validation: the provider's session object, passed through.
+    async fn validate_merchant(
+        &self,
+        _domain: &str,
+        _display_name: &str,
+    ) -> Result<serde_json::Value, ConnectorError> {
+        Err(ConnectorError::Unsupported("Apple Pay merchant validation"))
+    }
+}
+
+/// What connectors need from the server: where the sandbox is, and one shared HTTP client.
+#[derive(Clone, Debug)]
+pub struct ConnectorSettings {
+    /// Base URL of the sandbox providers (`{public_url}/sandbox`), used by gateways without a
+    /// `base_url` of their own.
+    pub sandbox_url: Url,
+    /// The shared HTTP client (connection pooling).
+    pub client: reqwest::Client,
+}
+
+/// Where one gateway's connector finds its provider.
+#[derive(Clone, Debug)]
+pub struct ConnectorConfig {
+    /// The gateway's key.
+    pub gateway_id: String,
+    /// The provider's base URL.
+    pub base_url: Url,
+    /// The API key sent with every request.
+    pub api_key: String,
+    /// The HMAC key for notifications.
+    pub signing_secret: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// Connectors for every configured gateway, by gateway key.
+#[derive(Clone, Default)]
+pub struct Connectors {
+    by_gateway: HashMap<String, Arc<dyn Connector>>,
+}
+
+impl Connectors {
+    /// Builds a connector for each gateway of a kind that has one.
+    pub fn for_gateways(
+        gateways: &[GatewayConnection],
+        settings: &ConnectorSettings,
+    ) -> Connectors {
+        let mut by_gateway: HashMap<String, Arc<dyn Connector>> = HashMap::new();
+        for g in gateways {
+            let sandbox_path = match g.gateway.kind {
+                GatewayKind::HostedCheckout | GatewayKind::PaymentLink => "hosted-checkout",
+                GatewayKind::Card3ds => "card",
+                GatewayKind::DirectDebit => "bank",
+                GatewayKind::ApplePay => "apple-pay",
+                GatewayKind::Invoice | GatewayKind::OffSystem => continue,
+            };
+            let base_url = g.base_url.clone().unwrap_or_else(|| {
+                let mut url = settings.sandbox_url.clone();
+                url.path_segments_mut()
+                    .map(|mut s| {
+                        s.pop_if_empty().push(sandbox_path);
+                    })
+                    .ok();
+                url
+            });
+            let config = ConnectorConfig {
+                gateway_id: g.gateway.id.clone(),
+                base_url,
+                api_key: g
+                    .api_key
+                    .clone()
+                    .unwrap_or_else(|| format!("sandbox-key-{}", g.gateway.id)),
+                signing_secret: g
+                    .signing_secret
+                    .clone()
+                    .unwrap_or_else(|| SANDBOX_SIGNING_SECRET.to_owned()),
+                timeout: g.timeout,
+            };
+            if let Some(connector) = http::build(g.gateway.kind, config, settings.client.clone()) {
+                by_gateway.insert(g.gateway.id.clone(), connector);
+            }
+        }
+        Connectors { by_gateway }
+    }
+
+    /// Adds or replaces one connector (tests use this to inject fakes).
+    pub fn insert(&mut self, gateway_id: impl Into<String>, connector: Arc<dyn Connector>) {
+        self.by_gateway.insert(gateway_id.into(), connector);
+    }
+
+    /// The connector of a gateway.
+    pub fn get(&self, gateway_id: &str) -> Option<Arc<dyn Connector>> {
+        self.by_gateway.get(gateway_id).cloned()
+    }
+}
+
+/// A gateway with its connection settings (loaded by [`Gateway::connections`]).
+#[derive(Clone, Debug)]
+pub struct GatewayConnection {
+    /// The gateway.
+    pub gateway: Gateway,
+    /// Its provider's base URL; `None` means the sandbox.
+    pub base_url: Option<Url>,
+    /// API key.
+    pub api_key: Option<String>,
+    /// Notification HMAC key.
+    pub signing_secret: Option<String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// How long a payment may stay unsettled before reconciliation asks about it.
+    pub settle_after: Duration,
+}
