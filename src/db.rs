@@ -173,10 +173,13 @@ macro_rules! with_tx {
 }
 
 impl Db {
-    /// Starts a transaction.
+    /// Starts a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
+    /// deferred transaction that reads before it writes fails with SQLITE_BUSY_SNAPSHOT when
+    /// another connection wrote in between, whereas an immediate one waits its turn
+    /// (`busy_timeout`) and then sees the latest data.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

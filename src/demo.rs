@@ -38,6 +38,8 @@ pub const MERCHANT_CLIENT_ID: &str = "invoice-system-client";
 pub const MERCHANT_CLIENT_SECRET: &str = "settle-demo-client-secret";
 /// The demo insurance policy awaiting checkout.
 pub const POLICY_NUMBER: &str = "DEMO/0001/MOTOR/WEB";
+/// The demo short-term motor quote paid by card with 3-D Secure (seed 003's flow).
+pub const CARD_POLICY_NUMBER: &str = "DEMO/0002/SHORT/WEB";
 /// The demo ISP service in arrears (the id seed 004 uses).
 pub const ISP_SERVICE_ID: &str = "E14C231D-5899-44BE-B7A1-AA46893C8D83";
 /// The global "add new payment method" medium (the id seed 004 uses).
@@ -107,6 +109,23 @@ pub async fn load(db: &Db) -> Result<()> {
     )
     .await?;
     Product::set_gateways(db, &motor.id, &["payfort-aed", "applepay-aed", "invoice"]).await?;
+
+    let short_motor = Product::create(
+        db,
+        NewProduct {
+            code: "SHORT-MOTOR".into(),
+            name: "Trinity Lane - Short Term Test".into(),
+            merchant_id: Some(merchant.id.clone()),
+            service_kind: ServiceKind::Policy,
+            billing_kind: BillingKind::OnceOff,
+            unit_price: money("11.46", gbp)?,
+            tax_rate: TaxRate::parse("12")?,
+            collection_day: None,
+            auto_recharge: false,
+        },
+    )
+    .await?;
+    Product::set_gateways(db, &short_motor.id, &["sagepay-gbp"]).await?;
 
     let fibre = Product::create(
         db,
@@ -199,6 +218,36 @@ pub async fn load(db: &Db) -> Result<()> {
             unit_price: motor.unit_price,
             period_per_quantity: 12,
             tax_rate: motor.tax_rate,
+        }],
+    )
+    .await?;
+
+    // The short-term motor quote of seed 003: card payment with 3-D Secure.
+    let mut short = Service::new(
+        CARD_POLICY_NUMBER,
+        &short_motor,
+        thandi.id.clone(),
+        "quoted",
+        BillingStatus::Unbilled,
+    );
+    short.details = json!({
+        "quote": { "reference": "0e02575f-f9e1-4061-8408-f960f2a91173", "scheme_code": "9999", "scheme_name": "Trinity Lane - Short Term Test", "insurer_name": "Trinity Lane" },
+        "policy_address": { "house": "21b", "street": "Tuesday Market Place", "city": "King's Lynn", "county": "Norfolk", "postcode": "PE301JW" },
+        "vehicle": { "vehicle_type": 1, "reg_no": "RE23EA", "abi_code": 16545701, "year_of_manufacture": 2010, "cc": 1242, "number_of_doors": 3, "number_of_seats": 4, "make": "Fiat", "model": "500", "gearbox_type_name": "Manual", "body_type_name": "Hatchback", "fuel_type_name": "Petrol" }
+    });
+    short.insert(db).await?;
+    Purchase::create(
+        db,
+        &short.id,
+        PurchaseStatus::Open,
+        Utc::now(),
+        vec![NewLine {
+            line_type: LineType::Day,
+            description: "Short-term motor cover, 4 days".into(),
+            quantity: 4,
+            unit_price: short_motor.unit_price,
+            period_per_quantity: 1,
+            tax_rate: short_motor.tax_rate,
         }],
     )
     .await?;

@@ -164,6 +164,14 @@ impl PaymentMethod {
         Ok(())
     }
 
+    /// Loads a payment method.
+    pub async fn find(db: &Db, id: &PaymentMethodId) -> Result<Option<PaymentMethod>> {
+        let sql = format!("{SELECT_METHOD} WHERE id = $1");
+        let row: Option<MethodRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+        row.map(PaymentMethod::try_from).transpose()
+    }
+
     /// The customer's own methods followed by the global ones everyone may use.
     pub async fn available_to(db: &Db, customer: &CustomerId) -> Result<Vec<PaymentMethod>> {
         let sql = format!(

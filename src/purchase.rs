@@ -249,6 +249,18 @@ impl Purchase {
         Ok(purchase)
     }
 
+    /// Loads a purchase with its lines.
+    pub async fn find(db: &Db, id: &PurchaseId) -> Result<Option<Purchase>> {
+        let sql = "SELECT id, service_id, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at
+                   FROM purchases WHERE id = $1";
+        let row: Option<PurchaseRow> =
+            with_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+        match row {
+            Some(row) => Ok(Some(Self::load_lines(db, row).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// The open (owed) purchases of a service, oldest first.
     pub async fn open_for_service(db: &Db, service: &ServiceId) -> Result<Vec<Purchase>> {
         let sql = "SELECT id, service_id, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at

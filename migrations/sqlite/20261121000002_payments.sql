@@ -46,6 +46,9 @@ CREATE TABLE payments (
 CREATE INDEX payments_by_purchase ON payments (purchase_id);
 CREATE INDEX payments_unsettled ON payments (settle_by) WHERE settle_by IS NOT NULL;
 CREATE UNIQUE INDEX payments_by_gateway_reference ON payments (gateway_id, gateway_reference);
+-- At most one payment per purchase under way at once: a retry replaces the open attempt
+-- (cancelling it) instead of racing it.
+CREATE UNIQUE INDEX payments_one_open_per_purchase ON payments (purchase_id) WHERE state IN (1, 2, 3, 4, 5);
 -- A purchase is paid at most once: at most one payment per purchase in a state where money moved.
 CREATE UNIQUE INDEX payments_one_success_per_purchase ON payments (purchase_id) WHERE state IN (6, 10, 11, 12);
 
@@ -94,8 +97,8 @@ CREATE TABLE jobs (
     dedupe_key       TEXT UNIQUE,             -- enqueueing the same work twice is a no-op
     status           TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
     run_at           TEXT NOT NULL,
-    attempts         BIGINT NOT NULL,
-    max_attempts     BIGINT NOT NULL,
+    attempts         BIGINT NOT NULL CHECK (attempts >= 0),
+    max_attempts     BIGINT NOT NULL CHECK (max_attempts >= 1),
     last_error       TEXT,
     lease_owner      TEXT,
     lease_expires_at TEXT,
@@ -103,3 +106,19 @@ CREATE TABLE jobs (
     updated_at       TEXT NOT NULL
 );
 CREATE INDEX jobs_due ON jobs (status, run_at);
+-- A dead worker's job is found by its expired lease.
+CREATE INDEX jobs_expired_leases ON jobs (lease_expires_at) WHERE status = 'running';
+
+-- Messages to customers (policy email and SMS, receipts), written by the notification job;
+-- a mail/SMS relay sends from here. One row per message: the job that writes it is idempotent.
+CREATE TABLE customer_notifications (
+    id          TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers (id),
+    payment_id  TEXT REFERENCES payments (id),
+    channel     TEXT NOT NULL CHECK (channel IN ('email', 'sms')),
+    recipient   TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    UNIQUE (payment_id, channel)
+);

@@ -62,6 +62,10 @@ pub struct Config {
     pub login_window_minutes: i64,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// How often the reconciliation sweep asks gateways about unsettled payments, in seconds.
+    pub reconcile_interval_seconds: u64,
+    /// Minutes after which a payment its gateway still can't settle is TIMED_OUT.
+    pub reconcile_give_up_minutes: u64,
     /// Log filter (`tracing` env-filter syntax).
     pub log: String,
     /// `text` or `json`.
@@ -85,6 +89,8 @@ impl Default for Config {
             login_max_failures_per_client: 20,
             login_window_minutes: 15,
             trust_forwarded_for: false,
+            reconcile_interval_seconds: 60,
+            reconcile_give_up_minutes: 24 * 60,
             log: "info,settle=debug,settle_server=debug,settle_app=debug".into(),
             log_format: LogFormat::Text,
         }
@@ -154,6 +160,12 @@ impl Config {
         }
         if self.database_max_connections == 0 {
             return invalid("database_max_connections", "must be at least 1");
+        }
+        if self.reconcile_interval_seconds == 0 {
+            return invalid("reconcile_interval_seconds", "must be at least 1");
+        }
+        if self.reconcile_give_up_minutes == 0 {
+            return invalid("reconcile_give_up_minutes", "must be at least 1");
         }
         for (setting, value) in [
             ("session_idle_minutes", self.session_idle_minutes),

@@ -5,6 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod sandbox;
 pub mod session_store;
 pub mod state;
@@ -65,7 +66,9 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         .site_root("target/site")
         .site_addr(config.bind)
         .build();
+    let payments = orchestrator(&config, &db).await?;
     let state = AppState {
+        payments,
         pages: PageContext { db: db.clone(), login_throttle: config.throttle_policy() },
         db: db.clone(),
         config: Arc::new(config),
@@ -105,7 +108,16 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         .route("/oauth/token", post(api::oauth::token))
         .route("/auth/realms/{realm}/protocol/openid-connect/token", post(api::oauth::token))
         .route("/oauth/userinfo", get(api::oauth::userinfo))
-        .route("/auth/realms/{realm}/protocol/openid-connect/userinfo", get(api::oauth::userinfo));
+        .route("/auth/realms/{realm}/protocol/openid-connect/userinfo", get(api::oauth::userinfo))
+        .route("/gateway/notify/{gateway}", post(api::callbacks::notify))
+        .route("/payments/{reference}/return", get(api::callbacks::hosted_return))
+        .route("/payments/{reference}/3ds-complete", post(api::callbacks::challenge_complete))
+        .route("/api/payments/{reference}", get(api::payments::show))
+        .merge(
+            Router::new()
+                .route("/api/payments", post(api::payments::start))
+                .layer(from_fn_with_state(state.clone(), api::idempotency::idempotent)),
+        );
 
     let mut router = Router::new().merge(api).merge(static_files::router()).merge(web);
     if state.config.sandbox_enabled() {
@@ -150,8 +162,35 @@ fn with_security_headers(router: Router) -> Router {
         ))
 }
 
-/// Periodic clean-up of expired sessions, tokens and login attempts. (Durable background jobs
-/// come with the payment core; these are idempotent sweeps that any instance may run.)
+/// The payment orchestrator over the configured gateways; gateways without a base URL of their
+/// own talk to this server's sandbox.
+async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::payment::Orchestrator> {
+    use settle::connector::{ConnectorSettings, Connectors, http::endpoint};
+    use settle::payment::orchestrator::{CallbackUrls, ReconcilePolicy};
+    let public_url = url::Url::parse(&config.public_url()).context("setting `public_url`")?;
+    let sandbox_url = endpoint(&public_url, "/sandbox").context("setting `public_url`")?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .context("building the HTTP client for gateways")?;
+    let gateways = settle::gateway::Gateway::connections(db).await?;
+    let connectors =
+        Connectors::for_gateways(&gateways, &ConnectorSettings { sandbox_url, client });
+    let reconcile = ReconcilePolicy {
+        give_up_after: Duration::from_secs(config.reconcile_give_up_minutes * 60),
+        ..ReconcilePolicy::default()
+    };
+    Ok(settle::payment::Orchestrator::new(
+        db.clone(),
+        connectors,
+        gateways,
+        CallbackUrls { public_url },
+        reconcile,
+    ))
+}
+
+/// Periodic clean-up of expired sessions, tokens, login attempts, idempotency keys and old
+/// finished jobs: idempotent deletes that any instance may run, so they need no job lease.
 fn spawn_housekeeping(state: AppState, sessions: DbSessionStore) {
     use tower_sessions::session_store::ExpiredDeletion;
     tokio::spawn(async move {
@@ -169,6 +208,14 @@ fn spawn_housekeeping(state: AppState, sessions: DbSessionStore) {
             {
                 tracing::warn!(error = %e, "pruning login attempts failed");
             }
+            if let Err(e) = settle::idempotency::prune(&state.db).await {
+                tracing::warn!(error = %e, "pruning idempotency keys failed");
+            }
+            // Finished jobs keep their dedupe keys (webhooks, sweep windows) for 30 days.
+            let month_ago = chrono::Utc::now() - chrono::Duration::days(30);
+            if let Err(e) = settle::job::prune_finished(&state.db, month_ago).await {
+                tracing::warn!(error = %e, "pruning finished jobs failed");
+            }
         }
     });
 }
@@ -181,6 +228,8 @@ pub struct RunningServer {
     pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    jobs_stop: tokio::sync::watch::Sender<bool>,
+    jobs: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -190,6 +239,8 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        let _ = self.jobs_stop.send(true);
+        let _ = (&mut self.jobs).await;
         self.state.db.close().await;
     }
 }
@@ -209,7 +260,9 @@ pub async fn start(mut config: Config, listener: TcpListener) -> anyhow::Result<
             })
             .into_future(),
     );
-    Ok(RunningServer { addr, state, shutdown: Some(tx), task })
+    let (jobs_stop, jobs_stopped) = tokio::sync::watch::channel(false);
+    let jobs = jobs::spawn_runner(&state.config, state.payments.clone(), jobs_stopped);
+    Ok(RunningServer { addr, state, shutdown: Some(tx), task, jobs_stop, jobs })
 }
 
 /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.

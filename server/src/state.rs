@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use settle::Db;
+use settle::payment::Orchestrator;
 use settle_app::PageContext;
 
 use crate::config::Config;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub db: Db,
     /// The configuration the server started with.
     pub config: Arc<Config>,
+    /// Starts, advances and settles payments.
+    pub payments: Orchestrator,
     /// What pages and server functions need (handed to Leptos as context).
     pub pages: PageContext,
     /// Leptos's own options (output name, site address).

@@ -17,13 +17,19 @@ pub fn build(
     let _ = (&config, &client);
     match kind {
         // Each provider kind's connector registers here (hosted checkout, card, bank, Apple Pay).
-        GatewayKind::HostedCheckout
-        | GatewayKind::PaymentLink
-        | GatewayKind::Card3ds
-        | GatewayKind::DirectDebit
-        | GatewayKind::ApplePay
-        | GatewayKind::Invoice
-        | GatewayKind::OffSystem => None,
+        GatewayKind::Card3ds => {
+            Some(Arc::new(super::card_acquirer::CardAcquirerConnector::new(config, client)))
+        }
+        GatewayKind::DirectDebit => {
+            Some(Arc::new(super::direct_debit::DirectDebitConnector::new(config, client)))
+        }
+        GatewayKind::HostedCheckout | GatewayKind::PaymentLink => {
+            Some(Arc::new(super::hosted_checkout::HostedCheckoutConnector::new(config, client)))
+        }
+        GatewayKind::ApplePay => {
+            Some(Arc::new(super::apple_pay::ApplePayConnector::new(config, client)))
+        }
+        GatewayKind::Invoice | GatewayKind::OffSystem => None,
     }
 }
 

@@ -6,6 +6,10 @@
 //! [`GatewayResult`]s to payment states. Unconfigured gateways point at the sandbox providers the
 //! server mounts under `/sandbox/...`, so these connectors are exercised over real HTTP.
 
+pub mod apple_pay;
+pub mod card_acquirer;
+pub mod direct_debit;
+pub mod hosted_checkout;
 pub mod http;
 pub mod signature;
 

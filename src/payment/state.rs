@@ -176,7 +176,9 @@ impl PaymentState {
                 Cancelled,
             ],
             Processing => &[PaymentSuccess, PaymentFailed, TerminalError, TimedOut],
-            Payment3dAuth => &[Processing, PaymentSuccess, PaymentFailed, TerminalError, TimedOut],
+            Payment3dAuth => {
+                &[Processing, PaymentSuccess, PaymentFailed, TerminalError, TimedOut, Cancelled]
+            }
             Invoiced => &[PaymentSuccess, Cancelled, TimedOut],
             PaymentSuccess => &[ConvertingPolicy, Refunded],
             ConvertingPolicy => &[PolicyConverted],
@@ -311,7 +313,9 @@ mod tests {
                 Cancelled,
             ],
             Processing => &[PaymentSuccess, PaymentFailed, TerminalError, TimedOut],
-            Payment3dAuth => &[Processing, PaymentSuccess, PaymentFailed, TerminalError, TimedOut],
+            Payment3dAuth => {
+                &[Processing, PaymentSuccess, PaymentFailed, TerminalError, TimedOut, Cancelled]
+            }
             Invoiced => &[PaymentSuccess, Cancelled, TimedOut],
             PaymentSuccess => &[ConvertingPolicy, Refunded],
             ConvertingPolicy => &[PolicyConverted],
@@ -342,7 +346,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(legal, 9 + 7 + 4 + 5 + 3 + 2 + 1 + 1);
+        assert_eq!(legal, 9 + 7 + 4 + 6 + 3 + 2 + 1 + 1);
     }
 
     #[test]
@@ -429,7 +433,7 @@ mod tests {
         assert_eq!(
             lines[6],
             "| 5 | `PAYMENT_3DAUTH` | Waiting for the customer's 3-D Secure challenge. | no | \
-             `PROCESSING`, `PAYMENT_SUCCESS`, `PAYMENT_FAILED`, `TERMINAL_ERROR`, `TIMED_OUT` |"
+             `PROCESSING`, `PAYMENT_SUCCESS`, `PAYMENT_FAILED`, `TERMINAL_ERROR`, `TIMED_OUT`, `CANCELLED` |"
         );
         assert_eq!(
             lines[13],

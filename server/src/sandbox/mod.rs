@@ -7,7 +7,11 @@
 //! and posted to the URL Settle gave. Faults (latency, errors, timeouts, dropped and duplicated
 //! notifications) are injected per provider, deterministically from a seed.
 
+pub mod apple_pay;
+pub mod bank;
+pub mod card_acquirer;
 pub mod faults;
+pub mod hosted_checkout;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,5 +92,9 @@ pub fn router(sandbox: Sandbox) -> Router {
     Router::new()
         .route("/faults", get(faults::list))
         .route("/faults/{provider}", get(faults::show).put(faults::set).delete(faults::reset))
+        .nest("/hosted-checkout", hosted_checkout::router(sandbox.clone()))
+        .nest("/apple-pay", apple_pay::router(sandbox.clone()))
+        .nest("/card", card_acquirer::router(sandbox.clone()))
+        .nest("/bank", bank::router(sandbox.clone()))
         .with_state(sandbox)
 }

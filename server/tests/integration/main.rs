@@ -4,6 +4,10 @@
 mod accounts;
 mod foundation;
 mod oauth;
+mod payments;
+mod sandbox_bank;
+mod sandbox_card;
+mod sandbox_hosted_checkout;
 mod support;
 
 /// Registers `async fn name(app: TestApp) -> anyhow::Result<()>` tests by path.
@@ -31,5 +35,39 @@ fn main() {
         oauth::client_credentials_grant_by_form_and_by_basic_auth,
         oauth::bad_grants_get_rfc6749_errors,
         oauth::bearer_tokens_are_checked,
+        payments::hosted_checkout_pays_and_activates_the_policy,
+        payments::three_d_secure_challenge_completes_the_payment,
+        payments::declined_card_then_successful_retry,
+        payments::dropped_notification_is_settled_by_the_sweep,
+        payments::duplicate_notification_is_recorded_and_ignored,
+        payments::concurrent_requests_with_one_idempotency_key_charge_once,
+        payments::gateway_routing_tries_the_next_gateway_when_one_is_down,
+        payments::gateway_errors_and_timeouts_end_in_terminal_states,
+        sandbox_card::seed_003_test_cards_are_authorised_without_a_challenge,
+        sandbox_card::challenge_card_authenticates_through_the_issuer_pages,
+        sandbox_card::failed_authentication_declines_the_payment,
+        sandbox_card::forged_or_misdirected_cres_is_refused,
+        sandbox_card::declined_and_error_cards_map_to_failed_and_error,
+        sandbox_card::timeout_card_times_out_then_reconciles_as_authorised,
+        sandbox_card::unavailable_acquirer_does_nothing,
+        sandbox_card::card_data_never_leaves_the_acquirer,
+        sandbox_card::expired_and_invalid_cards_are_refused,
+        sandbox_card::refunds_and_token_collections,
+        sandbox_card::card_notifications_are_signed_and_checked,
+        sandbox_bank::mandate_then_collection_settles_and_notifies,
+        sandbox_bank::collection_with_an_iban_creates_the_mandate,
+        sandbox_bank::bouncing_ibans_fail_with_the_reason,
+        sandbox_bank::dropped_and_duplicated_notifications_follow_the_fault_plan,
+        sandbox_bank::unavailable_or_hanging_bank,
+        sandbox_bank::bank_notifications_with_forged_or_stale_signatures_are_rejected,
+        sandbox_hosted_checkout::paying_on_the_hosted_page_notifies_and_settles,
+        sandbox_hosted_checkout::declining_or_cancelling_fails_the_checkout,
+        sandbox_hosted_checkout::notifications_with_bad_signatures_are_rejected,
+        sandbox_hosted_checkout::an_unavailable_provider_did_nothing_and_a_hang_times_out,
+        sandbox_hosted_checkout::a_dropped_notification_still_settles_by_status_query,
+        sandbox_hosted_checkout::a_duplicated_notification_repeats_its_event_id,
+        sandbox_hosted_checkout::saved_tokens_are_charged_and_unknown_ones_fail,
+        sandbox_hosted_checkout::refunds_take_back_at_most_what_was_paid,
+        sandbox_hosted_checkout::apple_pay_session_has_every_key_of_the_seed_example,
     ]);
 }

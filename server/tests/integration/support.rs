@@ -29,6 +29,7 @@ pub struct TestApp {
     pub client: Client,
     pub db: Db,
     pub backend: Backend,
+    pub state: settle_server::state::AppState,
 }
 
 impl TestApp {
@@ -88,6 +89,28 @@ impl TestApp {
     }
 }
 
+/// Waits (bounded) until `check` holds, polling every 50 ms.
+pub async fn eventually<F, Fut>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut check: F,
+) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("timed out waiting until {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A client that behaves like a browser for our purposes.
 pub fn browser() -> Client {
     Client::builder()
@@ -142,6 +165,7 @@ fn run_one(backend: Backend, postgres_url: Option<String>, test: TestFn) -> Resu
             client: browser(),
             db: server.state.db.clone(),
             backend,
+            state: server.state.clone(),
         };
         let outcome = test(app).await;
         server.stop().await;
@@ -222,4 +246,186 @@ impl FreshDatabase {
             }
         }
     }
+}
+
+/// One request a [`Capture`] server received.
+#[derive(Clone, Debug)]
+pub struct Captured {
+    pub path: String,
+    /// The `settle-signature` header, if any.
+    pub signature: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Captured {
+    /// The body as a URL-encoded form (a browser's post).
+    pub fn form(&self) -> Vec<(String, String)> {
+        serde_urlencoded::from_bytes(&self.body).unwrap_or_default()
+    }
+
+    /// The body as JSON (a notification).
+    pub fn json(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::from_slice(&self.body)?)
+    }
+}
+
+/// A stand-in for the endpoints a gateway calls back (notification URL, 3-D Secure return
+/// URL): an HTTP server on 127.0.0.1:0 that records every POST and answers 200.
+pub struct Capture {
+    pub base: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Captured>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Capture {
+    pub async fn start() -> Result<Capture> {
+        use axum::extract::{Request, State};
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Captured>::new()));
+        let record = |State(received): State<std::sync::Arc<std::sync::Mutex<Vec<Captured>>>>,
+                      request: Request| async move {
+            let path = request.uri().path().to_owned();
+            let signature = request
+                .headers()
+                .get(settle::connector::signature::HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = axum::body::to_bytes(request.into_body(), 1024 * 1024)
+                .await
+                .map(|b| b.to_vec())
+                .unwrap_or_default();
+            received.lock().expect("capture lock").push(Captured { path, signature, body });
+            "ok"
+        };
+        let router =
+            axum::Router::new().fallback(axum::routing::post(record)).with_state(received.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Ok(Capture { base, received, task })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// What arrived at `path` so far.
+    pub fn at(&self, path: &str) -> Vec<Captured> {
+        self.received
+            .lock()
+            .expect("capture lock")
+            .iter()
+            .filter(|c| c.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (at most `within`) until `count` requests arrived at `path`, and returns them all.
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        count: usize,
+        within: std::time::Duration,
+    ) -> Result<Vec<Captured>> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let seen = self.at(path);
+            if seen.len() >= count {
+                return Ok(seen);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("{} request(s) at {path} within {within:?}, expected {count}", seen.len());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A form found in an HTML page, with its submit buttons.
+#[derive(Clone, Debug, Default)]
+pub struct HtmlForm {
+    pub action: String,
+    pub method: String,
+    /// `<input>` name/value pairs, in order.
+    pub fields: Vec<(String, String)>,
+    /// Submit buttons: (label, name, value).
+    pub buttons: Vec<(String, String, String)>,
+}
+
+impl HtmlForm {
+    /// The fields a browser posts when the button labelled `label` is clicked.
+    pub fn submission(&self, label: &str) -> Result<Vec<(String, String)>> {
+        let (_, name, value) = self
+            .buttons
+            .iter()
+            .find(|(l, _, _)| l == label)
+            .with_context(|| format!("no {label:?} button in {:?}", self.buttons))?;
+        let mut fields = self.fields.clone();
+        if !name.is_empty() {
+            fields.push((name.clone(), value.clone()));
+        }
+        Ok(fields)
+    }
+}
+
+/// The forms of an HTML page (enough of HTML for the pages we and the sandbox render:
+/// double-quoted attributes, no nested forms).
+pub fn html_forms(html: &str) -> Vec<HtmlForm> {
+    fn unescape(s: &str) -> String {
+        s.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    }
+    fn attr(tag: &str, name: &str) -> String {
+        let needle = format!(" {name}=\"");
+        tag.find(&needle)
+            .and_then(|start| {
+                let rest = &tag[start + needle.len()..];
+                rest.find('"').map(|end| unescape(&rest[..end]))
+            })
+            .unwrap_or_default()
+    }
+    let mut forms = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<form") {
+        let after = &rest[start..];
+        let end = after.find("</form>").unwrap_or(after.len());
+        let body = &after[..end];
+        let open_end = body.find('>').unwrap_or(body.len());
+        let open = &body[..open_end];
+        let mut form = HtmlForm {
+            action: attr(open, "action"),
+            method: attr(open, "method"),
+            ..HtmlForm::default()
+        };
+        let mut inner = &body[open_end..];
+        while let Some(i) = inner.find("<input") {
+            let tag_end = inner[i..].find('>').map(|e| i + e).unwrap_or(inner.len());
+            let tag = &inner[i..tag_end];
+            form.fields.push((attr(tag, "name"), attr(tag, "value")));
+            inner = &inner[tag_end..];
+        }
+        let mut inner = &body[open_end..];
+        while let Some(i) = inner.find("<button") {
+            let tag_end = inner[i..].find('>').map(|e| i + e).unwrap_or(inner.len());
+            let tag = &inner[i..tag_end];
+            let label_end =
+                inner[tag_end..].find("</button>").map(|e| tag_end + e).unwrap_or(inner.len());
+            let label = unescape(inner.get(tag_end + 1..label_end).unwrap_or("").trim());
+            form.buttons.push((label, attr(tag, "name"), attr(tag, "value")));
+            inner = &inner[label_end..];
+        }
+        forms.push(form);
+        rest = &after[end..];
+    }
+    forms
 }

@@ -1,0 +1,108 @@
+//! Where gateways reach Settle: server-to-server notifications, the customer's return from a
+//! hosted page, and the end of a 3-D Secure challenge.
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::json;
+use settle::payment::Payment;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `POST /gateway/notify/{gateway}`: a signed notification. 200 once recorded (even a duplicate,
+/// so the gateway stops resending), 401 if the signature doesn't verify.
+pub async fn notify(
+    State(state): State<AppState>,
+    Path(gateway): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let signature = headers.get(settle::connector::signature::HEADER).and_then(|v| v.to_str().ok());
+    let outcome = state.payments.handle_notification(&gateway, signature, &body).await?;
+    Ok(Json(json!({ "received": true, "outcome": format!("{outcome:?}") })).into_response())
+}
+
+/// `GET /payments/{reference}/return`: the customer is back from the hosted page. Settle asks the
+/// gateway (the redirect itself proves nothing), then sends the customer on.
+pub async fn hosted_return(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<Response, ApiError> {
+    let payment = Payment::find_by_reference(&state.db, &reference)
+        .await?
+        .ok_or(settle::Error::NotFound("payment"))?;
+    let payment = state.payments.refresh(&payment).await?;
+    Ok(Redirect::to(&continue_url(&payment)).into_response())
+}
+
+/// Where a customer goes after a payment step: the client's return URL (its origin was checked
+/// against the merchant's when the payment started) with the outcome, or Settle's status page.
+pub fn continue_url(payment: &Payment) -> String {
+    match &payment.return_url {
+        Some(url) => {
+            let mut url = match url::Url::parse(url) {
+                Ok(url) => url,
+                Err(_) => return format!("/payments/{}", payment.reference),
+            };
+            url.query_pairs_mut()
+                .append_pair("reference", &payment.reference)
+                .append_pair("status", payment.state.name())
+                .append_pair("payment_status", &payment.state.code().to_string());
+            url.to_string()
+        }
+        None => format!("/payments/{}", payment.reference),
+    }
+}
+
+/// The 3-D Secure result the issuer's page posts.
+#[derive(Debug, Deserialize)]
+pub struct ChallengeResult {
+    cres: String,
+    #[serde(rename = "threeDSSessionData")]
+    _session_data: Option<String>,
+}
+
+/// The page seed 003 specifies for the end of a challenge, byte for byte.
+const PAYMENT_COMPLETE: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+    <meta charset="UTF-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1.0">
+    <title>Payment Complete</title>
+    <script>
+        window.parent.postMessage("PaymentComplete", "*");
+    </script>
+</head>
+<body></body>
+</html>
+"#;
+
+/// The page's one script, allowed by its hash so nothing else inline can run.
+static PAYMENT_COMPLETE_CSP: LazyLock<String> = LazyLock::new(|| {
+    let script = "\n        window.parent.postMessage(\"PaymentComplete\", \"*\");\n    ";
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script.as_bytes()));
+    format!("default-src 'none'; script-src 'sha256-{hash}'; frame-ancestors 'self'")
+});
+
+/// `POST /payments/{reference}/3ds-complete`: the issuer's page is done. Settle completes the
+/// payment with the gateway, then answers the seed's `PaymentComplete` page.
+pub async fn challenge_complete(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+    Form(result): Form<ChallengeResult>,
+) -> Result<Response, ApiError> {
+    state.payments.complete_challenge(&reference, &result.cres).await?;
+    let mut response = (StatusCode::OK, Html(PAYMENT_COMPLETE)).into_response();
+    if let Ok(csp) = HeaderValue::from_str(&PAYMENT_COMPLETE_CSP) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    Ok(response)
+}

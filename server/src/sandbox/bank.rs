@@ -1,0 +1,510 @@
+//! Sandbox provider `bank`: a direct-debit bank, mounted at `/sandbox/bank`.
+//!
+//! - `POST /mandates` `{iban, account_holder, merchant_reference}` → `201 {mandate_id, status}`;
+//!   `GET /mandates/{id}`.
+//! - `POST /collections` with a `mandate_id`, or `iban` + `account_holder` (which creates the
+//!   mandate), plus `amount`, `currency`, `merchant_reference`, `notification_url` →
+//!   `202 {id, status: "pending", mandate_id}`.
+//! - After the bank's settlement delay the collection settles, or bounces for the documented
+//!   test IBANs, and a signed notification `{event_id, collection_id, mandate_id,
+//!   merchant_reference, status: settled|bounced, reason?}` is posted. `GET /collections/{id}`
+//!   (the bank's id, or the merchant reference of the latest collection with it).
+//! - `GET`/`PUT /settings` `{settle_after_ms}`: the settlement delay (default 2000 ms), a
+//!   simulator control like `/sandbox/faults`, so it takes no API key and no faults.
+//!
+//! Full IBANs are kept (a bank needs them) but never sent back: answers show them masked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use settle::iban::Iban;
+use settle::money::{Currency, Money};
+use tokio::time::Instant;
+
+use super::Sandbox;
+use super::card_acquirer::{
+    Refusal, answer_after, check_api_key, error, invalid, parse_amount, parse_callback_url,
+    parse_json,
+};
+use super::faults::{self, RequestFault};
+
+/// The provider name for fault injection and notifications.
+pub const PROVIDER: &str = "bank";
+
+/// Collections from this account settle (as do those from any valid IBAN not listed here).
+pub const SETTLING_IBAN: &str = "DE89370400440532013000";
+/// Collections from this account bounce with "insufficient funds".
+pub const INSUFFICIENT_FUNDS_IBAN: &str = "DE62370400440532013001";
+/// Collections from this account bounce with "account closed".
+pub const ACCOUNT_CLOSED_IBAN: &str = "DE35370400440532013002";
+/// The bank refuses mandates on this account (`422`, "does not accept direct debits").
+pub const MANDATE_REFUSED_IBAN: &str = "DE08370400440532013003";
+/// The settlement delay until changed through `PUT /sandbox/bank/settings`.
+pub const DEFAULT_SETTLE_AFTER_MS: u64 = 2000;
+
+const REASON_NO_FUNDS: &str = "insufficient funds";
+const REASON_CLOSED: &str = "account closed";
+
+/// How a collection from an account ends.
+fn bounce_reason(iban: &Iban) -> Option<&'static str> {
+    match iban.electronic() {
+        INSUFFICIENT_FUNDS_IBAN => Some(REASON_NO_FUNDS),
+        ACCOUNT_CLOSED_IBAN => Some(REASON_CLOSED),
+        _ => None,
+    }
+}
+
+/// The bank's simulator settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankSettings {
+    /// How long after submission a collection settles or bounces.
+    pub settle_after_ms: u64,
+}
+
+impl Default for BankSettings {
+    fn default() -> Self {
+        BankSettings { settle_after_ms: DEFAULT_SETTLE_AFTER_MS }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Mandate {
+    id: String,
+    iban: Iban,
+    account_holder: String,
+    merchant_reference: String,
+    created_at: DateTime<Utc>,
+}
+
+impl Mandate {
+    fn view(&self) -> Value {
+        json!({
+            "mandate_id": self.id,
+            "status": "active",
+            "account_holder": self.account_holder,
+            "iban_masked": self.iban.masked(),
+            "merchant_reference": self.merchant_reference,
+            "created_at": self.created_at,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum CollectionStatus {
+    Pending,
+    Settled,
+    Bounced(&'static str),
+}
+
+#[derive(Clone, Debug)]
+struct Collection {
+    id: String,
+    mandate_id: String,
+    amount: Money,
+    merchant_reference: String,
+    notification_url: String,
+    status: CollectionStatus,
+    /// What the collection will end as, decided by the account at submission.
+    outcome: CollectionStatus,
+    due: Instant,
+    created_at: DateTime<Utc>,
+}
+
+impl Collection {
+    fn view(&self) -> Value {
+        let mut view = json!({
+            "id": self.id,
+            "mandate_id": self.mandate_id,
+            "status": self.status_word(),
+            "amount": self.amount.to_decimal().to_string(),
+            "currency": self.amount.currency().code(),
+            "merchant_reference": self.merchant_reference,
+            "created_at": self.created_at,
+        });
+        if let CollectionStatus::Bounced(reason) = self.status {
+            view["reason"] = json!(reason);
+        }
+        view
+    }
+
+    fn status_word(&self) -> &'static str {
+        match self.status {
+            CollectionStatus::Pending => "pending",
+            CollectionStatus::Settled => "settled",
+            CollectionStatus::Bounced(_) => "bounced",
+        }
+    }
+
+    fn notification(&self) -> Value {
+        let mut body = json!({
+            "event_id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
+            "collection_id": self.id,
+            "mandate_id": self.mandate_id,
+            "merchant_reference": self.merchant_reference,
+            "status": self.status_word(),
+            "amount": self.amount.to_decimal().to_string(),
+            "currency": self.amount.currency().code(),
+        });
+        if let CollectionStatus::Bounced(reason) = self.status {
+            body["reason"] = json!(reason);
+        }
+        body
+    }
+}
+
+#[derive(Default)]
+struct Store {
+    settings: BankSettings,
+    mandates: HashMap<String, Mandate>,
+    collections: HashMap<String, Collection>,
+}
+
+impl Store {
+    /// A collection's id: the bank's own, or the latest collection with that merchant reference
+    /// (a merchant whose request timed out never learnt the bank's id).
+    fn resolve(&self, key: &str) -> Option<String> {
+        if self.collections.contains_key(key) {
+            return Some(key.to_owned());
+        }
+        self.collections
+            .values()
+            .filter(|c| c.merchant_reference == key)
+            .max_by_key(|c| c.created_at)
+            .map(|c| c.id.clone())
+    }
+}
+
+/// The provider's state: the sandbox plus its mandates and collections.
+#[derive(Clone)]
+struct Bank {
+    sandbox: Sandbox,
+    store: Arc<Mutex<Store>>,
+}
+
+impl Bank {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        // A simulator's maps stay usable after a panicking handler; keep serving.
+        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Settles or bounces a due pending collection and sends its notification. Both the timer
+    /// and status queries call this, so a query never sees "pending" after the due time and the
+    /// notification is sent exactly once, by whichever comes first.
+    fn finish_if_due(&self, id: &str) {
+        let finished = {
+            let mut store = self.lock();
+            match store.collections.get_mut(id) {
+                Some(c) if c.status == CollectionStatus::Pending && Instant::now() >= c.due => {
+                    c.status = c.outcome.clone();
+                    Some(c.clone())
+                }
+                _ => None,
+            }
+        };
+        if let Some(collection) = finished {
+            self.sandbox.notify(PROVIDER, &collection.notification_url, &collection.notification());
+        }
+    }
+
+    /// A mandate on `iban`, unless the bank refuses the account.
+    fn new_mandate(
+        &self,
+        iban: Iban,
+        account_holder: &str,
+        merchant_reference: &str,
+    ) -> Result<Mandate, Refusal> {
+        if iban.electronic() == MANDATE_REFUSED_IBAN {
+            return Err(invalid(vec![(
+                "iban",
+                "the account does not accept direct debits".into(),
+            )]));
+        }
+        let mandate = Mandate {
+            id: format!("MD-{}", uuid::Uuid::new_v4().simple()),
+            iban,
+            account_holder: account_holder.to_owned(),
+            merchant_reference: merchant_reference.to_owned(),
+            created_at: Utc::now(),
+        };
+        self.lock().mandates.insert(mandate.id.clone(), mandate.clone());
+        Ok(mandate)
+    }
+}
+
+/// The bank provider's routes, to be nested at `/sandbox/bank`.
+pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    let bank = Bank { sandbox, store: Arc::new(Mutex::new(Store::default())) };
+    Router::new()
+        .route("/settings", get(show_settings).put(set_settings))
+        .route("/mandates", post(create_mandate))
+        .route("/mandates/{id}", get(show_mandate))
+        .route("/collections", post(create_collection))
+        .route("/collections/{id}", get(show_collection))
+        .with_state(bank)
+}
+
+async fn show_settings(State(bank): State<Bank>) -> Json<BankSettings> {
+    Json(bank.lock().settings)
+}
+
+async fn set_settings(State(bank): State<Bank>, body: Bytes) -> Response {
+    match parse_json::<BankSettings>(&body) {
+        Ok(settings) => {
+            bank.lock().settings = settings;
+            Json(settings).into_response()
+        }
+        Err(refused) => refused.into_response(),
+    }
+}
+
+fn text(value: Option<&String>) -> Option<&str> {
+    value.map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// Reads a required, non-empty text field.
+fn required<'a>(
+    value: Option<&'a String>,
+    field: &'static str,
+    errors: &mut Vec<(&'static str, String)>,
+) -> Option<&'a str> {
+    let found = text(value);
+    if found.is_none() {
+        errors.push((field, "is required".into()));
+    }
+    found
+}
+
+/// Reads an IBAN; the parser's messages never quote the input.
+fn iban_field(value: Option<&String>, errors: &mut Vec<(&'static str, String)>) -> Option<Iban> {
+    match Iban::parse(value.map(String::as_str).unwrap_or("")) {
+        Ok(iban) => Some(iban),
+        Err(e) => {
+            errors.push(("iban", e.message));
+            None
+        }
+    }
+}
+
+/// `POST /mandates`.
+#[derive(Deserialize)]
+struct MandateBody {
+    iban: Option<String>,
+    account_holder: Option<String>,
+    merchant_reference: Option<String>,
+}
+
+async fn create_mandate(State(bank): State<Bank>, headers: HeaderMap, body: Bytes) -> Response {
+    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
+    if fault == RequestFault::Unavailable {
+        return faults::unavailable();
+    }
+    let response = match bank.mandate(&headers, &body) {
+        Ok(response) => response,
+        Err(refused) => refused.into_response(),
+    };
+    answer_after(fault, None, response).await
+}
+
+impl Bank {
+    fn mandate(&self, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
+        check_api_key(headers)?;
+        let request: MandateBody = parse_json(body)?;
+        let mut errors = Vec::new();
+        let iban = iban_field(request.iban.as_ref(), &mut errors);
+        let holder = required(request.account_holder.as_ref(), "account_holder", &mut errors);
+        let reference =
+            required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
+        let (Some(iban), Some(holder), Some(reference)) = (iban, holder, reference) else {
+            return Err(invalid(errors));
+        };
+        let mandate = self.new_mandate(iban, holder, reference)?;
+        Ok((StatusCode::CREATED, Json(mandate.view())).into_response())
+    }
+}
+
+async fn show_mandate(
+    State(bank): State<Bank>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
+    if fault == RequestFault::Unavailable {
+        return faults::unavailable();
+    }
+    let response = match check_api_key(&headers) {
+        Err(refused) => refused.into_response(),
+        Ok(()) => match bank.lock().mandates.get(&id) {
+            Some(mandate) => Json(mandate.view()).into_response(),
+            None => error(StatusCode::NOT_FOUND, "no such mandate").into_response(),
+        },
+    };
+    answer_after(fault, None, response).await
+}
+
+/// `POST /collections`.
+#[derive(Deserialize)]
+struct CollectionBody {
+    mandate_id: Option<String>,
+    iban: Option<String>,
+    account_holder: Option<String>,
+    amount: Option<Value>,
+    currency: Option<String>,
+    merchant_reference: Option<String>,
+    notification_url: Option<String>,
+}
+
+async fn create_collection(State(bank): State<Bank>, headers: HeaderMap, body: Bytes) -> Response {
+    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
+    if fault == RequestFault::Unavailable {
+        return faults::unavailable();
+    }
+    let response = match bank.collection(&headers, &body) {
+        Ok(response) => response,
+        Err(refused) => refused.into_response(),
+    };
+    answer_after(fault, None, response).await
+}
+
+impl Bank {
+    fn collection(&self, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
+        check_api_key(headers)?;
+        let request: CollectionBody = parse_json(body)?;
+        let mut errors = Vec::new();
+        let reference =
+            required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
+        let currency = match request.currency.as_deref().map(Currency::parse) {
+            Some(Ok(currency)) => Some(currency),
+            Some(Err(e)) => {
+                errors.push(("currency", e.message));
+                None
+            }
+            None => {
+                errors.push(("currency", "is required".into()));
+                None
+            }
+        };
+        let amount = currency.and_then(|c| {
+            parse_amount(request.amount.as_ref(), c).map_err(|m| errors.push(("amount", m))).ok()
+        });
+        let notification_url = parse_callback_url(request.notification_url.as_deref())
+            .map_err(|m| errors.push(("notification_url", m)))
+            .ok();
+        // Either an existing mandate, or the account to create one on.
+        let existing = match text(request.mandate_id.as_ref()) {
+            Some(id) => match self.lock().mandates.get(id) {
+                Some(mandate) => Some(Some(mandate.clone())),
+                None => {
+                    errors.push(("mandate_id", "is not a mandate at this bank".into()));
+                    None
+                }
+            },
+            None => Some(None),
+        };
+        let new_account = match existing {
+            Some(None) => {
+                let iban = iban_field(request.iban.as_ref(), &mut errors);
+                let holder =
+                    required(request.account_holder.as_ref(), "account_holder", &mut errors);
+                iban.zip(holder)
+            }
+            _ => None,
+        };
+        let (Some(reference), Some(amount), Some(notification_url), Some(existing)) =
+            (reference, amount, notification_url, existing)
+        else {
+            return Err(invalid(errors));
+        };
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        let mandate = match (existing, new_account) {
+            (Some(mandate), _) => mandate,
+            (None, Some((iban, holder))) => self.new_mandate(iban, holder, reference)?,
+            (None, None) => return Err(invalid(errors)),
+        };
+
+        let (delay, collection) = {
+            let mut store = self.lock();
+            let delay = Duration::from_millis(store.settings.settle_after_ms);
+            let collection = Collection {
+                id: format!("DD-{}", uuid::Uuid::new_v4().simple()),
+                mandate_id: mandate.id.clone(),
+                amount,
+                merchant_reference: reference.to_owned(),
+                notification_url,
+                status: CollectionStatus::Pending,
+                outcome: match bounce_reason(&mandate.iban) {
+                    Some(reason) => CollectionStatus::Bounced(reason),
+                    None => CollectionStatus::Settled,
+                },
+                due: Instant::now() + delay,
+                created_at: Utc::now(),
+            };
+            store.collections.insert(collection.id.clone(), collection.clone());
+            (delay, collection)
+        };
+        let (bank, id) = (self.clone(), collection.id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            bank.finish_if_due(&id);
+        });
+        Ok((StatusCode::ACCEPTED, Json(collection.view())).into_response())
+    }
+}
+
+async fn show_collection(
+    State(bank): State<Bank>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
+    if fault == RequestFault::Unavailable {
+        return faults::unavailable();
+    }
+    let response = match check_api_key(&headers) {
+        Err(refused) => refused.into_response(),
+        Ok(()) => {
+            let found = bank.lock().resolve(&id);
+            match found {
+                Some(id) => {
+                    bank.finish_if_due(&id);
+                    match bank.lock().collections.get(&id) {
+                        Some(collection) => Json(collection.view()).into_response(),
+                        None => error(StatusCode::NOT_FOUND, "no such collection").into_response(),
+                    }
+                }
+                None => error(StatusCode::NOT_FOUND, "no such collection").into_response(),
+            }
+        }
+    };
+    answer_after(fault, None, response).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_ibans_are_valid_and_behave_as_documented() {
+        for (iban, reason) in [
+            (SETTLING_IBAN, None),
+            (INSUFFICIENT_FUNDS_IBAN, Some(REASON_NO_FUNDS)),
+            (ACCOUNT_CLOSED_IBAN, Some(REASON_CLOSED)),
+            (MANDATE_REFUSED_IBAN, None),
+        ] {
+            let parsed = Iban::parse(iban).unwrap();
+            assert_eq!(bounce_reason(&parsed), reason, "{iban}");
+        }
+    }
+}

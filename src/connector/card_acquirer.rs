@@ -1,0 +1,367 @@
+//! The card acquirer connector: card authorisation with 3-D Secure 2, the Sagepay/Opayo pattern.
+//!
+//! Wire protocol (the sandbox provider `card` speaks it under `/sandbox/card`):
+//! - `POST /transactions` with the card (or a token the acquirer issued) → `201` with status
+//!   `Ok` (authorised, with a reusable `token`), `NotAuthed` or `Error`, or `202` with status
+//!   `3DAuth` and the challenge (`acsUrl`, `cReq`, `threeDSSessionData`);
+//! - `POST /transactions/{id}/3d-secure-challenge` with the `cRes` the issuer's page posted back;
+//! - `GET /transactions/{id}` for reconciliation; `POST /transactions/{id}/refund`;
+//! - signed notifications (`settle-signature`) on every final outcome.
+//!
+//! The card number and security code leave Settle only inside the authorisation request body.
+//! Nothing here logs a request, and `raw` is built from the acquirer's answer with any card-data
+//! keys removed, in case a provider ever echoes them.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::connector::http::send_json;
+use crate::connector::{
+    Address, CardAuthorisation, Connector, ConnectorConfig, ConnectorError, GatewayResult,
+    GatewayStatus, Notification, ThreeDsChallenge, ThreeDsCompletion, TokenCollection, signature,
+};
+use crate::money::Money;
+
+/// Keys whose values are card data and must never reach `raw` (and so the payment timeline).
+const CARD_DATA_KEYS: &[&str] =
+    &["number", "card_number", "pan", "cvv", "cv2", "cvc", "securityCode"];
+
+/// Connector for a card acquirer with 3-D Secure 2 (`GatewayKind::Card3ds`).
+#[derive(Clone, Debug)]
+pub struct CardAcquirerConnector {
+    config: ConnectorConfig,
+    client: reqwest::Client,
+}
+
+impl CardAcquirerConnector {
+    /// A connector for the acquirer at `config.base_url`, sharing `client`'s connection pool.
+    pub fn new(config: ConnectorConfig, client: reqwest::Client) -> CardAcquirerConnector {
+        CardAcquirerConnector { config, client }
+    }
+
+    async fn create_transaction(
+        &self,
+        request: &TransactionRequest<'_>,
+    ) -> Result<GatewayResult, ConnectorError> {
+        // Not idempotent: a retried authorisation could charge twice, so a connection error is
+        // reported and the caller decides.
+        let raw: serde_json::Value = send_json(
+            &self.config,
+            &self.client,
+            reqwest::Method::POST,
+            "/transactions",
+            Some(request),
+            false,
+        )
+        .await?;
+        transaction_result(raw)
+    }
+}
+
+/// The authorisation request. Deliberately not `Debug`: it holds the card number and CVV.
+#[derive(Serialize)]
+struct TransactionRequest<'a> {
+    merchant_reference: &'a str,
+    /// Exact decimal text (`378.90`): the amount never passes through floating point.
+    amount: String,
+    currency: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card: Option<CardWire<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    billing_address: Option<&'a Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge_return_url: Option<&'a str>,
+    notification_url: &'a str,
+}
+
+/// The card as the acquirer wants it. Not `Debug`, for the same reason as the request.
+#[derive(Serialize)]
+struct CardWire<'a> {
+    holder: &'a str,
+    number: &'a str,
+    /// `MMYY`.
+    expiry: String,
+    cvv: &'a str,
+}
+
+/// The fields of a transaction answer (or notification) the mapping needs.
+#[derive(Deserialize)]
+struct TransactionReply {
+    #[serde(alias = "transaction_id")]
+    id: String,
+    status: String,
+    #[serde(default, rename = "statusDetail")]
+    status_detail: Option<String>,
+    #[serde(default, rename = "acsUrl")]
+    acs_url: Option<String>,
+    #[serde(default, rename = "cReq")]
+    creq: Option<String>,
+    #[serde(default, rename = "threeDSSessionData")]
+    session_data: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// A signed notification's envelope.
+#[derive(Deserialize)]
+struct NotificationEnvelope {
+    event_id: String,
+}
+
+/// The challenge completion request.
+#[derive(Serialize)]
+struct ChallengeRequest<'a> {
+    #[serde(rename = "cRes")]
+    cres: &'a str,
+}
+
+/// A refund request: the amount as exact decimal text.
+#[derive(Serialize)]
+struct RefundRequest {
+    amount: String,
+    currency: &'static str,
+}
+
+/// A refund answer.
+#[derive(Deserialize)]
+struct RefundReply {
+    id: String,
+    status: String,
+    #[serde(default, rename = "statusDetail")]
+    status_detail: Option<String>,
+}
+
+/// Removes card-data keys anywhere in `value`, so `raw` can be stored and shown.
+fn redact(mut value: serde_json::Value) -> serde_json::Value {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.retain(|k, _| !CARD_DATA_KEYS.contains(&k.as_str()));
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut value);
+    value
+}
+
+/// Maps the acquirer's status words to Settle's [`GatewayStatus`].
+fn map_status(reply: &TransactionReply) -> Result<GatewayStatus, ConnectorError> {
+    let detail = || reply.status_detail.clone().unwrap_or_else(|| reply.status.clone());
+    Ok(match reply.status.as_str() {
+        "Ok" => GatewayStatus::Succeeded,
+        "NotAuthed" | "Rejected" => GatewayStatus::Failed { reason: detail() },
+        "Error" => GatewayStatus::Error { reason: detail() },
+        "Pending" => GatewayStatus::Pending,
+        "3DAuth" => match (&reply.acs_url, &reply.creq, &reply.session_data) {
+            (Some(acs_url), Some(creq), Some(session_data)) => {
+                GatewayStatus::ChallengeRequired(ThreeDsChallenge {
+                    acs_url: acs_url.clone(),
+                    creq: creq.clone(),
+                    session_data: session_data.clone(),
+                })
+            }
+            // Without all three the customer cannot be sent to the issuer; money may still
+            // be pending there, so this is a bad answer, not a decline.
+            _ => {
+                return Err(ConnectorError::BadResponse(
+                    "3DAuth without acsUrl, cReq and threeDSSessionData".into(),
+                ));
+            }
+        },
+        other => {
+            return Err(ConnectorError::BadResponse(format!("unknown transaction status {other}")));
+        }
+    })
+}
+
+/// Reads a transaction answer into a [`GatewayResult`].
+fn transaction_result(raw: serde_json::Value) -> Result<GatewayResult, ConnectorError> {
+    let raw = redact(raw);
+    let reply: TransactionReply = serde_json::from_value(raw.clone())
+        .map_err(|e| ConnectorError::BadResponse(format!("transaction answer: {e}")))?;
+    let status = map_status(&reply)?;
+    Ok(GatewayResult { gateway_reference: reply.id, status, token: reply.token, raw })
+}
+
+#[async_trait]
+impl Connector for CardAcquirerConnector {
+    fn gateway_id(&self) -> &str {
+        &self.config.gateway_id
+    }
+
+    async fn authorise_card(
+        &self,
+        request: &CardAuthorisation,
+    ) -> Result<GatewayResult, ConnectorError> {
+        let card = &request.card;
+        let body = TransactionRequest {
+            merchant_reference: &request.payment_reference,
+            amount: request.amount.to_decimal().to_string(),
+            currency: request.amount.currency().code(),
+            card: Some(CardWire {
+                holder: &card.holder,
+                number: card.number.expose_digits(),
+                expiry: card.expiry.to_mmyy(),
+                cvv: card.cvv.expose_digits(),
+            }),
+            token: None,
+            billing_address: Some(&request.billing_address),
+            challenge_return_url: Some(request.challenge_return_url.as_str()),
+            notification_url: request.notification_url.as_str(),
+        };
+        self.create_transaction(&body).await
+    }
+
+    async fn complete_challenge(
+        &self,
+        completion: &ThreeDsCompletion,
+    ) -> Result<GatewayResult, ConnectorError> {
+        let path = format!(
+            "/transactions/{}/3d-secure-challenge",
+            path_segment(&completion.gateway_reference)
+        );
+        // Safe to retry: the acquirer answers a repeated completion with the same outcome.
+        let raw: serde_json::Value = send_json(
+            &self.config,
+            &self.client,
+            reqwest::Method::POST,
+            &path,
+            Some(&ChallengeRequest { cres: &completion.cres }),
+            true,
+        )
+        .await?;
+        transaction_result(raw)
+    }
+
+    async fn collect_with_token(
+        &self,
+        request: &TokenCollection,
+    ) -> Result<GatewayResult, ConnectorError> {
+        let body = TransactionRequest {
+            merchant_reference: &request.payment_reference,
+            amount: request.amount.to_decimal().to_string(),
+            currency: request.amount.currency().code(),
+            card: None,
+            token: Some(&request.token),
+            billing_address: None,
+            // Merchant-initiated: no customer is present to take a challenge.
+            challenge_return_url: None,
+            notification_url: request.notification_url.as_str(),
+        };
+        self.create_transaction(&body).await
+    }
+
+    async fn query_status(&self, gateway_reference: &str) -> Result<GatewayResult, ConnectorError> {
+        let path = format!("/transactions/{}", path_segment(gateway_reference));
+        let raw: serde_json::Value =
+            send_json::<(), _>(&self.config, &self.client, reqwest::Method::GET, &path, None, true)
+                .await?;
+        transaction_result(raw)
+    }
+
+    async fn refund(
+        &self,
+        gateway_reference: &str,
+        amount: Money,
+    ) -> Result<GatewayResult, ConnectorError> {
+        let path = format!("/transactions/{}/refund", path_segment(gateway_reference));
+        let body = RefundRequest {
+            amount: amount.to_decimal().to_string(),
+            currency: amount.currency().code(),
+        };
+        // Not retried: a second refund request could refund twice.
+        let raw: serde_json::Value =
+            send_json(&self.config, &self.client, reqwest::Method::POST, &path, Some(&body), false)
+                .await?;
+        let raw = redact(raw);
+        let reply: RefundReply = serde_json::from_value(raw.clone())
+            .map_err(|e| ConnectorError::BadResponse(format!("refund answer: {e}")))?;
+        let status = match reply.status.as_str() {
+            "Ok" => GatewayStatus::Succeeded,
+            "NotAuthed" | "Rejected" => {
+                GatewayStatus::Failed { reason: reply.status_detail.unwrap_or(reply.status) }
+            }
+            "Error" => GatewayStatus::Error { reason: reply.status_detail.unwrap_or(reply.status) },
+            other => {
+                return Err(ConnectorError::BadResponse(format!("unknown refund status {other}")));
+            }
+        };
+        Ok(GatewayResult { gateway_reference: reply.id, status, token: None, raw })
+    }
+
+    fn verify_notification(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<Notification, ConnectorError> {
+        // The signature is checked before the body is even parsed: nothing unverified is read.
+        let header = signature.ok_or(signature::SignatureError::Malformed)?;
+        signature::verify(&self.config.signing_secret, header, body, Utc::now())?;
+        let raw: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| ConnectorError::BadResponse(format!("notification body: {e}")))?;
+        let envelope: NotificationEnvelope = serde_json::from_value(raw.clone())
+            .map_err(|e| ConnectorError::BadResponse(format!("notification body: {e}")))?;
+        Ok(Notification { event_id: envelope.event_id, result: transaction_result(raw)? })
+    }
+}
+
+/// Percent-encodes a gateway reference for use as one path segment, so a reference can never
+/// reach another endpoint.
+pub(crate) fn path_segment(reference: &str) -> String {
+    url::form_urlencoded::byte_serialize(reference.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_removes_card_data_at_any_depth() {
+        let raw = serde_json::json!({
+            "id": "T1",
+            "card": { "number": "4462000000000003", "cvv": "123", "last4": "0003" },
+            "list": [{ "pan": "4462000000000003" }],
+        });
+        let text = redact(raw).to_string();
+        assert!(!text.contains("4462000000000003") && !text.contains("123\""), "{text}");
+        assert!(text.contains("0003"));
+    }
+
+    #[test]
+    fn statuses_map_to_gateway_statuses() {
+        let reply = |status: &str| TransactionReply {
+            id: "T1".into(),
+            status: status.into(),
+            status_detail: Some("detail".into()),
+            acs_url: None,
+            creq: None,
+            session_data: None,
+            token: None,
+        };
+        assert_eq!(map_status(&reply("Ok")).unwrap(), GatewayStatus::Succeeded);
+        assert_eq!(
+            map_status(&reply("NotAuthed")).unwrap(),
+            GatewayStatus::Failed { reason: "detail".into() }
+        );
+        assert_eq!(
+            map_status(&reply("Error")).unwrap(),
+            GatewayStatus::Error { reason: "detail".into() }
+        );
+        assert!(matches!(map_status(&reply("3DAuth")), Err(ConnectorError::BadResponse(_))));
+        assert!(matches!(map_status(&reply("Weird")), Err(ConnectorError::BadResponse(_))));
+    }
+
+    #[test]
+    fn path_segments_cannot_escape() {
+        assert_eq!(path_segment("a/b?c"), "a%2Fb%3Fc");
+        assert_eq!(path_segment("a b"), "a%20b");
+    }
+}

@@ -1,0 +1,235 @@
+//! The direct-debit bank connector: IBAN mandates and collections that settle or bounce later.
+//!
+//! Wire protocol (the sandbox provider `bank` speaks it under `/sandbox/bank`):
+//! - `POST /mandates` `{iban, account_holder, merchant_reference}` → `{mandate_id, status}`;
+//! - `POST /collections` with a `mandate_id` (or `iban` + `account_holder`, which creates the
+//!   mandate) → `202 {id, status: "pending", mandate_id}`;
+//! - `GET /collections/{id}` → `pending`, `settled` or `bounced` with a `reason`;
+//! - a signed notification (`settle-signature`) when the collection settles or bounces.
+//!
+//! A collection's outcome is never known when it is submitted, so [`Connector::direct_debit`]
+//! always answers `Pending` with the mandate id as the reusable token.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::connector::card_acquirer::path_segment;
+use crate::connector::http::send_json;
+use crate::connector::{
+    Connector, ConnectorConfig, ConnectorError, DirectDebitRequest, GatewayResult, GatewayStatus,
+    Notification, signature,
+};
+use crate::iban::Iban;
+
+/// Keys that could carry a full account number; `raw` never keeps them.
+const ACCOUNT_DATA_KEYS: &[&str] = &["iban", "account_number"];
+
+/// Connector for a direct-debit bank (`GatewayKind::DirectDebit`).
+#[derive(Clone, Debug)]
+pub struct DirectDebitConnector {
+    config: ConnectorConfig,
+    client: reqwest::Client,
+}
+
+/// A mandate the bank accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Mandate {
+    /// The bank's id for the mandate; collections quote it.
+    pub mandate_id: String,
+    /// The bank's word for its state (`active`).
+    pub status: String,
+}
+
+impl DirectDebitConnector {
+    /// A connector for the bank at `config.base_url`, sharing `client`'s connection pool.
+    pub fn new(config: ConnectorConfig, client: reqwest::Client) -> DirectDebitConnector {
+        DirectDebitConnector { config, client }
+    }
+
+    /// Registers a mandate for an account without collecting anything, so a customer can add a
+    /// bank account as a payment method before the first collection is due.
+    pub async fn create_mandate(
+        &self,
+        iban: &Iban,
+        account_holder: &str,
+        merchant_reference: &str,
+    ) -> Result<Mandate, ConnectorError> {
+        let body = MandateRequest { iban: iban.electronic(), account_holder, merchant_reference };
+        // Not retried: a duplicate would leave a second mandate at the bank.
+        send_json(
+            &self.config,
+            &self.client,
+            reqwest::Method::POST,
+            "/mandates",
+            Some(&body),
+            false,
+        )
+        .await
+    }
+}
+
+/// A mandate request. Not `Debug`: it holds the full IBAN.
+#[derive(Serialize)]
+struct MandateRequest<'a> {
+    iban: &'a str,
+    account_holder: &'a str,
+    merchant_reference: &'a str,
+}
+
+/// A collection request; either `mandate_id` or `iban` + `account_holder`. Not `Debug`.
+#[derive(Serialize)]
+struct CollectionRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mandate_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iban: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_holder: Option<&'a str>,
+    /// Exact decimal text (`378.90`).
+    amount: String,
+    currency: &'static str,
+    merchant_reference: &'a str,
+    notification_url: &'a str,
+}
+
+/// The fields of a collection answer (or notification) the mapping needs.
+#[derive(Deserialize)]
+struct CollectionReply {
+    #[serde(alias = "collection_id")]
+    id: String,
+    status: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    mandate_id: Option<String>,
+}
+
+/// A signed notification's envelope.
+#[derive(Deserialize)]
+struct NotificationEnvelope {
+    event_id: String,
+}
+
+/// Removes account numbers anywhere in `value`, so `raw` can be stored and shown.
+fn redact(mut value: serde_json::Value) -> serde_json::Value {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.retain(|k, _| !ACCOUNT_DATA_KEYS.contains(&k.as_str()));
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut value);
+    value
+}
+
+/// Reads a collection answer into a [`GatewayResult`]; the mandate id is the token.
+fn collection_result(raw: serde_json::Value) -> Result<GatewayResult, ConnectorError> {
+    let raw = redact(raw);
+    let reply: CollectionReply = serde_json::from_value(raw.clone())
+        .map_err(|e| ConnectorError::BadResponse(format!("collection answer: {e}")))?;
+    let status = match reply.status.as_str() {
+        "pending" | "submitted" => GatewayStatus::Pending,
+        "settled" => GatewayStatus::Succeeded,
+        "bounced" | "failed" => GatewayStatus::Failed {
+            reason: reply.reason.unwrap_or_else(|| "the bank returned the collection".into()),
+        },
+        other => {
+            return Err(ConnectorError::BadResponse(format!("unknown collection status {other}")));
+        }
+    };
+    Ok(GatewayResult { gateway_reference: reply.id, status, token: reply.mandate_id, raw })
+}
+
+#[async_trait]
+impl Connector for DirectDebitConnector {
+    fn gateway_id(&self) -> &str {
+        &self.config.gateway_id
+    }
+
+    async fn direct_debit(
+        &self,
+        request: &DirectDebitRequest,
+    ) -> Result<GatewayResult, ConnectorError> {
+        // With a mandate the account is the bank's business; sending the IBAN again would only
+        // spread it further.
+        let (iban, account_holder) = match request.mandate_reference {
+            Some(_) => (None, None),
+            None => (Some(request.iban.electronic()), Some(request.account_holder.as_str())),
+        };
+        let body = CollectionRequest {
+            mandate_id: request.mandate_reference.as_deref(),
+            iban,
+            account_holder,
+            amount: request.amount.to_decimal().to_string(),
+            currency: request.amount.currency().code(),
+            merchant_reference: &request.payment_reference,
+            notification_url: request.notification_url.as_str(),
+        };
+        // Not retried: a duplicate collection would debit the account twice.
+        let raw: serde_json::Value = send_json(
+            &self.config,
+            &self.client,
+            reqwest::Method::POST,
+            "/collections",
+            Some(&body),
+            false,
+        )
+        .await?;
+        let result = collection_result(raw)?;
+        if result.token.is_none() {
+            // Without the mandate id the next collection would create another mandate.
+            return Err(ConnectorError::BadResponse("collection answer without mandate_id".into()));
+        }
+        Ok(result)
+    }
+
+    async fn query_status(&self, gateway_reference: &str) -> Result<GatewayResult, ConnectorError> {
+        let path = format!("/collections/{}", path_segment(gateway_reference));
+        let raw: serde_json::Value =
+            send_json::<(), _>(&self.config, &self.client, reqwest::Method::GET, &path, None, true)
+                .await?;
+        collection_result(raw)
+    }
+
+    fn verify_notification(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<Notification, ConnectorError> {
+        // The signature is checked before the body is parsed: nothing unverified is read.
+        let header = signature.ok_or(signature::SignatureError::Malformed)?;
+        signature::verify(&self.config.signing_secret, header, body, Utc::now())?;
+        let raw: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| ConnectorError::BadResponse(format!("notification body: {e}")))?;
+        let envelope: NotificationEnvelope = serde_json::from_value(raw.clone())
+            .map_err(|e| ConnectorError::BadResponse(format!("notification body: {e}")))?;
+        Ok(Notification { event_id: envelope.event_id, result: collection_result(raw)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collection_statuses_map_and_ibans_are_dropped() {
+        let result = collection_result(serde_json::json!({
+            "id": "C1", "status": "bounced", "reason": "insufficient funds",
+            "mandate_id": "M1", "iban": "DE89370400440532013000",
+        }))
+        .unwrap();
+        assert_eq!(result.status, GatewayStatus::Failed { reason: "insufficient funds".into() });
+        assert_eq!(result.token.as_deref(), Some("M1"));
+        assert!(!result.raw.to_string().contains("DE89"));
+        let settled =
+            collection_result(serde_json::json!({ "collection_id": "C1", "status": "settled" }))
+                .unwrap();
+        assert_eq!(settled.status, GatewayStatus::Succeeded);
+        assert!(collection_result(serde_json::json!({ "id": "C1", "status": "odd" })).is_err());
+    }
+}

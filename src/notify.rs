@@ -1,0 +1,166 @@
+//! What a paid payment tells people: the customer (policy email and SMS) and the merchant
+//! (a signed webhook). Fulfilment enqueues these as jobs in the transaction that activates the
+//! service, so each is sent once however often fulfilment runs.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::customer::Customer;
+use crate::db::{Db, Tx};
+use crate::error::{Error, Result};
+use crate::job::{self, NewJob};
+use crate::merchant::Merchant;
+use crate::payment::{Payment, PaymentId};
+use crate::service::Service;
+use crate::with_db;
+
+/// Job kind: write the customer's email and SMS about a converted payment.
+pub const CUSTOMER_JOB: &str = "notify.customer";
+/// Job kind: tell the merchant's system a payment succeeded.
+pub const WEBHOOK_JOB: &str = "notify.merchant_webhook";
+
+/// The payload of both jobs.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PaymentJob {
+    /// The payment concerned.
+    pub payment_id: PaymentId,
+}
+
+/// Enqueues the customer and merchant notifications of a converted payment, inside `tx`.
+pub async fn enqueue_for(tx: &mut Tx, payment: &Payment) -> Result<()> {
+    let payload = serde_json::to_value(PaymentJob { payment_id: payment.id.clone() })
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    job::enqueue_in(
+        tx,
+        NewJob::new(CUSTOMER_JOB, payload.clone())
+            .dedupe_key(format!("{CUSTOMER_JOB}:{}", payment.id)),
+    )
+    .await?;
+    job::enqueue_in(
+        tx,
+        NewJob::new(WEBHOOK_JOB, payload).dedupe_key(format!("{WEBHOOK_JOB}:{}", payment.id)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes the policy/service email and SMS for a converted payment (idempotent: one row per
+/// payment and channel).
+pub async fn write_customer_messages(db: &Db, payment_id: &PaymentId) -> Result<usize> {
+    let payment = Payment::find(db, payment_id).await?.ok_or(Error::NotFound("payment"))?;
+    let (service, customer) = service_and_customer(db, &payment).await?;
+    let until = service
+        .period_end
+        .map(|t| t.format("%d %B %Y").to_string())
+        .unwrap_or_else(|| "further notice".into());
+    let what = match service.kind {
+        crate::product::ServiceKind::Policy => {
+            format!("Your policy {} is active until {until}.", service.reference)
+        }
+        crate::product::ServiceKind::Isp => {
+            format!("Your service {} is paid up until {until}.", service.reference)
+        }
+    };
+    let body = format!(
+        "Dear {},\n\nWe received your payment of {} (reference {}). {what}\n\nThank you.",
+        customer.name, payment.amount, payment.reference
+    );
+    let mut written = 0;
+    for (channel, recipient, subject, text) in [
+        (
+            "email",
+            customer.email.clone(),
+            format!("Payment received: {}", service.reference),
+            body.clone(),
+        ),
+        (
+            "sms",
+            customer.phone.clone(),
+            String::new(),
+            format!("Payment {} received. {what}", payment.reference),
+        ),
+    ] {
+        let Some(recipient) = recipient else { continue };
+        let sql = "INSERT INTO customer_notifications (id, customer_id, payment_id, channel, recipient, subject, body, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
+        written += with_db!(db, pool => sqlx::query(sql)
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(&customer.id)
+            .bind(&payment.id)
+            .bind(channel)
+            .bind(&recipient)
+            .bind(&subject)
+            .bind(&text)
+            .bind(Utc::now())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() as usize))?;
+    }
+    Ok(written)
+}
+
+/// What a merchant webhook delivery came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The merchant answered 2xx.
+    Delivered,
+    /// The merchant has no webhook URL (or the payment no merchant): nothing to send.
+    NotConfigured,
+}
+
+/// Posts the `payment.succeeded` webhook, signed like gateway notifications
+/// (`settle-signature: t=…,v1=…`). Anything but a 2xx answer is an error, so the job retries.
+pub async fn deliver_webhook(
+    db: &Db,
+    client: &reqwest::Client,
+    payment_id: &PaymentId,
+) -> Result<Delivery> {
+    let payment = Payment::find(db, payment_id).await?.ok_or(Error::NotFound("payment"))?;
+    let merchant = match &payment.merchant_id {
+        Some(id) => Merchant::find(db, id).await?,
+        None => None,
+    };
+    let Some((merchant, url)) = merchant.and_then(|m| m.webhook_url.clone().map(|u| (m, u))) else {
+        return Ok(Delivery::NotConfigured);
+    };
+    let (service, _) = service_and_customer(db, &payment).await?;
+    let body = json!({
+        "type": "payment.succeeded",
+        "created_at": Utc::now(),
+        "data": {
+            "reference": payment.reference,
+            "status": payment.state.name(),
+            "amount": payment.amount.to_decimal().to_string(),
+            "currency": payment.amount.currency().code(),
+            "service": service.reference,
+            "period_end": service.period_end,
+        }
+    })
+    .to_string();
+    let mut request =
+        client.post(&url).header("content-type", "application/json").body(body.clone());
+    if let Some(secret) = &merchant.webhook_secret {
+        request = request.header(
+            crate::connector::signature::HEADER,
+            crate::connector::signature::sign(secret, body.as_bytes(), Utc::now()),
+        );
+    }
+    let response =
+        request.send().await.map_err(|e| Error::Internal(format!("webhook to {url}: {e}")))?;
+    if response.status().is_success() {
+        Ok(Delivery::Delivered)
+    } else {
+        Err(Error::Internal(format!("webhook to {url} answered {}", response.status())))
+    }
+}
+
+async fn service_and_customer(db: &Db, payment: &Payment) -> Result<(Service, Customer)> {
+    let sql = "SELECT s.reference FROM services s JOIN purchases p ON p.service_id = s.id WHERE p.id = $1";
+    let reference: String = with_db!(db, pool => sqlx::query_scalar(sql).bind(&payment.purchase_id).fetch_one(pool).await)?;
+    let service =
+        Service::find_by_reference(db, &reference).await?.ok_or(Error::NotFound("service"))?;
+    let customer =
+        Customer::find(db, &service.customer_id).await?.ok_or(Error::NotFound("customer"))?;
+    Ok((service, customer))
+}

@@ -1,0 +1,127 @@
+//! Fulfilment: a successful payment activates or extends its service, exactly once.
+//!
+//! PAYMENT_SUCCESS → CONVERTING_POLICY → POLICY_CONVERTED, in two transactions so pollers (seed
+//! 003) see the middle state. Each step is a compare-and-set on the payment's state, so running
+//! fulfilment twice, concurrently or after a crash, does the work once; reconciliation resumes
+//! a payment left in either state.
+//!
+//! Periods: each purchase line adds `quantity × period_per_quantity` days (day lines) or months
+//! (monthly and once-off lines) to the service, counted from the end of the current period if
+//! it is still running, else from now.
+
+use chrono::{DateTime, Months, Utc};
+use serde_json::json;
+
+use crate::db::{Db, Tx};
+use crate::error::{Error, Result};
+use crate::payment::PaymentState::{ConvertingPolicy, PaymentSuccess, PolicyConverted};
+use crate::payment::record::{Payment, PaymentId};
+use crate::payment::transition::{self, Change};
+use crate::with_tx;
+
+/// The service period a payment bought.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activation {
+    /// Policy number or service id.
+    pub service_reference: String,
+    /// Start of the period bought.
+    pub period_start: DateTime<Utc>,
+    /// End of the period bought.
+    pub period_end: DateTime<Utc>,
+}
+
+/// Moves a paid payment through fulfilment; a payment in any other state is returned as it is.
+pub async fn fulfil(db: &Db, id: &PaymentId) -> Result<Payment> {
+    let mut payment = Payment::find(db, id).await?.ok_or(Error::NotFound("payment"))?;
+    if payment.state == PaymentSuccess {
+        let mut tx = db.begin().await?;
+        match transition::apply(
+            &mut tx,
+            &payment,
+            Change::to(ConvertingPolicy, "payment taken; activating the service"),
+        )
+        .await
+        {
+            Ok(next) => {
+                tx.commit().await?;
+                payment = next;
+            }
+            // Another fulfilment got there first; carry on from where it is.
+            Err(Error::Conflict(_)) => payment = reloaded(db, id).await?,
+            Err(e) => return Err(e),
+        }
+    }
+    if payment.state == ConvertingPolicy {
+        let mut tx = db.begin().await?;
+        let converted =
+            transition::apply(&mut tx, &payment, Change::to(PolicyConverted, "service activated"))
+                .await;
+        match converted {
+            Ok(next) => {
+                let activation = activate_service(&mut tx, &payment).await?;
+                transition::note(
+                    &mut tx,
+                    &next,
+                    &format!(
+                        "{} paid up until {}",
+                        activation.service_reference,
+                        activation.period_end.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                    Some(&json!({ "period_start": activation.period_start, "period_end": activation.period_end })),
+                )
+                .await?;
+                crate::notify::enqueue_for(&mut tx, &next).await?;
+                tx.commit().await?;
+                payment = next;
+            }
+            Err(Error::Conflict(_)) => payment = reloaded(db, id).await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(payment)
+}
+
+async fn reloaded(db: &Db, id: &PaymentId) -> Result<Payment> {
+    Payment::find(db, id).await?.ok_or(Error::NotFound("payment"))
+}
+
+/// Extends the payment's service by the periods its purchase bought, inside `tx`.
+async fn activate_service(tx: &mut Tx, payment: &Payment) -> Result<Activation> {
+    let service_sql = "SELECT s.id, s.reference, s.kind, s.period_end FROM services s
+                       JOIN purchases p ON p.service_id = s.id WHERE p.id = $1";
+    let (service_id, reference, kind, period_end): (String, String, String, Option<DateTime<Utc>>) =
+        with_tx!(tx, conn => sqlx::query_as(service_sql).bind(&payment.purchase_id).fetch_one(conn).await)?;
+    let lines_sql = "SELECT line_type, quantity, period_per_quantity FROM purchase_lines WHERE purchase_id = $1";
+    let lines: Vec<(i64, i64, i64)> = with_tx!(tx, conn => sqlx::query_as(lines_sql).bind(&payment.purchase_id).fetch_all(conn).await)?;
+    let now = Utc::now();
+    let start = period_end.filter(|end| *end > now).unwrap_or(now);
+    let (days, months) = lines.iter().fold((0i64, 0i64), |(d, m), (line_type, quantity, per)| {
+        let units = quantity.saturating_mul(*per);
+        if *line_type == 1 { (d.saturating_add(units), m) } else { (d, m.saturating_add(units)) }
+    });
+    let end = u32::try_from(months)
+        .ok()
+        .and_then(|m| start.checked_add_months(Months::new(m)))
+        .and_then(|t| t.checked_add_signed(chrono::Duration::days(days)))
+        .ok_or_else(|| {
+            Error::Internal(format!("service period of payment {} overflows", payment.reference))
+        })?;
+    let update = "UPDATE services SET
+                      status = CASE WHEN kind = 'policy' THEN 'active' WHEN status = 'Suspended' THEN 'Active' ELSE status END,
+                      period_start = COALESCE(period_start, $2),
+                      period_end = $3,
+                      billing_status = CASE WHEN EXISTS (SELECT 1 FROM purchases WHERE service_id = $1 AND status = 'open')
+                                            THEN 'InArrears' ELSE 'PaidUp' END,
+                      updated_at = $4
+                  WHERE id = $1";
+    with_tx!(tx, conn => sqlx::query(update)
+        .bind(&service_id)
+        .bind(start)
+        .bind(end)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    tracing::info!(payment = %payment.reference, service = %reference, %kind, until = %end, "service activated");
+    Ok(Activation { service_reference: reference, period_start: start, period_end: end })
+}
