@@ -74,6 +74,13 @@ pub async fn load(db: &Db) -> Result<()> {
         },
     )
     .await?;
+    crate::document::Seller::set_details(
+        db,
+        &merchant.id,
+        Some("4710263598"),
+        Some("14 Bree Street\nCape Town 8001\nSouth Africa"),
+    )
+    .await?;
 
     Gateway::create(db, "payfort-aed", "Payfort", "payfort", GatewayKind::HostedCheckout, aed)
         .await?;
@@ -233,7 +240,7 @@ pub async fn load(db: &Db) -> Result<()> {
     short.details = json!({
         "quote": { "reference": "0e02575f-f9e1-4061-8408-f960f2a91173", "scheme_code": "9999", "scheme_name": "Trinity Lane - Short Term Test", "insurer_name": "Trinity Lane" },
         "policy_address": { "house": "21b", "street": "Tuesday Market Place", "city": "King's Lynn", "county": "Norfolk", "postcode": "PE301JW" },
-        "vehicle": { "vehicle_type": 1, "reg_no": "RE23EA", "abi_code": 16545701, "year_of_manufacture": 2010, "cc": 1242, "number_of_doors": 3, "number_of_seats": 4, "make": "Fiat", "model": "500", "gearbox_type_name": "Manual", "body_type_name": "Hatchback", "fuel_type_name": "Petrol" }
+        "vehicle": { "vehicle_type": 1, "reg_no": "RE23EA", "abi_code": 16545701, "year_of_manufacture": 2010, "cc": 1242, "number_of_doors": 3, "number_of_seats": 4, "make": "Fiat", "model": "500", "gearbox_type_id": "002", "gearbox_type_name": "Manual", "body_type_id": "02", "body_type_name": "Hatchback", "fuel_type_id": "002", "fuel_type_name": "Petrol" }
     });
     short.insert(db).await?;
     Purchase::create(

@@ -62,10 +62,12 @@ pub async fn write_customer_messages(db: &Db, payment_id: &PaymentId) -> Result<
             format!("Your service {} is paid up until {until}.", service.reference)
         }
     };
-    let body = format!(
-        "Dear {},\n\nWe received your payment of {} (reference {}). {what}\n\nThank you.",
-        customer.name, payment.amount, payment.reference
-    );
+    let received = if payment.amount.is_zero() {
+        format!("No payment was needed (reference {}).", payment.reference)
+    } else {
+        format!("We received your payment of {} (reference {}).", payment.amount, payment.reference)
+    };
+    let body = format!("Dear {},\n\n{received} {what}\n\nThank you.", customer.name);
     let mut written = 0;
     for (channel, recipient, subject, text) in [
         (

@@ -47,6 +47,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async />
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/account") view=pages::account::AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/account/checkout") view=pages::checkout::CheckoutPage ssr=SsrMode::Async />
+                <Route path=path!("/account/checkout/card") view=pages::card_payment::CardPaymentPage ssr=SsrMode::Async />
+                <Route path=path!("/account/payments/:reference") view=pages::payment_status::PaymentStatusPage ssr=SsrMode::Async />
+                <Route path=path!("/account/payments/:reference/challenge") view=pages::card_payment::ChallengePage ssr=SsrMode::Async />
+                <Route path=path!("/account/payments/:reference/challenge/frame") view=pages::card_payment::ChallengeFramePage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async />
                 <Route path=path!("/operator") view=pages::operator::OperatorPage ssr=SsrMode::Async />
             </Routes>

@@ -100,9 +100,10 @@ impl Default for Config {
 /// A setting that stops the server at start, named so the operator knows what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The sources could not be read or a value has the wrong type.
+    /// The sources could not be read or a value has the wrong type. (Not a `#[source]`:
+    /// figment's message already says everything, and error chains would print it twice.)
     #[error("configuration error: {0}")]
-    Load(#[from] Box<figment::Error>),
+    Load(Box<figment::Error>),
     /// A value has the right type but is not usable.
     #[error("configuration error: setting `{setting}` {problem}")]
     Invalid {
@@ -138,7 +139,7 @@ impl Config {
 
     /// Extracts and checks a configuration (tests build theirs from defaults and overrides).
     pub fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
-        let config: Config = figment.extract().map_err(Box::new)?;
+        let config: Config = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
         config.validate()?;
         Ok(config)
     }

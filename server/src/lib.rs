@@ -68,8 +68,12 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         .build();
     let payments = orchestrator(&config, &db).await?;
     let state = AppState {
+        pages: PageContext {
+            db: db.clone(),
+            login_throttle: config.throttle_policy(),
+            payments: payments.clone(),
+        },
         payments,
-        pages: PageContext { db: db.clone(), login_throttle: config.throttle_policy() },
         db: db.clone(),
         config: Arc::new(config),
         leptos_options,
@@ -94,6 +98,8 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         move || shell(options.clone())
     });
     let web = Router::new()
+        .route("/account/payments/{reference}/tax-invoice.pdf", get(web::documents::tax_invoice))
+        .route("/account/payments/{reference}/receipt.pdf", get(web::documents::receipt))
         .leptos_routes_with_context(&state, generate_route_list(App), provide, move || {
             shell(render_options.clone())
         })
@@ -110,7 +116,17 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         .route("/oauth/userinfo", get(api::oauth::userinfo))
         .route("/auth/realms/{realm}/protocol/openid-connect/userinfo", get(api::oauth::userinfo))
         .route("/gateway/notify/{gateway}", post(api::callbacks::notify))
-        .route("/payments/{reference}/return", get(api::callbacks::hosted_return))
+        .route(
+            "/api/v3/payment/process/",
+            get(api::callbacks::process).post(api::callbacks::process),
+        )
+        .route(
+            "/api/v3/payment/process",
+            get(api::callbacks::process).post(api::callbacks::process),
+        )
+        .merge(api::insurance_checkout::router(&state))
+        .merge(api::quote_payments::router(&state))
+        .merge(api::documents::router(&state))
         .route("/payments/{reference}/3ds-complete", post(api::callbacks::challenge_complete))
         .route("/api/payments/{reference}", get(api::payments::show))
         .merge(

@@ -10,6 +10,7 @@ use axum::routing::get;
 const FILES: &[(&str, &str, &[u8])] = &[
     ("/style/settle.css", "text/css; charset=utf-8", include_bytes!("../../style/settle.css")),
     ("/favicon.svg", "image/svg+xml", include_bytes!("../../public/favicon.svg")),
+    ("/3ds.js", "text/javascript", include_bytes!("../../public/3ds.js")),
 ];
 
 /// Routes for the static files.

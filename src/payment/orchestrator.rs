@@ -89,9 +89,12 @@ impl CallbackUrls {
         self.at(&format!("/gateway/notify/{gateway_id}"))
     }
 
-    /// Where a hosted checkout sends the customer back.
+    /// Where a hosted checkout sends the customer back: seed 000's `/api/v3/payment/process/`,
+    /// which serves every hosted flow.
     pub fn hosted_return(&self, reference: &str) -> Result<Url> {
-        self.at(&format!("/payments/{reference}/return"))
+        let mut url = self.at("/api/v3/payment/process/")?;
+        url.query_pairs_mut().append_pair("token", reference);
+        Ok(url)
     }
 
     /// Where the issuer's 3-D Secure page posts its result.
@@ -181,7 +184,8 @@ impl Orchestrator {
             .ok_or_else(|| Error::invalid("gateway", format!("unknown gateway {id:?}")))
     }
 
-    fn connector(&self, id: &str) -> Result<std::sync::Arc<dyn Connector>> {
+    /// The connector of a gateway (Apple Pay merchant validation talks to it directly).
+    pub fn connector(&self, id: &str) -> Result<std::sync::Arc<dyn Connector>> {
         self.connectors
             .get(id)
             .ok_or_else(|| Error::Internal(format!("no connector for gateway {id}")))

@@ -76,13 +76,18 @@ fn ServiceTable(lines: Vec<ServiceLine>) -> impl IntoView {
     view! {
         <table class="list">
             <thead>
-                <tr><th>"Reference"</th><th>"Product"</th><th>"Status"</th><th>"Billing"</th><th class="num">"Amount due"</th></tr>
+                <tr><th>"Reference"</th><th>"Product"</th><th>"Status"</th><th>"Billing"</th><th class="num">"Amount due"</th><th><span class="visually-hidden">"Action"</span></th></tr>
             </thead>
             <tbody>
                 {lines
                     .into_iter()
                     .map(|l| {
                         let kind = if l.kind == "policy" { "Policy" } else { "Service" };
+                        // A policy with a premium due is paid through the checkout.
+                        let pay = (l.kind == "policy" && l.amount_due.is_some()).then(|| {
+                            let href = crate::pages::checkout::checkout_href(&l.reference);
+                            view! { <a class="button small" href=href>"Pay now"</a> }
+                        });
                         view! {
                             <tr>
                                 <td><span class="tag">{kind}</span> " " <code>{l.reference}</code></td>
@@ -90,6 +95,7 @@ fn ServiceTable(lines: Vec<ServiceLine>) -> impl IntoView {
                                 <td>{l.status}</td>
                                 <td>{l.billing_status}</td>
                                 <td class="num">{l.amount_due.unwrap_or_else(|| "Nothing due".into())}</td>
+                                <td>{pay}</td>
                             </tr>
                         }
                     })

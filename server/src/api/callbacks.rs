@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
@@ -30,13 +30,29 @@ pub async fn notify(
     Ok(Json(json!({ "received": true, "outcome": format!("{outcome:?}") })).into_response())
 }
 
-/// `GET /payments/{reference}/return`: the customer is back from the hosted page. Settle asks the
-/// gateway (the redirect itself proves nothing), then sends the customer on.
-pub async fn hosted_return(
+/// Where the gateway sends the customer back (`?token=<payment reference>`, GET or POST).
+#[derive(Debug, Default, Deserialize)]
+pub struct ProcessQuery {
+    token: Option<String>,
+}
+
+/// `/api/v3/payment/process/`: the customer is back from the gateway's page (seed 000). Settle
+/// asks the gateway where the payment stands (the redirect itself proves nothing: anyone can
+/// type this URL), records the outcome, activates the policy on success, and sends the
+/// customer on to the client's URL with the outcome, so a failed payment can be retried.
+pub async fn process(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    Query(query): Query<ProcessQuery>,
+    form: Result<Form<ProcessQuery>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
-    let payment = Payment::find_by_reference(&state.db, &reference)
+    // Gateways that POST the customer back may carry the token in the body instead.
+    let posted = form.ok().and_then(|Form(f)| f.token);
+    let token = query
+        .token
+        .or(posted)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| settle::Error::invalid("token", "is required"))?;
+    let payment = Payment::find_by_reference(&state.db, &token)
         .await?
         .ok_or(settle::Error::NotFound("payment"))?;
     let payment = state.payments.refresh(&payment).await?;
@@ -44,13 +60,14 @@ pub async fn hosted_return(
 }
 
 /// Where a customer goes after a payment step: the client's return URL (its origin was checked
-/// against the merchant's when the payment started) with the outcome, or Settle's status page.
+/// against the merchant's when the payment started) with the outcome, or the customer's status
+/// page in Settle.
 pub fn continue_url(payment: &Payment) -> String {
     match &payment.return_url {
         Some(url) => {
             let mut url = match url::Url::parse(url) {
                 Ok(url) => url,
-                Err(_) => return format!("/payments/{}", payment.reference),
+                Err(_) => return format!("/account/payments/{}", payment.reference),
             };
             url.query_pairs_mut()
                 .append_pair("reference", &payment.reference)
@@ -58,7 +75,7 @@ pub fn continue_url(payment: &Payment) -> String {
                 .append_pair("payment_status", &payment.state.code().to_string());
             url.to_string()
         }
-        None => format!("/payments/{}", payment.reference),
+        None => format!("/account/payments/{}", payment.reference),
     }
 }
 

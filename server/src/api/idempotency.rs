@@ -45,7 +45,10 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large.")
             .into_response();
     };
-    let fingerprint = idempotency::fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
+    // The query is part of the request (seed 000's token endpoint is a GET with parameters).
+    let target =
+        parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or_else(|| parts.uri.path());
+    let fingerprint = idempotency::fingerprint(parts.method.as_str(), target, &bytes);
     match idempotency::claim(&state.db, &scope, &key, &fingerprint, LOCK_FOR).await {
         Ok(Claim::Run) => {}
         Ok(Claim::Replay(stored)) => return replay(stored),

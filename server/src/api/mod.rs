@@ -2,7 +2,10 @@
 
 pub mod bearer;
 pub mod callbacks;
+pub mod documents;
 pub mod health;
 pub mod idempotency;
+pub mod insurance_checkout;
 pub mod oauth;
 pub mod payments;
+pub mod quote_payments;

@@ -1091,20 +1091,9 @@ fn html(status: StatusCode, title: &str, content: &str) -> Response {
         .into_response()
 }
 
-/// Escapes text for HTML content and double-quoted attributes.
+/// Escapes text for HTML content and double-quoted attribute values.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_double_quoted_attribute(text).into_owned()
 }
 
 #[cfg(test)]
@@ -1144,7 +1133,7 @@ mod tests {
         assert!(decode_message("not base64!").is_none());
         assert_eq!(
             escape(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+            "&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;"
         );
     }
 }

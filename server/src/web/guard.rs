@@ -48,8 +48,10 @@ pub async fn guard(
     if let Some(role) = required_role(&path) {
         match &user {
             None if request.method() == Method::GET => {
+                // Keep the query: a checkout link carries its policy there.
+                let target = request.uri().path_and_query().map_or(path.as_str(), |pq| pq.as_str());
                 let next =
-                    url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>();
+                    url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>();
                 return Redirect::to(&format!("/login?next={next}")).into_response();
             }
             None => return (StatusCode::UNAUTHORIZED, "Log in first.").into_response(),

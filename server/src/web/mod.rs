@@ -2,4 +2,5 @@
 
 pub mod client_addr;
 pub mod csrf;
+pub mod documents;
 pub mod guard;

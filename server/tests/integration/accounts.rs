@@ -137,6 +137,12 @@ pub async fn pages_and_server_functions_enforce_roles(app: TestApp) -> Result<()
     // Logged out: pages redirect to login, server functions answer 401.
     let admin = app.get("/admin").await?;
     ensure(location(&admin) == "/login?next=%2Fadmin", "logged-out /admin goes to login")?;
+    let checkout = app.get("/account/checkout?policy=DEMO/0001/MOTOR/WEB").await?;
+    ensure(
+        location(&checkout)
+            == "/login?next=%2Faccount%2Fcheckout%3Fpolicy%3DDEMO%2F0001%2FMOTOR%2FWEB",
+        format!("the login keeps where the customer was going: {}", location(&checkout)),
+    )?;
     let api = app.client.post(app.url("/admin/api/overview")).send().await?;
     ensure(api.status() == 401, format!("logged-out server function: {}", api.status()))?;
 

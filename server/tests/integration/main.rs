@@ -2,12 +2,15 @@
 //! Every test runs on SQLite, and on PostgreSQL when SETTLE_TEST_POSTGRES_URL is set.
 
 mod accounts;
+mod documents;
 mod foundation;
 mod oauth;
 mod payments;
 mod sandbox_bank;
 mod sandbox_card;
 mod sandbox_hosted_checkout;
+mod seed_000_checkout;
+mod seed_003_card_payments;
 mod support;
 
 /// Registers `async fn name(app: TestApp) -> anyhow::Result<()>` tests by path.
@@ -35,6 +38,10 @@ fn main() {
         oauth::client_credentials_grant_by_form_and_by_basic_auth,
         oauth::bad_grants_get_rfc6749_errors,
         oauth::bearer_tokens_are_checked,
+        documents::tax_invoice_and_receipt_are_pdfs_of_the_payment,
+        documents::customers_download_their_own_documents,
+        documents::receipt_is_refused_until_money_moves,
+        documents::documents_are_for_the_payments_merchant_and_customer,
         payments::hosted_checkout_pays_and_activates_the_policy,
         payments::three_d_secure_challenge_completes_the_payment,
         payments::declined_card_then_successful_retry,
@@ -69,5 +76,26 @@ fn main() {
         sandbox_hosted_checkout::saved_tokens_are_charged_and_unknown_ones_fail,
         sandbox_hosted_checkout::refunds_take_back_at_most_what_was_paid,
         sandbox_hosted_checkout::apple_pay_session_has_every_key_of_the_seed_example,
+        seed_003_card_payments::each_test_card_pays_with_the_policy_address_and_converts,
+        seed_003_card_payments::different_billing_address_is_echoed_with_its_own_uuid,
+        seed_003_card_payments::three_d_secure_challenge_ends_on_the_payment_complete_page,
+        seed_003_card_payments::declined_card_then_retry_with_another_card,
+        seed_003_card_payments::invalid_card_details_are_refused_and_nothing_is_stored,
+        seed_003_card_payments::gateway_errors_are_terminal_and_lost_answers_time_out,
+        seed_003_card_payments::bearer_token_and_a_known_uuid_are_required,
+        seed_003_card_payments::idempotency_key_replays_take_payment,
+        seed_000_checkout::gateways_are_listed_per_policy,
+        seed_000_checkout::initiate_payment_required_redirects_to_the_hosted_page,
+        seed_000_checkout::no_payment_required_when_nothing_is_owed,
+        seed_000_checkout::invoiced_policies_follow_the_product_rule,
+        seed_000_checkout::initiate_refuses_bad_input,
+        seed_000_checkout::token_flow_pays_and_returns_to_the_client,
+        seed_000_checkout::token_refuses_unregistered_return_urls,
+        seed_000_checkout::declined_payment_returns_with_the_failure_then_a_retry_pays,
+        seed_000_checkout::missed_return_is_settled_by_the_sweep,
+        seed_000_checkout::forged_gateway_return_changes_nothing,
+        seed_000_checkout::apple_pay_session_is_validated_for_an_initiated_payment,
+        seed_000_checkout::complete_asks_the_gateway_when_the_return_is_late,
+        seed_000_checkout::gateway_notification_racing_the_return_pays_once,
     ]);
 }

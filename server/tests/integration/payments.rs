@@ -132,7 +132,7 @@ pub async fn hosted_checkout_pays_and_activates_the_policy(app: TestApp) -> Resu
 
     let back = customer_on_hosted_page(&app, &payment, "Pay").await?;
     ensure(
-        back.contains(&format!("/payments/{}/return", payment.reference)),
+        back.contains(&format!("/api/v3/payment/process/?token={}", payment.reference)),
         format!("sent back to Settle: {back}"),
     )?;
     let after_return = app.client.get(&back).send().await?;

@@ -1,0 +1,218 @@
+//! Seed 003's card payments API (`/api/v1/payments/...`, bearer token): prepare a quote's payment
+//! object, take a card payment (3-D Secure challenge or not) and poll it until the policy is
+//! converted. The rules live in `settle::quote_payment`; these handlers only translate HTTP.
+//!
+//! The document fixes no error shape, so errors are problem details as in the rest of Settle's
+//! API, except that invalid input is a 400 (the status the document's platform uses).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde_json::Value;
+use settle::FieldError;
+use settle::quote_payment::{self, PaymentObject, QuotePayment, QuoteRef, Viewer};
+
+use crate::api::bearer::ApiCaller;
+use crate::api::idempotency::idempotent;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The routes of this API, each with and without the trailing slash the document shows.
+pub fn router(state: &AppState) -> Router<AppState> {
+    // Taking a payment moves money: it honours `Idempotency-Key`.
+    let take = Router::new()
+        .route("/api/v1/payments/{uuid}/take-payment/", post(take_payment))
+        .route("/api/v1/payments/{uuid}/take-payment", post(take_payment))
+        .layer(from_fn_with_state(state.clone(), idempotent));
+    Router::new()
+        .route("/api/v1/payments/", get(list).post(prepare))
+        .route("/api/v1/payments", get(list).post(prepare))
+        .route("/api/v1/payments/{uuid}/", get(show))
+        .route("/api/v1/payments/{uuid}", get(show))
+        .route("/api/v1/user/address/{uuid}/", get(address))
+        .route("/api/v1/user/address/{uuid}", get(address))
+        .merge(take)
+}
+
+/// An error of this API: invalid input is a 400 with errors per field, the rest as elsewhere.
+#[derive(Debug)]
+pub struct Seed003Error(settle::Error);
+
+impl From<settle::Error> for Seed003Error {
+    fn from(e: settle::Error) -> Seed003Error {
+        Seed003Error(e)
+    }
+}
+
+#[derive(Serialize)]
+struct BadRequest<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: &'static str,
+    errors: &'a [FieldError],
+}
+
+impl IntoResponse for Seed003Error {
+    fn into_response(self) -> Response {
+        match self.0 {
+            settle::Error::Validation(errors) => {
+                let problem = BadRequest {
+                    kind: "about:blank",
+                    title: "Bad Request",
+                    status: 400,
+                    detail: "The request has invalid fields.",
+                    errors: &errors,
+                };
+                let mut response = (StatusCode::BAD_REQUEST, Json(&problem)).into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/problem+json"),
+                );
+                response
+            }
+            other => ApiError::from(other).into_response(),
+        }
+    }
+}
+
+type Answer<T> = Result<T, Seed003Error>;
+
+/// A uuid from the path; anything else names no payment (404, not 400: it is a URL).
+fn path_uuid(raw: &str, what: &'static str) -> Answer<String> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| settle::Error::NotFound(what).into())
+}
+
+/// The request body as JSON, whatever its `Content-Type` says: the document's own curl examples
+/// send JSON with `-d` and no content type (so curl labels it a form).
+fn json_body(body: &Bytes) -> Answer<Value> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| settle::Error::invalid("body", "must be a JSON object").into())
+}
+
+async fn object(state: &AppState, payment: &QuotePayment) -> Answer<PaymentObject> {
+    Ok(quote_payment::payment_object(&state.db, payment, &state.config.public_url()).await?)
+}
+
+/// `POST /api/v1/payments/` with `{"policy_number": …}` or `{"quote": …}` (a quote id or URL):
+/// prepares the quote's payment object. 201 when created, 200 when it existed already.
+pub async fn prepare(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    body: Bytes,
+) -> Answer<Response> {
+    // JSON, or a plain form (`-d policy_number=…`).
+    let fields: HashMap<String, Value> = serde_json::from_slice(&body)
+        .or_else(|_| {
+            serde_urlencoded::from_bytes::<HashMap<String, String>>(&body)
+                .map(|form| form.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+        })
+        .map_err(|_| {
+            settle::Error::invalid("body", "must be a JSON object with policy_number or quote")
+        })?;
+    let text = |key: &str| {
+        fields.get(key).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty())
+    };
+    let quote = match (text("policy_number"), text("quote")) {
+        (Some(number), _) => QuoteRef::PolicyNumber(number.to_owned()),
+        (None, Some(quote)) => QuoteRef::quote(quote),
+        (None, None) => {
+            return Err(settle::Error::invalid(
+                "policy_number",
+                "send the policy_number (or the quote) to pay",
+            )
+            .into());
+        }
+    };
+    let viewer = Viewer::of(&state.db, &caller).await?;
+    let prepared = quote_payment::prepare(&state.db, &viewer, &quote).await?;
+    let view = object(&state, &prepared.payment).await?;
+    let status = if prepared.created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut response = (status, Json(&view)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&view.url) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `GET /api/v1/payments/?policy_number=…` (or `?quote=…`): the quote's payment objects, newest
+/// first (an empty list for a quote not prepared or not visible).
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer<Json<Vec<PaymentObject>>> {
+    let text = |key: &str| query.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let quote = match (text("policy_number"), text("quote")) {
+        (Some(number), _) => QuoteRef::PolicyNumber(number.to_owned()),
+        (None, Some(quote)) => QuoteRef::quote(quote),
+        (None, None) => {
+            return Err(settle::Error::invalid(
+                "policy_number",
+                "filter by policy_number (or quote)",
+            )
+            .into());
+        }
+    };
+    let viewer = Viewer::of(&state.db, &caller).await?;
+    let mut views = Vec::new();
+    for payment in quote_payment::for_quote(&state.db, &viewer, &quote).await? {
+        views.push(object(&state, &payment).await?);
+    }
+    Ok(Json(views))
+}
+
+/// `GET /api/v1/payments/{uuid}/`: the payment object, for polling.
+pub async fn show(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(raw): Path<String>,
+) -> Answer<Json<PaymentObject>> {
+    let id = path_uuid(&raw, "payment")?;
+    let viewer = Viewer::of(&state.db, &caller).await?;
+    let payment = quote_payment::find(&state.db, &viewer, &id).await?;
+    Ok(Json(object(&state, &payment).await?))
+}
+
+/// `POST /api/v1/payments/{uuid}/take-payment/`: a card payment with `card_details` and the
+/// billing choice. 200 with the payment object whatever the card's outcome (success, 3-D Secure
+/// challenge, failure); 400 with errors per field for invalid input, 409 once paid.
+pub async fn take_payment(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> Answer<Json<PaymentObject>> {
+    let id = path_uuid(&raw, "payment")?;
+    let viewer = Viewer::of(&state.db, &caller).await?;
+    // An unknown payment is a 404 even with a bad body.
+    quote_payment::find(&state.db, &viewer, &id).await?;
+    let body = json_body(&body)?;
+    let payment = quote_payment::take_payment(&state.payments, &viewer, &id, &body).await?;
+    Ok(Json(object(&state, &payment).await?))
+}
+
+/// `GET /api/v1/user/address/{uuid}/`: an address a visible payment object shows (its `url`).
+pub async fn address(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(raw): Path<String>,
+) -> Answer<Json<quote_payment::AddressObject>> {
+    let id = path_uuid(&raw, "address")?;
+    let viewer = Viewer::of(&state.db, &caller).await?;
+    let address = quote_payment::find_address(&state.db, &viewer, &id).await?;
+    Ok(Json(address.object(&state.config.public_url())))
+}

@@ -1,0 +1,42 @@
+//! The customer's downloads of their tax invoices and receipts (the same documents the seed 000
+//! API serves to merchants, checked against the logged-in customer instead).
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use settle::document::{self, Viewer};
+use settle_app::auth::CurrentUser;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `GET /account/payments/{reference}/tax-invoice.pdf`
+pub async fn tax_invoice(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(reference): Path<String>,
+) -> Result<Response, ApiError> {
+    let customer = customer_of(user)?;
+    let file =
+        document::tax_invoice_pdf(&state.db, &reference, Viewer::Customer(&customer)).await?;
+    Ok(crate::api::documents::pdf(file))
+}
+
+/// `GET /account/payments/{reference}/receipt.pdf`
+pub async fn receipt(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(reference): Path<String>,
+) -> Result<Response, ApiError> {
+    let customer = customer_of(user)?;
+    let file = document::receipt_pdf(&state.db, &reference, Viewer::Customer(&customer)).await?;
+    Ok(crate::api::documents::pdf(file))
+}
+
+/// The guard has already required a customer login under `/account`; this just reads it.
+fn customer_of(
+    user: Option<Extension<CurrentUser>>,
+) -> Result<settle::customer::CustomerId, ApiError> {
+    user.and_then(|Extension(CurrentUser(u))| u.customer_id)
+        .ok_or_else(|| ApiError::from(settle::Error::Forbidden))
+}

@@ -1,0 +1,65 @@
+//! The seller named on documents: the merchant, with the tax number and address its tax
+//! invoices must carry (columns `merchants.tax_number` and `merchants.address`).
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::merchant::MerchantId;
+use crate::with_db;
+
+/// A merchant as its documents show it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Seller {
+    /// The merchant.
+    pub id: MerchantId,
+    /// Trading name.
+    pub name: String,
+    /// Tax (VAT) registration number, if the merchant gave one.
+    pub tax_number: Option<String>,
+    /// Postal address, one line per line.
+    pub address: Option<String>,
+}
+
+impl Seller {
+    /// Loads a merchant's document details.
+    pub async fn find(db: &Db, id: &MerchantId) -> Result<Option<Seller>> {
+        let sql = "SELECT id, name, tax_number, address FROM merchants WHERE id = $1";
+        Ok(with_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?)
+    }
+
+    /// Sets the tax number and address a merchant's documents show (blank clears a field).
+    pub async fn set_details(
+        db: &Db,
+        id: &MerchantId,
+        tax_number: Option<&str>,
+        address: Option<&str>,
+    ) -> Result<()> {
+        let clean = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let tax_number = clean(tax_number);
+        if tax_number.as_ref().is_some_and(|t| t.chars().count() > 40) {
+            return Err(Error::invalid("tax_number", "must be at most 40 characters"));
+        }
+        let sql = "UPDATE merchants SET tax_number = $2, address = $3 WHERE id = $1";
+        let updated = with_db!(db, pool => sqlx::query(sql)
+            .bind(id)
+            .bind(&tax_number)
+            .bind(clean(address))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if updated == 0 {
+            return Err(Error::NotFound("merchant"));
+        }
+        Ok(())
+    }
+
+    /// The address's non-empty lines.
+    pub fn address_lines(&self) -> Vec<&str> {
+        self.address
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+}
