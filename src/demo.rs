@@ -42,6 +42,8 @@ pub const POLICY_NUMBER: &str = "DEMO/0001/MOTOR/WEB";
 pub const CARD_POLICY_NUMBER: &str = "DEMO/0002/SHORT/WEB";
 /// The demo ISP service in arrears (the id seed 004 uses).
 pub const ISP_SERVICE_ID: &str = "E14C231D-5899-44BE-B7A1-AA46893C8D83";
+/// The demo ISP's collector (the id seed 004 uses).
+pub const DEMO_COLLECTOR_ID: &str = "195ccad5-02fc-4dc2-8589-7d85e44ffe30";
 /// The global "add new payment method" medium (the id seed 004 uses).
 pub const ADD_NEW_METHOD_ID: &str = "aa8b416b-a7d9-4bc0-af81-041722e11ad4";
 
@@ -168,6 +170,18 @@ pub async fn load(db: &Db) -> Result<()> {
     .await?;
     Product::set_gateways(db, &lte.id, &["peach-zar", "payfast-zar", "off-system"]).await?;
 
+    // Seed 004's off-system channels, with its ids, for the demo collector.
+    for (id, name) in [
+        ("45eccc98-3247-43c9-a398-3c3c2c5ad39d", "Shop 2 Shop"),
+        ("73a0f701-6a19-4146-ae90-2af6c1f14c7a", "EFT"),
+        ("906e5f88-6c5e-4a30-8044-74f8549632bc", "Yoco"),
+        ("95bfcea4-7fa6-494a-8def-11fd940763da", "Cash"),
+        ("e8cc35b7-192c-412e-9f1f-755c9835a0e8", "Payment Link"),
+    ] {
+        crate::purchase_source::PurchaseSource::create(db, id, name, true, Some(DEMO_COLLECTOR_ID))
+            .await?;
+    }
+
     let thandi = Customer::create(
         db,
         "CUST-0001",
@@ -284,7 +298,8 @@ pub async fn load(db: &Db) -> Result<()> {
     fibre_service.active_payment_method_id = Some(card.id.clone());
     fibre_service.period_start = Some(Utc::now() - Duration::days(45));
     fibre_service.period_end = Some(Utc::now() - Duration::days(15));
-    fibre_service.details = json!({ "collector_id": "195ccad5-02fc-4dc2-8589-7d85e44ffe30", "service_type": "Recurring" });
+    fibre_service.details =
+        json!({ "collector_id": DEMO_COLLECTOR_ID, "service_type": "Recurring" });
     fibre_service.insert(db).await?;
     Purchase::create(
         db,

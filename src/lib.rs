@@ -26,6 +26,7 @@ pub mod payment;
 pub mod payment_method;
 pub mod product;
 pub mod purchase;
+pub mod purchase_source;
 pub mod quote_payment;
 pub mod secret;
 pub mod service;

@@ -46,6 +46,9 @@ pub struct Config {
     pub public_url: String,
     /// Mount the sandbox gateways; empty means on in development, off in production.
     pub sandbox: Option<bool>,
+    /// Faults the sandbox providers start with, by provider (`hosted-checkout`, `card`, `bank`,
+    /// `apple-pay`); `/sandbox/faults/{provider}` changes them at run time.
+    pub sandbox_faults: std::collections::BTreeMap<String, crate::sandbox::faults::FaultConfig>,
     /// Load the demo world into an empty database at start; empty means on in development.
     pub demo_data: Option<bool>,
     /// Mark cookies `Secure`; empty means on in production.
@@ -81,6 +84,7 @@ impl Default for Config {
             database_max_connections: 10,
             public_url: String::new(),
             sandbox: None,
+            sandbox_faults: Default::default(),
             demo_data: None,
             secure_cookies: None,
             session_idle_minutes: 12 * 60,
@@ -161,6 +165,14 @@ impl Config {
         }
         if self.database_max_connections == 0 {
             return invalid("database_max_connections", "must be at least 1");
+        }
+        for (provider, faults) in &self.sandbox_faults {
+            if let Err(problem) = faults.validate() {
+                return Err(ConfigError::Invalid {
+                    setting: "sandbox_faults",
+                    problem: format!("for {provider}: {problem}"),
+                });
+            }
         }
         if self.reconcile_interval_seconds == 0 {
             return invalid("reconcile_interval_seconds", "must be at least 1");
@@ -257,6 +269,14 @@ mod tests {
         assert!(!c.sandbox_enabled() && !c.demo_data_enabled() && c.secure_cookies());
         let c = with("mode = 'production'\nsandbox = true").unwrap();
         assert!(c.sandbox_enabled());
+    }
+
+    #[test]
+    fn sandbox_faults_come_from_the_file() {
+        let c = with("[sandbox_faults.card]\nerror_rate = 0.25\nseed = 7").unwrap();
+        assert_eq!(c.sandbox_faults["card"].error_rate, 0.25);
+        let err = with("[sandbox_faults.card]\nerror_rate = 2.0").unwrap_err().to_string();
+        assert!(err.contains("sandbox_faults") && err.contains("error_rate"), "{err}");
     }
 
     #[test]

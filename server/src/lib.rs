@@ -141,6 +141,9 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
             settle::connector::SANDBOX_SIGNING_SECRET,
             state.config.public_url(),
         );
+        for (provider, faults) in &state.config.sandbox_faults {
+            sandbox.faults.set(provider, faults.clone());
+        }
         router = router.nest_service("/sandbox", sandbox::router(sandbox));
     }
     let router = with_security_headers(router.with_state(state.clone()))

@@ -38,7 +38,8 @@ pub struct FaultConfig {
 }
 
 impl FaultConfig {
-    fn validate(&self) -> Result<(), String> {
+    /// Checks the rates are probabilities.
+    pub fn validate(&self) -> Result<(), String> {
         for (name, rate) in [
             ("error_rate", self.error_rate),
             ("timeout_rate", self.timeout_rate),

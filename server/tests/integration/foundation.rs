@@ -84,6 +84,20 @@ pub async fn demo_world_is_loaded_on_first_start(app: TestApp) -> Result<()> {
         products.iter().any(|p| p.billing_kind == BillingKind::RecurringMonthly),
         "a recurring product",
     )?;
+    let sources =
+        settle::purchase_source::PurchaseSource::list(&app.db, Some(demo::DEMO_COLLECTOR_ID), true)
+            .await?;
+    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    ensure(
+        names == ["Cash", "EFT", "Payment Link", "Shop 2 Shop", "Yoco"],
+        format!("seed 004's purchase sources: {names:?}"),
+    )?;
+    ensure(
+        settle::purchase_source::PurchaseSource::list(&app.db, Some("another-collector"), true)
+            .await?
+            .is_empty(),
+        "another collector's sources are not listed",
+    )?;
     // Loading twice is refused rather than mixing demo and real records.
     ensure(
         settle::demo::load(&app.db).await.is_err(),
