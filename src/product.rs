@@ -6,6 +6,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::merchant::MerchantId;
 use crate::money::{Currency, Money};
+use crate::payment_method::MethodKind;
 use crate::tax::TaxRate;
 use crate::text_enum::stored;
 use crate::{text_enum, with_db};
@@ -60,6 +61,8 @@ pub struct Product {
     pub collection_day: Option<u8>,
     /// Whether a new purchase is collected automatically before the bundle runs out.
     pub auto_recharge: bool,
+    /// The kinds of saved payment method (medium) it may be paid with.
+    pub allowed_method_kinds: Vec<MethodKind>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -100,6 +103,7 @@ struct ProductRow {
     tax_rate_bp: i64,
     collection_day: Option<i64>,
     auto_recharge: bool,
+    allowed_method_kinds: String,
     created_at: DateTime<Utc>,
 }
 
@@ -125,12 +129,18 @@ impl TryFrom<ProductRow> for Product {
             tax_rate,
             collection_day: r.collection_day.and_then(|d| u8::try_from(d).ok()),
             auto_recharge: r.auto_recharge,
+            allowed_method_kinds: r
+                .allowed_method_kinds
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(|k| stored("products.allowed_method_kinds", k.trim()))
+                .collect::<Result<_>>()?,
             created_at: r.created_at,
         })
     }
 }
 
-const SELECT_PRODUCT: &str = "SELECT id, code, name, merchant_id, service_kind, billing_kind, currency, unit_price_minor, tax_rate_bp, collection_day, auto_recharge, created_at FROM products";
+const SELECT_PRODUCT: &str = "SELECT id, code, name, merchant_id, service_kind, billing_kind, currency, unit_price_minor, tax_rate_bp, collection_day, auto_recharge, allowed_method_kinds, created_at FROM products";
 
 impl Product {
     /// Creates a product.
@@ -155,6 +165,7 @@ impl Product {
             tax_rate: new.tax_rate,
             collection_day: new.collection_day,
             auto_recharge: new.auto_recharge,
+            allowed_method_kinds: MethodKind::ALL.to_vec(),
             created_at: Utc::now(),
         };
         let sql = "INSERT INTO products (id, code, name, merchant_id, service_kind, billing_kind, currency, unit_price_minor, tax_rate_bp, collection_day, auto_recharge, created_at)
@@ -192,6 +203,23 @@ impl Product {
         let rows: Vec<ProductRow> =
             with_db!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
         rows.into_iter().map(Product::try_from).collect()
+    }
+
+    /// Whether the product may be paid with a saved method of this kind.
+    pub fn allows(&self, kind: MethodKind) -> bool {
+        self.allowed_method_kinds.contains(&kind)
+    }
+
+    /// Sets the kinds of saved payment method the product may be paid with.
+    pub async fn set_allowed_method_kinds(
+        db: &Db,
+        id: &ProductId,
+        kinds: &[MethodKind],
+    ) -> Result<()> {
+        let text = kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
+        let sql = "UPDATE products SET allowed_method_kinds = $2 WHERE id = $1";
+        with_db!(db, pool => sqlx::query(sql).bind(id).bind(text).execute(pool).await.map(|_| ()))?;
+        Ok(())
     }
 
     /// Sets the gateways a product may be paid through, in the order they are offered.

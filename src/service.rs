@@ -172,6 +172,14 @@ impl Service {
         Ok(())
     }
 
+    /// Loads a service by id.
+    pub async fn find(db: &Db, id: &ServiceId) -> Result<Option<Service>> {
+        let sql = format!("{SELECT_SERVICE} WHERE id = $1");
+        let row: Option<ServiceRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+        row.map(Service::try_from).transpose()
+    }
+
     /// Loads a service by the reference clients use (policy number, service id).
     pub async fn find_by_reference(db: &Db, reference: &str) -> Result<Option<Service>> {
         let sql = format!("{SELECT_SERVICE} WHERE reference = $1");

@@ -204,6 +204,27 @@ impl Orchestrator {
                 purchase.id, purchase.status
             )));
         }
+        // A saved method must be of a kind the product takes, and the payer's own.
+        if let Instrument::SavedMethod(method) = &request.instrument {
+            let service = crate::service::Service::find(&self.db, &purchase.service_id)
+                .await?
+                .ok_or(Error::NotFound("service"))?;
+            let product = crate::product::Product::find(&self.db, &service.product_id)
+                .await?
+                .ok_or(Error::NotFound("product"))?;
+            if !product.allows(method.kind) {
+                return Err(Error::invalid(
+                    "payment_method_id",
+                    format!("{} does not take {} payment methods", product.name, method.kind),
+                ));
+            }
+            if method.customer_id.as_ref().is_some_and(|owner| *owner != service.customer_id) {
+                return Err(Error::invalid(
+                    "payment_method_id",
+                    "this payment method belongs to another customer",
+                ));
+            }
+        }
         let first = request
             .gateways
             .first()

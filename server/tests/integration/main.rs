@@ -50,6 +50,7 @@ fn main() {
         payments::concurrent_requests_with_one_idempotency_key_charge_once,
         payments::gateway_routing_tries_the_next_gateway_when_one_is_down,
         payments::gateway_errors_and_timeouts_end_in_terminal_states,
+        payments::saved_card_pays_arrears_within_the_products_rules,
         sandbox_card::seed_003_test_cards_are_authorised_without_a_challenge,
         sandbox_card::challenge_card_authenticates_through_the_issuer_pages,
         sandbox_card::failed_authentication_declines_the_payment,

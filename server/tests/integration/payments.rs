@@ -482,3 +482,49 @@ pub async fn gateway_errors_and_timeouts_end_in_terminal_states(app: TestApp) ->
     ensure(report.timed_out == 1, format!("timed out: {report:?}"))?;
     ensure(reload(&app, &waiting).await?.state == TimedOut, "TIMED_OUT")
 }
+
+pub async fn saved_card_pays_arrears_within_the_products_rules(app: TestApp) -> Result<()> {
+    use settle::payment_method::{MethodKind, PaymentMethod};
+    use settle::product::Product;
+    let service = Service::find_by_reference(&app.db, settle::demo::ISP_SERVICE_ID)
+        .await?
+        .context("ISP service")?;
+    let purchase = open_purchase(&app, settle::demo::ISP_SERVICE_ID).await?;
+    let card = PaymentMethod::available_to(&app.db, &service.customer_id)
+        .await?
+        .into_iter()
+        .find(|m| m.kind == MethodKind::Card)
+        .context("the saved card")?;
+
+    // A product that takes only bank accounts refuses the card before anything is charged.
+    Product::set_allowed_method_kinds(&app.db, &service.product_id, &[MethodKind::BankAccount])
+        .await?;
+    let refused = app
+        .state
+        .payments
+        .start(request(&purchase, &["peach-zar"], Instrument::SavedMethod(Box::new(card.clone()))))
+        .await;
+    ensure(
+        matches!(&refused, Err(settle::Error::Validation(errors)) if errors[0].field == "payment_method_id"),
+        format!("a kind the product doesn't take is refused: {refused:?}"),
+    )?;
+    ensure(Payment::for_purchase(&app.db, &purchase).await?.is_empty(), "nothing was started")?;
+
+    Product::set_allowed_method_kinds(&app.db, &service.product_id, MethodKind::ALL).await?;
+    let paid = app
+        .state
+        .payments
+        .start(request(&purchase, &["peach-zar"], Instrument::SavedMethod(Box::new(card))))
+        .await?;
+    ensure(paid.state == PolicyConverted, format!("the saved card pays: {}", paid.state))?;
+    let after = Service::find_by_reference(&app.db, settle::demo::ISP_SERVICE_ID)
+        .await?
+        .context("service")?;
+    ensure(after.billing_status == settle::service::BillingStatus::PaidUp, "no longer in arrears")?;
+    let end = after.period_end.context("period end")?;
+    let days = (end - chrono::Utc::now()).num_days();
+    ensure(
+        (27..=31).contains(&days),
+        format!("one month more, counted from now as the old period ended: {days} days"),
+    )
+}
