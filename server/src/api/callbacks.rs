@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
-use settle::payment::Payment;
+use settle::payment::{Payment, PaymentState};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -55,7 +55,18 @@ pub async fn process(
     let payment = Payment::find_by_reference(&state.db, &token)
         .await?
         .ok_or(settle::Error::NotFound("payment"))?;
-    let payment = state.payments.refresh(&payment).await?;
+    let mut payment = state.payments.refresh(&payment).await?;
+    // A notification racing this return may be mid-way through fulfilment; give it a moment
+    // so the client learns the final outcome rather than CONVERTING_POLICY.
+    for _ in 0..20 {
+        if !matches!(payment.state, PaymentState::PaymentSuccess | PaymentState::ConvertingPolicy) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        payment = Payment::find(&state.db, &payment.id)
+            .await?
+            .ok_or(settle::Error::NotFound("payment"))?;
+    }
     Ok(Redirect::to(&continue_url(&payment)).into_response())
 }
 
