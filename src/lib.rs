@@ -28,6 +28,7 @@ pub mod product;
 pub mod purchase;
 pub mod purchase_source;
 pub mod quote_payment;
+pub mod redact;
 pub mod secret;
 pub mod service;
 pub mod stats;

@@ -134,20 +134,9 @@ struct RefundReply {
     status_detail: Option<String>,
 }
 
-/// Removes card-data keys anywhere in `value`, so `raw` can be stored and shown.
-fn redact(mut value: serde_json::Value) -> serde_json::Value {
-    fn walk(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::Object(map) => {
-                map.retain(|k, _| !CARD_DATA_KEYS.contains(&k.as_str()));
-                map.values_mut().for_each(walk);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    walk(&mut value);
-    value
+/// Blanks card data anywhere in `value`, so `raw` can be stored and shown.
+fn redact(value: serde_json::Value) -> serde_json::Value {
+    crate::redact::redact(&value, CARD_DATA_KEYS)
 }
 
 /// Maps the acquirer's status words to Settle's [`GatewayStatus`].

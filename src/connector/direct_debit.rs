@@ -111,20 +111,9 @@ struct NotificationEnvelope {
     event_id: String,
 }
 
-/// Removes account numbers anywhere in `value`, so `raw` can be stored and shown.
-fn redact(mut value: serde_json::Value) -> serde_json::Value {
-    fn walk(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::Object(map) => {
-                map.retain(|k, _| !ACCOUNT_DATA_KEYS.contains(&k.as_str()));
-                map.values_mut().for_each(walk);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    walk(&mut value);
-    value
+/// Blanks account data anywhere in `value`, so `raw` can be stored and shown.
+fn redact(value: serde_json::Value) -> serde_json::Value {
+    crate::redact::redact(&value, ACCOUNT_DATA_KEYS)
 }
 
 /// Reads a collection answer into a [`GatewayResult`]; the mandate id is the token.

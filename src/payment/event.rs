@@ -98,24 +98,7 @@ const SECRET_KEYS: &[&str] = &[
 /// A copy of a gateway payload with secret-looking fields replaced by `"[redacted]"` at any
 /// depth, so the timeline can show what the gateway said without keeping what it must not.
 pub fn redact(value: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let secret = SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s));
-                    let v = if secret && !v.is_null() {
-                        Value::String("[redacted]".into())
-                    } else {
-                        redact(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        other => other.clone(),
-    }
+    crate::redact::redact(value, SECRET_KEYS)
 }
 
 #[cfg(test)]
