@@ -28,15 +28,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use settle::iban::Iban;
-use settle::money::{Currency, Money};
+use settle::money::Money;
 use tokio::time::Instant;
 
 use super::Sandbox;
-use super::card_acquirer::{
-    Refusal, answer_after, check_api_key, error, invalid, parse_amount, parse_callback_url,
-    parse_json,
-};
 use super::faults::{self, RequestFault};
+use super::request::{
+    Refusal, answer_after, check_api_key, error, invalid, money_and_callback, parse_json,
+};
 
 /// The provider name for fault injection and notifications.
 pub const PROVIDER: &str = "bank";
@@ -383,23 +382,12 @@ impl Bank {
         let mut errors = Vec::new();
         let reference =
             required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
-        let currency = match request.currency.as_deref().map(Currency::parse) {
-            Some(Ok(currency)) => Some(currency),
-            Some(Err(e)) => {
-                errors.push(("currency", e.message));
-                None
-            }
-            None => {
-                errors.push(("currency", "is required".into()));
-                None
-            }
-        };
-        let amount = currency.and_then(|c| {
-            parse_amount(request.amount.as_ref(), c).map_err(|m| errors.push(("amount", m))).ok()
-        });
-        let notification_url = parse_callback_url(request.notification_url.as_deref())
-            .map_err(|m| errors.push(("notification_url", m)))
-            .ok();
+        let (amount, notification_url) = money_and_callback(
+            request.currency.as_deref(),
+            request.amount.as_ref(),
+            request.notification_url.as_deref(),
+            &mut errors,
+        );
         // Either an existing mandate, or the account to create one on.
         let existing = match text(request.mandate_id.as_ref()) {
             Some(id) => match self.lock().mandates.get(id) {

@@ -12,6 +12,7 @@ pub mod bank;
 pub mod card_acquirer;
 pub mod faults;
 pub mod hosted_checkout;
+mod request;
 
 use std::sync::Arc;
 use std::time::Duration;
