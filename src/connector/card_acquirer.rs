@@ -92,6 +92,8 @@ struct CardWire<'a> {
 struct TransactionReply {
     #[serde(alias = "transaction_id")]
     id: String,
+    #[serde(default)]
+    merchant_reference: Option<String>,
     status: String,
     #[serde(default, rename = "statusDetail")]
     status_detail: Option<String>,
@@ -175,7 +177,13 @@ fn transaction_result(raw: serde_json::Value) -> Result<GatewayResult, Connector
     let reply: TransactionReply = serde_json::from_value(raw.clone())
         .map_err(|e| ConnectorError::BadResponse(format!("transaction answer: {e}")))?;
     let status = map_status(&reply)?;
-    Ok(GatewayResult { gateway_reference: reply.id, status, token: reply.token, raw })
+    Ok(GatewayResult {
+        gateway_reference: reply.id,
+        payment_reference: reply.merchant_reference,
+        status,
+        token: reply.token,
+        raw,
+    })
 }
 
 #[async_trait]
@@ -281,7 +289,13 @@ impl Connector for CardAcquirerConnector {
                 return Err(ConnectorError::BadResponse(format!("unknown refund status {other}")));
             }
         };
-        Ok(GatewayResult { gateway_reference: reply.id, status, token: None, raw })
+        Ok(GatewayResult {
+            gateway_reference: reply.id,
+            payment_reference: None,
+            status,
+            token: None,
+            raw,
+        })
     }
 
     fn verify_notification(
@@ -328,6 +342,7 @@ mod tests {
     fn statuses_map_to_gateway_statuses() {
         let reply = |status: &str| TransactionReply {
             id: "T1".into(),
+            merchant_reference: None,
             status: status.into(),
             status_detail: Some("detail".into()),
             acs_url: None,

@@ -98,6 +98,8 @@ struct CollectionRequest<'a> {
 struct CollectionReply {
     #[serde(alias = "collection_id")]
     id: String,
+    #[serde(default)]
+    merchant_reference: Option<String>,
     status: String,
     #[serde(default)]
     reason: Option<String>,
@@ -131,7 +133,13 @@ fn collection_result(raw: serde_json::Value) -> Result<GatewayResult, ConnectorE
             return Err(ConnectorError::BadResponse(format!("unknown collection status {other}")));
         }
     };
-    Ok(GatewayResult { gateway_reference: reply.id, status, token: reply.mandate_id, raw })
+    Ok(GatewayResult {
+        gateway_reference: reply.id,
+        payment_reference: reply.merchant_reference,
+        status,
+        token: reply.mandate_id,
+        raw,
+    })
 }
 
 #[async_trait]

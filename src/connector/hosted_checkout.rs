@@ -79,6 +79,8 @@ struct CreateRefund {
 #[derive(Deserialize)]
 struct ProviderPayment {
     id: String,
+    #[serde(default)]
+    merchant_reference: Option<String>,
     status: String,
     #[serde(default)]
     failure_reason: Option<String>,
@@ -91,6 +93,8 @@ struct ProviderPayment {
 struct ProviderNotification {
     event_id: String,
     checkout_id: String,
+    #[serde(default)]
+    merchant_reference: Option<String>,
     status: String,
     #[serde(default)]
     failure_reason: Option<String>,
@@ -174,6 +178,7 @@ fn payment_result(raw: serde_json::Value) -> Result<GatewayResult, ConnectorErro
         .map_err(|e| ConnectorError::BadResponse(format!("{e}: {raw}")))?;
     Ok(GatewayResult {
         gateway_reference: payment.id,
+        payment_reference: payment.merchant_reference,
         status: gateway_status(&payment.status, payment.failure_reason)?,
         token: payment.card_token,
         raw,
@@ -265,6 +270,7 @@ impl Connector for HostedCheckoutConnector {
             event_id: parsed.event_id,
             result: GatewayResult {
                 gateway_reference: parsed.checkout_id,
+                payment_reference: parsed.merchant_reference,
                 status: gateway_status(&parsed.status, parsed.failure_reason)?,
                 token: parsed.card_token,
                 raw,

@@ -191,12 +191,31 @@ pub enum GatewayStatus {
 pub struct GatewayResult {
     /// The gateway's id for the payment.
     pub gateway_reference: String,
+    /// Settle's payment reference as the gateway echoes it (its `merchant_reference`), so an
+    /// answer or notification can be matched before Settle learnt the gateway's id.
+    pub payment_reference: Option<String>,
     /// Its status.
     pub status: GatewayStatus,
     /// A reusable token for the card or mandate, if the gateway issued one.
     pub token: Option<String>,
     /// The gateway's response, with secrets and card data removed, for the payment's timeline.
     pub raw: serde_json::Value,
+}
+
+/// Money a gateway holds for one of Settle's payments: what the ledger check compares with
+/// Settle's own records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayCharge {
+    /// The gateway's id for the charge.
+    pub gateway_reference: String,
+    /// Settle's payment reference the charge was made under (its `merchant_reference`).
+    pub payment_reference: String,
+    /// What was taken.
+    pub captured: Money,
+    /// What has been given back since.
+    pub refunded: Money,
+    /// When the gateway recorded it.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A verified server-to-server notification.
@@ -300,6 +319,31 @@ pub trait Connector: Send + Sync {
         _gateway_reference: &str,
     ) -> Result<GatewayResult, ConnectorError> {
         Err(ConnectorError::Unsupported("status queries"))
+    }
+
+    /// Where a payment stands, looked up by Settle's own payment reference: the gateway's id
+    /// may never have reached Settle (the request timed out, or Settle stopped mid-request).
+    /// `Ok(None)` means the gateway has no payment under that reference.
+    async fn find_by_reference(
+        &self,
+        _payment_reference: &str,
+    ) -> Result<Option<GatewayResult>, ConnectorError> {
+        Err(ConnectorError::Unsupported("status queries by payment reference"))
+    }
+
+    /// Cancels a payment the customer has not completed (a hosted checkout), so it can no
+    /// longer be paid. Answers the payment's status afterwards: failed (cancelled), or
+    /// succeeded if the customer paid first.
+    async fn cancel(&self, _gateway_reference: &str) -> Result<GatewayResult, ConnectorError> {
+        Err(ConnectorError::Unsupported("cancelling a payment"))
+    }
+
+    /// Every charge (money taken) the gateway recorded since `since`, for the ledger check.
+    async fn charges(
+        &self,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<GatewayCharge>, ConnectorError> {
+        Err(ConnectorError::Unsupported("listing charges"))
     }
 
     /// Refunds a settled payment.

@@ -332,6 +332,7 @@ impl Orchestrator {
         {
             return Ok(GatewayResult {
                 gateway_reference: payment.reference.clone(),
+                payment_reference: Some(payment.reference.clone()),
                 status: GatewayStatus::Pending,
                 token: None,
                 raw: serde_json::json!({ "invoice": payment.reference }),
@@ -357,6 +358,7 @@ impl Orchestrator {
                     .await?;
                 Ok(GatewayResult {
                     gateway_reference: session.gateway_reference,
+                    payment_reference: Some(payment.reference.clone()),
                     status: GatewayStatus::Pending,
                     token: None,
                     raw: serde_json::json!({ "redirect_url": session.redirect_url.as_str(), "form": session.form }),
