@@ -8,31 +8,25 @@
 //! [`InvoiceActivation`] rule decides whether an invoiced policy is active before it is paid.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use chrono::Utc;
 use url::Url;
 
+use crate::access::{self, Viewer};
 use crate::connector::{ConnectorError, HostedForm};
-use crate::db::{Db, Tx};
+use crate::db::Db;
 use crate::error::{Error, FieldError, Result};
 use crate::gateway::{Gateway, GatewayKind};
-use crate::merchant::{Merchant, MerchantId};
-use crate::payment::PaymentState::{
-    AwaitingCustomer, Cancelled, ConvertingPolicy, PaymentSuccess, Processing,
-};
+use crate::merchant::Merchant;
+use crate::payment::PaymentState::{AwaitingCustomer, ConvertingPolicy, PaymentSuccess};
 use crate::payment::event::timeline;
-use crate::payment::transition::{self, Change};
+use crate::payment::transition;
 use crate::payment::{Instrument, Orchestrator, Payment, PaymentRequest, fulfilment};
 use crate::product::{Product, ProductId, ServiceKind};
-use crate::purchase::{Purchase, PurchaseId};
+use crate::purchase::Purchase;
 use crate::service::{Service, ServiceId};
 use crate::text_enum::stored;
 use crate::{text_enum, with_db, with_tx};
-
-/// How long an Apple Pay payment waits for the customer's authorisation before the
-/// reconciliation sweep looks at it (and, after its give-up time, times it out).
-const WALLET_SETTLE_AFTER: Duration = Duration::from_secs(15 * 60);
 
 text_enum!(
     /// When a policy paid by invoice becomes active: a product setting.
@@ -133,17 +127,13 @@ pub struct Outcome {
     pub policy: Service,
 }
 
-/// Whether a merchant's API may act on a policy: its own, or one no merchant owns.
-fn visible_to(policy: &Service, merchant: &MerchantId) -> bool {
-    policy.merchant_id.as_ref().is_none_or(|m| m == merchant)
-}
-
-/// The policy with this number, if the merchant may check it out. Another merchant's policy is
-/// `NotFound` too, so numbers don't leak across merchants.
-pub async fn policy(db: &Db, merchant: &MerchantId, policy_number: &str) -> Result<PolicyCheckout> {
-    let policy = Service::find_by_reference(db, policy_number)
-        .await?
-        .filter(|p| visible_to(p, merchant))
+/// The policy with this number, if the viewer may check it out (anyone else's is `NotFound`
+/// too, so numbers don't leak).
+pub async fn policy(db: &Db, viewer: &Viewer, policy_number: &str) -> Result<PolicyCheckout> {
+    let policy = access::service_by_reference(db, viewer, policy_number)
+        .await
+        .ok()
+        .filter(|p| p.kind == ServiceKind::Policy)
         .ok_or(Error::NotFound("policy"))?;
     let product = Product::find(db, &policy.product_id)
         .await?
@@ -154,11 +144,11 @@ pub async fn policy(db: &Db, merchant: &MerchantId, policy_number: &str) -> Resu
 
 /// Without a policy number: every enabled gateway that one of the merchant's policy products
 /// offers, each once, in product (by name) then offer order.
-pub async fn gateways_for_merchant(db: &Db, merchant: &MerchantId) -> Result<Vec<Gateway>> {
+pub async fn gateways_for_merchant(db: &Db, viewer: &Viewer) -> Result<Vec<Gateway>> {
     let mut seen = HashSet::new();
     let mut gateways = Vec::new();
     for product in Product::list(db).await? {
-        let ours = product.merchant_id.as_ref().is_none_or(|m| m == merchant);
+        let ours = viewer.merchant().is_some_and(|m| product.merchant_id.as_ref() == Some(m));
         if !ours || product.service_kind != ServiceKind::Policy {
             continue;
         }
@@ -219,17 +209,6 @@ fn has_payment_page(gateway: &Gateway) -> bool {
     matches!(gateway.kind, GatewayKind::HostedCheckout | GatewayKind::PaymentLink)
 }
 
-fn same_currency(gateway: &Gateway, purchase: &Purchase) -> Result<()> {
-    let currency = purchase.amounts.currency();
-    if gateway.currency != currency {
-        return Err(Error::invalid(
-            "gateway",
-            format!("{} takes {}, the premium is in {currency}", gateway.id, gateway.currency),
-        ));
-    }
-    Ok(())
-}
-
 /// Seed 000's initiate: starts paying a policy through the chosen gateway.
 ///
 /// Nothing owed → the policy is activated at once (`No payment required`). The `invoice` kind →
@@ -239,59 +218,57 @@ fn same_currency(gateway: &Gateway, purchase: &Purchase) -> Result<()> {
 /// gateways take details this API doesn't carry, and are refused.
 pub async fn initiate(
     payments: &Orchestrator,
-    merchant: &Merchant,
+    viewer: &Viewer,
     policy_number: &str,
     gateway: &str,
     return_url: Option<&Url>,
+    idempotency_key: Option<String>,
 ) -> Result<Initiated> {
     let db = payments.db();
-    let checkout = policy(db, &merchant.id, policy_number).await?;
+    let checkout = policy(db, viewer, policy_number).await?;
     let gateway = offered(&checkout, gateway)?;
     let purchase = owed(db, &checkout.policy).await?;
-    let return_url = return_url.map(Url::to_string);
-    if purchase.amounts.gross().is_zero() {
-        let payment = settle_nothing_owed(db, &purchase, gateway, merchant, return_url).await?;
-        return Ok(Initiated { action: Action::NoPaymentRequired, payment });
-    }
-    let request = |instrument| PaymentRequest {
-        purchase_id: purchase.id.clone(),
-        gateways: vec![gateway.id.clone()],
-        instrument,
-        merchant_id: Some(merchant.id.clone()),
-        return_url: return_url.clone(),
-        details: serde_json::json!({}),
-    };
-    match gateway.kind {
-        GatewayKind::Invoice => {
-            let payment = payments.start(request(Instrument::Invoice)).await?;
-            let rule = InvoiceActivation::of_product(db, &checkout.product.id).await?;
-            if rule == InvoiceActivation::OnInvoice
-                && payment.state == crate::payment::PaymentState::Invoiced
-            {
-                activate_on_invoice(db, &checkout.policy.id, &payment).await?;
-            }
-            Ok(Initiated { action: Action::PaymentToBeInvoiced, payment })
-        }
+    let instrument = match gateway.kind {
+        GatewayKind::Invoice => Instrument::Invoice,
         GatewayKind::HostedCheckout | GatewayKind::PaymentLink => {
-            let payment =
-                payments.start(request(Instrument::HostedCheckout { save_card: false })).await?;
-            Ok(Initiated { action: Action::PaymentRequired, payment })
+            Instrument::HostedCheckout { save_card: false }
         }
-        GatewayKind::ApplePay => {
-            same_currency(gateway, &purchase)?;
-            let payment = await_wallet(db, &purchase, gateway, merchant, return_url).await?;
-            Ok(Initiated { action: Action::PaymentRequired, payment })
-        }
+        GatewayKind::ApplePay => Instrument::Wallet,
         GatewayKind::Card3ds | GatewayKind::DirectDebit | GatewayKind::OffSystem => {
-            Err(Error::invalid(
+            return Err(Error::invalid(
                 "gateway",
                 format!(
                     "{} takes card, bank or staff-entered details that this API does not carry; pay it through the card payments API or the customer pages",
                     gateway.id
                 ),
-            ))
+            ));
         }
-    }
+    };
+    let payment = payments
+        .start(PaymentRequest {
+            payer: viewer.clone(),
+            purchase_id: purchase.id.clone(),
+            gateways: vec![gateway.id.clone()],
+            instrument,
+            return_url: return_url.cloned(),
+            details: serde_json::json!({}),
+            idempotency_key,
+        })
+        .await?;
+    let action = if purchase.amounts.gross().is_zero() {
+        Action::NoPaymentRequired
+    } else if gateway.kind == GatewayKind::Invoice {
+        let rule = InvoiceActivation::of_product(db, &checkout.product.id).await?;
+        if rule == InvoiceActivation::OnInvoice
+            && payment.state == crate::payment::PaymentState::Invoiced
+        {
+            activate_on_invoice(db, &checkout.policy.id, &payment).await?;
+        }
+        Action::PaymentToBeInvoiced
+    } else {
+        Action::PaymentRequired
+    };
+    Ok(Initiated { action, payment })
 }
 
 /// Seed 000's token: a hosted checkout for the policy that sends the customer back to
@@ -303,13 +280,14 @@ pub async fn initiate(
 /// new one is started, replacing any open attempt. Nothing owed settles at once.
 pub async fn hosted_token(
     payments: &Orchestrator,
-    merchant: &Merchant,
+    viewer: &Viewer,
     policy_number: &str,
     return_url: &Url,
     gateway: Option<&str>,
+    idempotency_key: Option<String>,
 ) -> Result<HostedToken> {
     let db = payments.db();
-    let checkout = policy(db, &merchant.id, policy_number).await?;
+    let checkout = policy(db, viewer, policy_number).await?;
     if let Some(id) = gateway {
         let chosen = offered(&checkout, id)?;
         if !has_payment_page(chosen) {
@@ -322,19 +300,10 @@ pub async fn hosted_token(
         }
     }
     let purchase = owed(db, &checkout.policy).await?;
-    if purchase.amounts.gross().is_zero() {
-        let gateway = match gateway {
-            Some(id) => offered(&checkout, id)?,
-            None => checkout.gateways.first().ok_or_else(|| no_payment_page(&checkout))?,
-        };
-        let payment =
-            settle_nothing_owed(db, &purchase, gateway, merchant, Some(return_url.to_string()))
-                .await?;
-        return Ok(HostedToken { payment, form: None, nothing_owed: true });
-    }
-    let attempts = Payment::for_purchase(db, &purchase.id).await?;
-    let open =
-        attempts.into_iter().find(|p| p.state == AwaitingCustomer && p.redirect_url.is_some());
+    let open = Payment::open_for_purchase(db, &purchase.id)
+        .await?
+        .into_iter()
+        .find(|p| p.state == AwaitingCustomer && p.redirect_url.is_some());
     let gateway = match (gateway, &open) {
         (Some(id), _) => id.to_owned(),
         (None, Some(open))
@@ -362,16 +331,18 @@ pub async fn hosted_token(
     }
     let payment = payments
         .start(PaymentRequest {
+            payer: viewer.clone(),
             purchase_id: purchase.id.clone(),
             gateways: vec![gateway],
             instrument: Instrument::HostedCheckout { save_card: false },
-            merchant_id: Some(merchant.id.clone()),
-            return_url: Some(return_url.to_string()),
+            return_url: Some(return_url.clone()),
             details: serde_json::json!({}),
+            idempotency_key,
         })
         .await?;
-    let form = hosted_form(db, &payment).await?;
-    Ok(HostedToken { payment, form, nothing_owed: false })
+    let nothing_owed = purchase.amounts.gross().is_zero();
+    let form = if nothing_owed { None } else { hosted_form(db, &payment).await? };
+    Ok(HostedToken { payment, form, nothing_owed })
 }
 
 fn no_payment_page(checkout: &PolicyCheckout) -> Error {
@@ -392,14 +363,15 @@ fn no_payment_page(checkout: &PolicyCheckout) -> Error {
 /// runs), else Settle's own public host, under the merchant's name.
 pub async fn apple_pay_session(
     payments: &Orchestrator,
+    viewer: &Viewer,
     merchant: &Merchant,
     token: &str,
     policy_number: &str,
     gateway: &str,
 ) -> Result<std::result::Result<serde_json::Value, ConnectorError>> {
     let db = payments.db();
-    let Outcome { payment, policy: paid_for } = payment_for(db, &merchant.id, token).await?;
-    let checkout = policy(db, &merchant.id, policy_number).await?;
+    let Outcome { payment, policy: paid_for } = payment_for(db, viewer, token).await?;
+    let checkout = policy(db, viewer, policy_number).await?;
     if paid_for.id != checkout.policy.id {
         return Err(Error::invalid(
             "policy_number",
@@ -435,16 +407,9 @@ pub async fn apple_pay_session(
     Ok(connector.validate_merchant(&domain, &display_name).await)
 }
 
-/// A payment by its token, with its policy, if the merchant may see it.
-pub async fn payment_for(db: &Db, merchant: &MerchantId, token: &str) -> Result<Outcome> {
-    let payment = Payment::find_by_reference(db, token)
-        .await?
-        .filter(|p| p.merchant_id.as_ref().is_none_or(|m| m == merchant))
-        .ok_or(Error::NotFound("payment"))?;
-    let policy = policy_of(db, &payment.purchase_id)
-        .await?
-        .filter(|p| visible_to(p, merchant))
-        .ok_or(Error::NotFound("payment"))?;
+/// A payment by its token, with its policy, if the viewer may see it.
+pub async fn payment_for(db: &Db, viewer: &Viewer, token: &str) -> Result<Outcome> {
+    let (payment, policy) = access::payment(db, viewer, token).await?;
     Ok(Outcome { payment, policy })
 }
 
@@ -453,12 +418,12 @@ pub async fn payment_for(db: &Db, merchant: &MerchantId, token: &str) -> Result<
 /// so the answer is as final as it can be.
 pub async fn outcome(
     payments: &Orchestrator,
-    merchant: &MerchantId,
+    viewer: &Viewer,
     token: &str,
     refresh: bool,
 ) -> Result<Outcome> {
     let db = payments.db();
-    let found = payment_for(db, merchant, token).await?;
+    let found = payment_for(db, viewer, token).await?;
     if !refresh {
         return Ok(found);
     }
@@ -468,92 +433,8 @@ pub async fn outcome(
     } else {
         payment
     };
-    let policy = policy_of(db, &payment.purchase_id).await?.unwrap_or(found.policy);
+    let policy = Service::find(db, &found.policy.id).await?.unwrap_or(found.policy);
     Ok(Outcome { payment, policy })
-}
-
-/// The policy a purchase pays for.
-async fn policy_of(db: &Db, purchase: &PurchaseId) -> Result<Option<Service>> {
-    let sql = "SELECT s.reference FROM services s JOIN purchases p ON p.service_id = s.id WHERE p.id = $1";
-    let reference: Option<String> =
-        with_db!(db, pool => sqlx::query_scalar(sql).bind(purchase).fetch_optional(pool).await)?;
-    match reference {
-        Some(reference) => Service::find_by_reference(db, &reference).await,
-        None => Ok(None),
-    }
-}
-
-/// Cancels the open ones of a purchase's `attempts` before a new attempt is recorded outside the
-/// orchestrator (the database allows one open attempt per purchase; each cancel is a
-/// compare-and-set, so one that moved meanwhile is a conflict). One being processed by its
-/// gateway can't be replaced.
-async fn cancel_open_attempts(tx: &mut Tx, attempts: Vec<Payment>) -> Result<()> {
-    for attempt in attempts {
-        if attempt.state.is_final() || attempt.state.is_success() {
-            continue;
-        }
-        if attempt.state == Processing {
-            return Err(Error::Conflict(format!(
-                "payment {} for this policy is being processed by the gateway; wait for its outcome",
-                attempt.reference
-            )));
-        }
-        transition::apply(tx, &attempt, Change::to(Cancelled, "replaced by a new attempt")).await?;
-    }
-    Ok(())
-}
-
-/// Nothing is owed: the payment is recorded as settled for zero and fulfilment activates the
-/// policy and sends its email and SMS, as for any paid policy.
-async fn settle_nothing_owed(
-    db: &Db,
-    purchase: &Purchase,
-    gateway: &Gateway,
-    merchant: &Merchant,
-    return_url: Option<String>,
-) -> Result<Payment> {
-    let mut payment = Payment::new(purchase.id.clone(), &gateway.id, purchase.amounts.gross());
-    payment.merchant_id = Some(merchant.id.clone());
-    payment.return_url = return_url;
-    let attempts = Payment::for_purchase(db, &purchase.id).await?;
-    let mut tx = db.begin().await?;
-    cancel_open_attempts(&mut tx, attempts).await?;
-    payment.insert(&mut tx, "checkout started").await?;
-    let paid = transition::apply(
-        &mut tx,
-        &payment,
-        Change::to(PaymentSuccess, "nothing owed: no payment required"),
-    )
-    .await?;
-    tx.commit().await?;
-    fulfilment::fulfil(db, &paid.id).await
-}
-
-/// Apple Pay: the payment waits for the customer's authorisation in the wallet sheet; there is
-/// nothing to create at the gateway until then (merchant validation comes first).
-async fn await_wallet(
-    db: &Db,
-    purchase: &Purchase,
-    gateway: &Gateway,
-    merchant: &Merchant,
-    return_url: Option<String>,
-) -> Result<Payment> {
-    let mut payment = Payment::new(purchase.id.clone(), &gateway.id, purchase.amounts.gross());
-    payment.merchant_id = Some(merchant.id.clone());
-    payment.return_url = return_url;
-    let attempts = Payment::for_purchase(db, &purchase.id).await?;
-    let mut tx = db.begin().await?;
-    cancel_open_attempts(&mut tx, attempts).await?;
-    payment.insert(&mut tx, "checkout started").await?;
-    let waiting = transition::apply(
-        &mut tx,
-        &payment,
-        Change::to(AwaitingCustomer, "waiting for the customer's Apple Pay authorisation")
-            .settle_after(WALLET_SETTLE_AFTER),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(waiting)
 }
 
 /// The product rule `on_invoice`: the policy is active from now; its paid-up period is set when

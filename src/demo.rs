@@ -76,6 +76,8 @@ pub async fn load(db: &Db) -> Result<()> {
         },
     )
     .await?;
+    // Seed 001's client logs customers in without a secret (a public client).
+    Merchant::set_public_client(db, &merchant.id, true).await?;
     crate::document::Seller::set_details(
         db,
         &merchant.id,

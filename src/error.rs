@@ -48,6 +48,10 @@ pub enum Error {
     /// The request conflicts with the current state (a duplicate, an illegal transition).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Another attempt to pay the same purchase is under way (its reference given); it must be
+    /// settled by its gateway before anything else is tried, so the caller waits or polls it.
+    #[error("payment {0} for this purchase is still in progress")]
+    PaymentInProgress(String),
     /// Credentials are missing or wrong.
     #[error("unauthorized")]
     Unauthorized,

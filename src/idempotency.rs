@@ -4,17 +4,36 @@
 //! request gets that response again; the same key with a different request is refused (422);
 //! a duplicate arriving while the first still runs is refused (409). The key's row is claimed
 //! with an insert on the primary key, so the rule holds across server instances sharing one
-//! database. A first request that crashed frees its key after `lock_for`. Keys are kept at least
-//! 24 hours.
+//! database. A first request that crashed frees its key after `lock_for`; its retry then runs
+//! again, and a payment it had started is found by the key ([`scoped_key`], stored with the
+//! payment), never started twice. Keys are kept at least 24 hours.
+//!
+//! The fingerprint is an HMAC under a server secret, of the request with card data removed, so
+//! the table holds nothing a card number could be recovered from.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::with_db;
+
+/// Body fields left out of a fingerprint: card data never enters it, even hashed.
+const CARD_FIELDS: &[&str] = &[
+    "number",
+    "card_number",
+    "cardnumber",
+    "pan",
+    "cvv",
+    "cv2",
+    "cvc",
+    "security_code",
+    "expiry",
+    "expiry_date",
+];
 
 /// How long keys are kept.
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
@@ -26,6 +45,19 @@ pub struct StoredResponse {
     pub status: u16,
     /// Body as sent.
     pub body: String,
+    /// Its `Content-Type`.
+    pub content_type: Option<String>,
+    /// Its `Location`, for a `201`.
+    pub location: Option<String>,
+}
+
+impl StoredResponse {
+    /// Whether an answer may be stored and replayed: not our failure (5xx, the client may
+    /// retry), not a refusal of the input (400, 422: the answer describes what was sent), not a
+    /// transient conflict or throttle (409, 429: a retry may get another answer).
+    pub fn is_replayable(status: u16) -> bool {
+        !(status >= 500 || matches!(status, 400 | 409 | 422 | 429))
+    }
 }
 
 /// What to do with a request carrying a key.
@@ -41,14 +73,65 @@ pub enum Claim {
     InProgress,
 }
 
-/// The fingerprint of a request: method, path and body.
-pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+/// The fingerprint of a request: an HMAC under `secret` of its method, path and body, with card
+/// fields taken out of a JSON or form body first.
+pub fn fingerprint(secret: &[u8], method: &str, path: &str, body: &[u8]) -> String {
+    // HMAC accepts keys of any length.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(method.as_bytes());
+    mac.update(b" ");
+    mac.update(path.as_bytes());
+    mac.update(b"\n");
+    mac.update(&without_card_data(body));
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The body with card fields removed: JSON at any depth, or form pairs. Anything else (which
+/// carries no card fields Settle reads) is taken as it is.
+fn without_card_data(body: &[u8]) -> Vec<u8> {
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
+        return strip_json(json).to_string().into_bytes();
+    }
+    if let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        && !pairs.is_empty()
+    {
+        let kept: Vec<(String, String)> =
+            pairs.into_iter().filter(|(k, _)| !is_card_field(k)).collect();
+        return serde_urlencoded::to_string(kept).unwrap_or_default().into_bytes();
+    }
+    body.to_vec()
+}
+
+fn is_card_field(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    CARD_FIELDS
+        .iter()
+        .any(|f| key == *f || key.ends_with(&format!(".{f}")) || key.ends_with(&format!("[{f}]")))
+}
+
+fn strip_json(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| !is_card_field(k))
+                .map(|(k, v)| (k, strip_json(v)))
+                .collect(),
+        ),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(strip_json).collect())
+        }
+        other => other,
+    }
+}
+
+/// The key as stored with a payment: the caller's scope and key, hashed, so the same client key
+/// from two callers names two requests.
+pub fn scoped_key(scope: &str, key: &str) -> String {
     let mut hash = Sha256::new();
-    hash.update(method.as_bytes());
-    hash.update(b" ");
-    hash.update(path.as_bytes());
+    hash.update(scope.as_bytes());
     hash.update(b"\n");
-    hash.update(body);
+    hash.update(key.as_bytes());
     hex::encode(hash.finalize())
 }
 
@@ -61,8 +144,8 @@ pub fn parse_key(raw: &str) -> Result<String> {
     Ok(key.to_owned())
 }
 
-/// A stored key: request hash, response status and body (once answered), lock expiry.
-type KeyRow = (String, Option<i64>, Option<String>, DateTime<Utc>);
+/// A stored key: request hash, response (once answered), lock expiry.
+type KeyRow = (String, Option<i64>, Option<String>, Option<String>, Option<String>, DateTime<Utc>);
 
 /// Claims `key` in `scope` (the caller: merchant or user) for a request with `fingerprint`.
 pub async fn claim(
@@ -88,9 +171,9 @@ pub async fn claim(
     if inserted == 1 {
         return Ok(Claim::Run);
     }
-    let select = "SELECT request_hash, response_status, response_body, locked_until FROM idempotency_keys WHERE scope = $1 AND key = $2";
+    let select = "SELECT request_hash, response_status, response_body, response_content_type, response_location, locked_until FROM idempotency_keys WHERE scope = $1 AND key = $2";
     let row: Option<KeyRow> = with_db!(db, pool => sqlx::query_as(select).bind(scope).bind(key).fetch_optional(pool).await)?;
-    let Some((hash, status, body, held_until)) = row else {
+    let Some((hash, status, body, content_type, location, held_until)) = row else {
         // Pruned between the two statements: claim again.
         return Box::pin(claim(db, scope, key, fingerprint, lock_for)).await;
     };
@@ -100,7 +183,12 @@ pub async fn claim(
     if let Some(status) = status {
         let status = u16::try_from(status)
             .map_err(|_| Error::Internal(format!("stored status {status}")))?;
-        return Ok(Claim::Replay(StoredResponse { status, body: body.unwrap_or_default() }));
+        return Ok(Claim::Replay(StoredResponse {
+            status,
+            body: body.unwrap_or_default(),
+            content_type,
+            location,
+        }));
     }
     if held_until > now {
         return Ok(Claim::InProgress);
@@ -120,12 +208,14 @@ pub async fn claim(
 
 /// Stores the response of the request that claimed the key.
 pub async fn finish(db: &Db, scope: &str, key: &str, response: &StoredResponse) -> Result<()> {
-    let sql = "UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2";
+    let sql = "UPDATE idempotency_keys SET response_status = $3, response_body = $4, response_content_type = $5, response_location = $6 WHERE scope = $1 AND key = $2";
     with_db!(db, pool => sqlx::query(sql)
         .bind(scope)
         .bind(key)
         .bind(i64::from(response.status))
         .bind(&response.body)
+        .bind(&response.content_type)
+        .bind(&response.location)
         .execute(pool)
         .await
         .map(|_| ()))?;
@@ -154,12 +244,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fingerprints_differ_by_method_path_and_body() {
-        let a = fingerprint("POST", "/x", b"{}");
-        assert_eq!(a, fingerprint("POST", "/x", b"{}"));
-        assert_ne!(a, fingerprint("PUT", "/x", b"{}"));
-        assert_ne!(a, fingerprint("POST", "/y", b"{}"));
-        assert_ne!(a, fingerprint("POST", "/x", b"{ }"));
+    fn fingerprints_differ_by_method_path_body_and_key() {
+        let k = b"server-secret";
+        let a = fingerprint(k, "POST", "/x", br#"{"a":1}"#);
+        assert_eq!(a, fingerprint(k, "POST", "/x", br#"{"a":1}"#));
+        assert_ne!(a, fingerprint(k, "PUT", "/x", br#"{"a":1}"#));
+        assert_ne!(a, fingerprint(k, "POST", "/y", br#"{"a":1}"#));
+        assert_ne!(a, fingerprint(k, "POST", "/x", br#"{"a":2}"#));
+        assert_ne!(a, fingerprint(b"another-secret", "POST", "/x", br#"{"a":1}"#));
+    }
+
+    #[test]
+    fn card_data_never_enters_the_fingerprint() {
+        let k = b"server-secret";
+        let one = br#"{"card_details":{"card_number":"4929000000006","cv2":"123","expiry_date":"1030","card_holder":"J"},"x":1}"#;
+        let other = br#"{"card_details":{"card_number":"4462000000000003","cv2":"999","expiry_date":"1129","card_holder":"J"},"x":1}"#;
+        assert_eq!(fingerprint(k, "POST", "/p", one), fingerprint(k, "POST", "/p", other));
+        let form_one = b"card_number=4929000000006&cv2=123&policy=P1";
+        let form_other = b"card_number=4462000000000003&cv2=999&policy=P1";
+        assert_eq!(
+            fingerprint(k, "POST", "/p", form_one),
+            fingerprint(k, "POST", "/p", form_other)
+        );
+        assert_ne!(
+            fingerprint(k, "POST", "/p", form_one),
+            fingerprint(k, "POST", "/p", b"card_number=4929000000006&cv2=123&policy=P2")
+        );
+    }
+
+    #[test]
+    fn scoped_keys_differ_by_caller() {
+        assert_ne!(scoped_key("merchant:a", "k1"), scoped_key("merchant:b", "k1"));
+        assert_eq!(scoped_key("merchant:a", "k1"), scoped_key("merchant:a", "k1"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP servers or pages; `settle-server` and `settle-app` call into
 //! this crate, never the other way round.
 
+pub mod access;
 pub mod account;
 pub mod api_token;
 pub mod card;
@@ -18,6 +19,7 @@ pub mod iban;
 pub mod id;
 pub mod idempotency;
 pub mod job;
+pub mod ledger;
 pub mod merchant;
 pub mod money;
 pub mod notify;

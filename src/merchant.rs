@@ -62,6 +62,8 @@ pub struct Merchant {
     pub webhook_secret: Option<String>,
     /// Origins customers may be redirected back to.
     pub return_origins: Vec<ReturnOrigin>,
+    /// Whether its client is public: it may use the password grant without its secret.
+    pub public_client: bool,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
 }
@@ -91,10 +93,11 @@ struct MerchantRow {
     client_secret_hash: String,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
+    public_client: bool,
     created_at: DateTime<Utc>,
 }
 
-const SELECT_MERCHANT: &str = "SELECT id, name, client_id, client_secret_hash, webhook_url, webhook_secret, created_at FROM merchants";
+const SELECT_MERCHANT: &str = "SELECT id, name, client_id, client_secret_hash, webhook_url, webhook_secret, public_client, created_at FROM merchants";
 
 impl Merchant {
     /// Registers a merchant, validating its URLs.
@@ -131,6 +134,7 @@ impl Merchant {
             webhook_url: new.webhook_url,
             webhook_secret: new.webhook_secret,
             return_origins: origins,
+            public_client: false,
             created_at: Utc::now(),
         };
         let secret_hash = secret::hash(&new.client_secret);
@@ -186,9 +190,16 @@ impl Merchant {
         }
     }
 
-    /// The merchant with this client id, if the id exists (public clients, password grant).
+    /// The merchant with this client id, if the id exists.
     pub async fn by_client_id(db: &Db, client_id: &str) -> Result<Option<Merchant>> {
         Ok(Self::find_by_client_id(db, client_id).await?.map(|(m, _)| m))
+    }
+
+    /// Makes the merchant's client public (password grant without the secret) or confidential.
+    pub async fn set_public_client(db: &Db, id: &MerchantId, public: bool) -> Result<()> {
+        let sql = "UPDATE merchants SET public_client = $2 WHERE id = $1";
+        with_db!(db, pool => sqlx::query(sql).bind(id).bind(public).execute(pool).await.map(|_| ()))?;
+        Ok(())
     }
 
     /// The merchant whose client id and secret these are, or `Unauthorized`.
@@ -215,6 +226,7 @@ impl Merchant {
             client_id: row.client_id,
             webhook_url: row.webhook_url,
             webhook_secret: row.webhook_secret,
+            public_client: row.public_client,
             return_origins: origins.into_iter().map(ReturnOrigin).collect(),
             created_at: row.created_at,
         };

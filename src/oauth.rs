@@ -81,15 +81,15 @@ pub async fn grant(
             Ok(TokenOutcome::Issued(token))
         }
         "password" => {
-            // Public clients (like seed 001's `invoice-system-client`) send no secret; a
-            // confidential client that does send one must send the right one.
+            // Public clients (like seed 001's `invoice-system-client`) may send no secret; a
+            // confidential client must send its own, and any secret sent must be right.
             let merchant = match request.client_secret.as_deref() {
                 Some(secret) => match Merchant::authenticate(db, client_id, secret).await {
                     Ok(m) => Some(m),
                     Err(Error::Unauthorized) => None,
                     Err(e) => return Err(e),
                 },
-                None => Merchant::by_client_id(db, client_id).await?,
+                None => Merchant::by_client_id(db, client_id).await?.filter(|m| m.public_client),
             };
             let Some(merchant) = merchant else {
                 return Ok(Refused(TokenRefusal::InvalidClient));
@@ -102,6 +102,10 @@ pub async fn grant(
             let outcome =
                 log_in(db, throttle, &username, Password::for_login(password), client_ip).await?;
             match outcome {
+                // Only customers act through a merchant's client; staff use the console.
+                LoginOutcome::LoggedIn(user) if user.role != crate::account::Role::Customer => {
+                    Ok(Refused(TokenRefusal::InvalidGrant))
+                }
                 LoginOutcome::LoggedIn(user) => {
                     let token = api_token::issue(
                         db,

@@ -12,15 +12,13 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::account::User;
-use crate::api_token::ApiPrincipal;
+use crate::access::Viewer;
 use crate::card::{CardBrand, CardNumber, Cvv, ExpiryDate};
 use crate::connector::{Address, CardDetails};
 use crate::customer::CustomerId;
 use crate::db::{Db, Tx};
 use crate::error::{Error, FieldError, Result};
 use crate::gateway::{Gateway, GatewayKind};
-use crate::merchant::MerchantId;
 use crate::payment::{Instrument, Orchestrator, Payment, PaymentRequest, PaymentState};
 use crate::product::ServiceKind;
 use crate::purchase::{Purchase, PurchaseId, PurchaseStatus};
@@ -60,29 +58,9 @@ const VEHICLE_FIELDS: [&str; 15] = [
     "fuel_type_name",
 ];
 
-/// Whose quotes an API caller may see: its merchant's, and for a customer's token only the
-/// customer's own.
-#[derive(Clone, Debug)]
-pub struct Viewer {
-    merchant_id: MerchantId,
-    customer_id: Option<CustomerId>,
-}
-
-impl Viewer {
-    /// The viewer a bearer token stands for.
-    pub async fn of(db: &Db, principal: &ApiPrincipal) -> Result<Viewer> {
-        let customer_id = match &principal.user_id {
-            Some(user) => User::find(db, user).await?.ok_or(Error::Unauthorized)?.customer_id,
-            None => None,
-        };
-        Ok(Viewer { merchant_id: principal.merchant_id.clone(), customer_id })
-    }
-
-    fn may_see(&self, service: &Service) -> bool {
-        service.kind == ServiceKind::Policy
-            && service.merchant_id.as_ref().is_none_or(|m| *m == self.merchant_id)
-            && self.customer_id.as_ref().is_none_or(|c| *c == service.customer_id)
-    }
+/// Whether a viewer may see a quote: a policy the access rule lets them see.
+fn may_see(viewer: &Viewer, service: &Service) -> bool {
+    service.kind == ServiceKind::Policy && viewer.may_see(service)
 }
 
 /// How a client names the quote it wants to pay.
@@ -337,7 +315,7 @@ pub async fn find(db: &Db, viewer: &Viewer, id: &str) -> Result<QuotePayment> {
     let payment = find_by_id(db, id).await?.ok_or(Error::NotFound("payment"))?;
     let service = Service::find_by_reference(db, &payment.policy_number).await?;
     match service {
-        Some(service) if viewer.may_see(&service) => Ok(payment),
+        Some(service) if may_see(viewer, &service) => Ok(payment),
         _ => Err(Error::NotFound("payment")),
     }
 }
@@ -397,7 +375,7 @@ async fn visible_service(db: &Db, viewer: &Viewer, quote: &QuoteRef) -> Result<S
         QuoteRef::PolicyNumber(number) => Service::find_by_reference(db, number.trim()).await?,
         QuoteRef::Quote(id) => service_by_quote_id(db, id).await?,
     };
-    service.filter(|s| viewer.may_see(s)).ok_or(Error::NotFound("quote"))
+    service.filter(|s| may_see(viewer, s)).ok_or(Error::NotFound("quote"))
 }
 
 /// The policy whose quote has this id (its `details.quote.reference`, else the policy's own id).
@@ -650,6 +628,7 @@ pub async fn take_payment(
     viewer: &Viewer,
     id: &str,
     body: &Value,
+    idempotency_key: Option<String>,
 ) -> Result<QuotePayment> {
     let db = payments.db();
     let quote_payment = find(db, viewer, id).await?;
@@ -690,12 +669,13 @@ pub async fn take_payment(
     let billing = request.billing;
     payments
         .start(PaymentRequest {
+            payer: viewer.clone(),
             purchase_id: purchase.id.clone(),
             gateways,
             instrument: Instrument::Card { card: request.card, billing_address },
-            merchant_id: Some(viewer.merchant_id.clone()),
             return_url: None,
             details: json!({ "quote_payment": quote_payment.id }),
+            idempotency_key,
         })
         .await?;
     // The attempt exists (whatever its outcome): the object shows the address it was billed to.

@@ -5,8 +5,13 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::with_db;
 
 /// A new random secret with a readable prefix (`stl_at_…`), 256 bits of entropy.
 pub fn generate(prefix: &str) -> String {
@@ -25,6 +30,20 @@ pub fn matches(secret: &str, stored_hash: &str) -> bool {
     let presented = hash(secret);
     presented.len() == stored_hash.len()
         && presented.bytes().zip(stored_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// A 256-bit key the server keeps in its database under `name`, made on first use and the same
+/// for every instance sharing the database (so what one instance keyed, another can check).
+pub async fn server_key(db: &Db, name: &str) -> Result<Vec<u8>> {
+    let fresh = generate("");
+    let insert = "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+    with_db!(db, pool => sqlx::query(insert).bind(name).bind(&fresh).bind(Utc::now()).execute(pool).await.map(|_| ()))?;
+    let select = "SELECT value FROM server_secrets WHERE name = $1";
+    let value: String =
+        with_db!(db, pool => sqlx::query_scalar(select).bind(name).fetch_one(pool).await)?;
+    URL_SAFE_NO_PAD
+        .decode(value.as_bytes())
+        .map_err(|e| Error::Internal(format!("server_secrets.{name}: {e}")))
 }
 
 #[cfg(test)]

@@ -74,12 +74,13 @@ async fn pay_once(
         .state
         .payments
         .start(PaymentRequest {
+            payer: settle::access::Viewer::Staff,
             purchase_id: purchase.id,
             gateways: vec!["sagepay-gbp".into()],
             instrument: Instrument::Card { card, billing_address: Address::default() },
-            merchant_id: None,
             return_url: None,
             details: serde_json::json!({}),
+            idempotency_key: None,
         })
         .await
         .expect("payment");

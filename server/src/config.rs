@@ -65,9 +65,14 @@ pub struct Config {
     pub login_window_minutes: i64,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
-    /// How often the reconciliation sweep asks gateways about unsettled payments, in seconds.
+    /// How often each instance looks for unsettled payments that are due to be asked about, in
+    /// seconds (a cheap indexed query).
     pub reconcile_interval_seconds: u64,
-    /// Minutes after which a payment its gateway still can't settle is TIMED_OUT.
+    /// Seconds to wait before each ask about an unsettled payment, from when it entered its
+    /// state; the last wait repeats until its gateway settles it.
+    pub reconcile_schedule_seconds: Vec<u64>,
+    /// Minutes after which a payment still waiting for its customer (a hosted page, a 3-D Secure
+    /// challenge) is given up; payments that may have been charged are never given up.
     pub reconcile_give_up_minutes: u64,
     /// Log filter (`tracing` env-filter syntax).
     pub log: String,
@@ -93,7 +98,8 @@ impl Default for Config {
             login_max_failures_per_client: 20,
             login_window_minutes: 15,
             trust_forwarded_for: false,
-            reconcile_interval_seconds: 60,
+            reconcile_interval_seconds: 1,
+            reconcile_schedule_seconds: vec![5, 30, 120, 600, 3600],
             reconcile_give_up_minutes: 24 * 60,
             log: "info,settle=debug,settle_server=debug,settle_app=debug".into(),
             log_format: LogFormat::Text,
@@ -176,6 +182,14 @@ impl Config {
         }
         if self.reconcile_interval_seconds == 0 {
             return invalid("reconcile_interval_seconds", "must be at least 1");
+        }
+        if self.reconcile_schedule_seconds.is_empty()
+            || self.reconcile_schedule_seconds.contains(&0)
+        {
+            return invalid(
+                "reconcile_schedule_seconds",
+                "must list at least one wait, each at least 1 second (e.g. [5, 30, 120, 600, 3600])",
+            );
         }
         if self.reconcile_give_up_minutes == 0 {
             return invalid("reconcile_give_up_minutes", "must be at least 1");

@@ -11,17 +11,16 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 
-/// Job kind of the reconciliation sweep.
-pub const RECONCILE: &str = "payments.reconcile";
-
-/// Asks gateways about unsettled payments (seed 000's "background process catches payments that
-/// have been missed").
-struct Reconcile(Orchestrator);
+/// Gives back money that reached an attempt which lost (the durable refund job).
+struct Refund(Orchestrator);
 
 #[async_trait]
-impl JobHandler for Reconcile {
-    async fn run(&self, _job: &Job) -> Result<(), JobFailure> {
-        self.0.reconcile().await.map(|_| ()).map_err(|e| JobFailure::Retry(e.to_string()))
+impl JobHandler for Refund {
+    async fn run(&self, job: &Job) -> Result<(), JobFailure> {
+        let payload: settle::payment::refund::RefundJob =
+            serde_json::from_value(job.payload.clone())
+                .map_err(|e| JobFailure::Permanent(format!("bad payload: {e}")))?;
+        self.0.process_refund(&payload.refund_id).await.map(|_| ()).map_err(JobFailure::from)
     }
 }
 
@@ -55,22 +54,65 @@ impl JobHandler for MerchantWebhook {
     }
 }
 
-/// Starts this instance's job runner; several instances may run one each on PostgreSQL.
+/// Starts this instance's job runner and reconciliation sweep; several instances may run one
+/// each on PostgreSQL.
 pub fn spawn_runner(
     config: &Config,
     payments: Orchestrator,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
+    let sweep = spawn_reconciliation(
+        payments.clone(),
+        Duration::from_secs(config.reconcile_interval_seconds),
+        shutdown.clone(),
+    );
     let worker = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
     let db = payments.db().clone();
     let client =
         reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-    Runner::new(db.clone(), worker)
+    let runner = Runner::new(db.clone(), worker)
         .handle(settle::notify::CUSTOMER_JOB, Arc::new(CustomerMessages(db.clone())))
         .handle(settle::notify::WEBHOOK_JOB, Arc::new(MerchantWebhook(db, client)))
-        .handle(RECONCILE, Arc::new(Reconcile(payments)))
-        .every(RECONCILE, Duration::from_secs(config.reconcile_interval_seconds))
-        .spawn(shutdown)
+        .handle(settle::payment::refund::REFUND_JOB, Arc::new(Refund(payments)))
+        .spawn(shutdown);
+    tokio::spawn(async move {
+        let _ = tokio::join!(runner, sweep);
+    })
+}
+
+/// Asks gateways about unsettled payments as they fall due (seed 000's "background process
+/// catches payments that have been missed"). What is due lives in the payments themselves
+/// (`settle_by`), so nothing is lost across restarts; each pass claims its payments, so
+/// instances sharing a database never ask about one payment twice at once.
+fn spawn_reconciliation(
+    payments: Orchestrator,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            // A full batch means more are due: keep going without waiting for the next tick.
+            loop {
+                match payments.reconcile().await {
+                    Ok(report) if report.examined as i64 >= payments.reconcile_policy().batch => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reconciliation sweep failed; will try again");
+                        break;
+                    }
+                }
+            }
+        }
+    })
 }
 
 fn hostname() -> String {

@@ -77,6 +77,11 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         db: db.clone(),
         config: Arc::new(config),
         leptos_options,
+        idempotency_secret: Arc::new(
+            settle::secret::server_key(&db, "idempotency")
+                .await
+                .context("loading the idempotency key")?,
+        ),
     };
     let session_store = DbSessionStore::new(&db).await.context("creating the session table")?;
     spawn_housekeeping(state.clone(), session_store.clone());
@@ -196,6 +201,11 @@ async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::paymen
     let connectors =
         Connectors::for_gateways(&gateways, &ConnectorSettings { sandbox_url, client });
     let reconcile = ReconcilePolicy {
+        schedule: config
+            .reconcile_schedule_seconds
+            .iter()
+            .map(|s| Duration::from_secs(*s))
+            .collect(),
         give_up_after: Duration::from_secs(config.reconcile_give_up_minutes * 60),
         ..ReconcilePolicy::default()
     };

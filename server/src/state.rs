@@ -23,6 +23,9 @@ pub struct AppState {
     pub pages: PageContext,
     /// Leptos's own options (output name, site address).
     pub leptos_options: LeptosOptions,
+    /// The key idempotency fingerprints are made with (kept in the database, shared by every
+    /// instance).
+    pub idempotency_secret: Arc<Vec<u8>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -474,6 +474,4 @@ pub struct GatewayConnection {
     pub signing_secret: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// How long a payment may stay unsettled before reconciliation asks about it.
-    pub settle_after: Duration,
 }

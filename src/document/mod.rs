@@ -1,10 +1,10 @@
 //! Documents of a payment: the tax invoice (any payment of a purchase) and the receipt (only once
 //! money moved), as PDF files.
 //!
-//! The REST API (a merchant's bearer token) and the customer's account pages (the session's
-//! customer) call the same two functions, [`tax_invoice_pdf`] and [`receipt_pdf`], naming who
-//! asks as a [`Viewer`]. A payment the viewer may not see is reported as not found, so its
-//! reference can't be probed. The figures come from the stored purchase, never recomputed, so a
+//! The REST API (a bearer token) and the customer's account pages (the session's customer) call
+//! the same two functions, [`tax_invoice_pdf`] and [`receipt_pdf`], naming who asks as an
+//! access [`Viewer`]. A payment the viewer may not see is reported as not found (the access
+//! rule's answer), so its reference can't be probed. The figures come from the stored purchase, never recomputed, so a
 //! document always agrees with what the customer was charged.
 
 mod metrics;
@@ -15,17 +15,16 @@ pub mod tax_invoice;
 
 use chrono::{DateTime, Utc};
 
-use crate::customer::{Customer, CustomerId};
+use crate::access::{self, Viewer};
+use crate::customer::Customer;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::gateway::Gateway;
-use crate::merchant::MerchantId;
 use crate::money::Money;
 use crate::payment::event::{self, PaymentEvent};
 use crate::payment::{Payment, PaymentState};
 use crate::product::{Product, ServiceKind};
 use crate::purchase::Purchase;
-use crate::service::Service;
 use crate::tax::TaxRate;
 
 pub use receipt::Receipt;
@@ -34,36 +33,6 @@ pub use tax_invoice::TaxInvoice;
 
 /// The media type of every document.
 pub const PDF_CONTENT_TYPE: &str = "application/pdf";
-
-/// Who asks for a document; decides whether the payment exists for them at all.
-#[derive(Clone, Copy, Debug)]
-pub enum Viewer<'a> {
-    /// A merchant's API client: sees the payments it started, payments for the services it
-    /// sells, and payments that belong to no merchant.
-    Merchant(&'a MerchantId),
-    /// A signed-in customer: sees the payments for their own services.
-    Customer(&'a CustomerId),
-    /// Staff whose role the caller has already checked (admin console): sees every payment.
-    Staff,
-}
-
-impl Viewer<'_> {
-    /// Whether this viewer may see documents of `payment`, which pays for `service`.
-    pub fn may_see(&self, payment: &Payment, service: &Service) -> bool {
-        match self {
-            Viewer::Merchant(merchant) => {
-                match (payment.merchant_id.as_ref(), service.merchant_id.as_ref()) {
-                    (None, None) => true,
-                    (started_by, sold_by) => {
-                        started_by == Some(*merchant) || sold_by == Some(*merchant)
-                    }
-                }
-            }
-            Viewer::Customer(customer) => service.customer_id == **customer,
-            Viewer::Staff => true,
-        }
-    }
-}
 
 /// A rendered document and the file name to offer it under.
 #[derive(Clone, Debug)]
@@ -75,18 +44,14 @@ pub struct PdfFile {
 }
 
 /// The tax invoice of a payment as a PDF, if `viewer` may see the payment.
-pub async fn tax_invoice_pdf(
-    db: &Db,
-    payment_reference: &str,
-    viewer: Viewer<'_>,
-) -> Result<PdfFile> {
+pub async fn tax_invoice_pdf(db: &Db, payment_reference: &str, viewer: &Viewer) -> Result<PdfFile> {
     let invoice = TaxInvoice::load(db, payment_reference, viewer).await?;
     Ok(PdfFile { file_name: file_name("tax-invoice", &invoice.number), bytes: invoice.to_pdf() })
 }
 
 /// The receipt of a payment as a PDF, if `viewer` may see the payment and money moved
 /// (`Error::Conflict` otherwise).
-pub async fn receipt_pdf(db: &Db, payment_reference: &str, viewer: Viewer<'_>) -> Result<PdfFile> {
+pub async fn receipt_pdf(db: &Db, payment_reference: &str, viewer: &Viewer) -> Result<PdfFile> {
     let receipt = Receipt::load(db, payment_reference, viewer).await?;
     Ok(PdfFile { file_name: file_name("receipt", &receipt.number), bytes: receipt.to_pdf() })
 }
@@ -154,18 +119,11 @@ struct PaymentRecords {
 }
 
 impl PaymentRecords {
-    async fn load(db: &Db, reference: &str, viewer: Viewer<'_>) -> Result<PaymentRecords> {
-        let not_found = Error::NotFound("payment");
-        let Some(payment) = Payment::find_by_reference(db, reference.trim()).await? else {
-            return Err(not_found);
-        };
+    async fn load(db: &Db, reference: &str, viewer: &Viewer) -> Result<PaymentRecords> {
+        let (payment, service) = access::payment(db, viewer, reference).await?;
         let missing = |what: &str| Error::Internal(format!("payment {reference} has no {what}"));
         let purchase =
             Purchase::find(db, &payment.purchase_id).await?.ok_or_else(|| missing("purchase"))?;
-        let service = service_of(db, &purchase).await?.ok_or_else(|| missing("service"))?;
-        if !viewer.may_see(&payment, &service) {
-            return Err(not_found);
-        }
         let product =
             Product::find(db, &service.product_id).await?.ok_or_else(|| missing("product"))?;
         let customer =
@@ -219,19 +177,6 @@ impl PaymentRecords {
 
     fn moved_to(&self, state: PaymentState) -> Option<DateTime<Utc>> {
         self.timeline.iter().find(|e| e.to == Some(state)).map(|e| e.at)
-    }
-}
-
-/// The service a purchase pays for.
-async fn service_of(db: &Db, purchase: &Purchase) -> Result<Option<Service>> {
-    let sql = "SELECT reference FROM services WHERE id = $1";
-    let reference: Option<String> = crate::with_db!(db, pool => sqlx::query_scalar(sql)
-        .bind(&purchase.service_id)
-        .fetch_optional(pool)
-        .await)?;
-    match reference {
-        Some(reference) => Service::find_by_reference(db, &reference).await,
-        None => Ok(None),
     }
 }
 

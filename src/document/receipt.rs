@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use super::metrics::Font::{Bold, Regular};
 use super::pdf::{Ink, MARGIN, RIGHT, Sheet, Style};
 use super::tax_invoice::{header, parties};
-use super::{Cover, PaymentRecords, Seller, Viewer, date, date_time};
+use super::{Cover, PaymentRecords, Seller, date, date_time};
+use crate::access::Viewer;
 use crate::customer::Customer;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -44,7 +45,7 @@ pub struct Receipt {
 
 impl Receipt {
     /// The receipt of the payment with this reference, if `viewer` may see it and money moved.
-    pub async fn load(db: &Db, payment_reference: &str, viewer: Viewer<'_>) -> Result<Receipt> {
+    pub async fn load(db: &Db, payment_reference: &str, viewer: &Viewer) -> Result<Receipt> {
         let records = PaymentRecords::load(db, payment_reference, viewer).await?;
         let state = records.payment.state;
         if !state.money_moved() {

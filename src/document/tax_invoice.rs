@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::metrics::Font::{Bold, Regular};
 use super::pdf::{Ink, MARGIN, RIGHT, Sheet, Style, TOP};
-use super::{Cover, PaymentRecords, Seller, Viewer, amount, date, date_time, rate};
+use super::{Cover, PaymentRecords, Seller, amount, date, date_time, rate};
+use crate::access::Viewer;
 use crate::customer::Customer;
 use crate::db::Db;
 use crate::error::Result;
@@ -46,7 +47,7 @@ pub struct TaxInvoice {
 
 impl TaxInvoice {
     /// The tax invoice of the payment with this reference, if `viewer` may see it.
-    pub async fn load(db: &Db, payment_reference: &str, viewer: Viewer<'_>) -> Result<TaxInvoice> {
+    pub async fn load(db: &Db, payment_reference: &str, viewer: &Viewer) -> Result<TaxInvoice> {
         let records = PaymentRecords::load(db, payment_reference, viewer).await?;
         let state = records.payment.state;
         let status = if let Some(at) = records.refunded_at() {

@@ -16,7 +16,7 @@ use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::payment::PaymentState::{ConvertingPolicy, PaymentSuccess, PolicyConverted};
 use crate::payment::record::{Payment, PaymentId};
-use crate::payment::transition::{self, Change};
+use crate::payment::transition::{self, Change, TransitionError};
 use crate::with_tx;
 
 /// The service period a payment bought.
@@ -47,8 +47,8 @@ pub async fn fulfil(db: &Db, id: &PaymentId) -> Result<Payment> {
                 payment = next;
             }
             // Another fulfilment got there first; carry on from where it is.
-            Err(Error::Conflict(_)) => payment = reloaded(db, id).await?,
-            Err(e) => return Err(e),
+            Err(TransitionError::Moved { .. }) => payment = reloaded(db, id).await?,
+            Err(e) => return Err(e.into()),
         }
     }
     if payment.state == ConvertingPolicy {
@@ -74,8 +74,8 @@ pub async fn fulfil(db: &Db, id: &PaymentId) -> Result<Payment> {
                 tx.commit().await?;
                 payment = next;
             }
-            Err(Error::Conflict(_)) => payment = reloaded(db, id).await?,
-            Err(e) => return Err(e),
+            Err(TransitionError::Moved { .. }) => payment = reloaded(db, id).await?,
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(payment)

@@ -1,16 +1,26 @@
 //! Payments: one attempt to collect a purchase through a gateway.
 //!
 //! `state` is the state machine, `transition` the only code that changes a stored payment's
-//! state (with its event, in one transaction), `fulfilment` what success sets off.
+//! state (with its event, in one transaction), `orchestrator` the attempt protocol every entry
+//! point follows (split by what reaches it: `start`, `outcome`, `callback`, `reconcile`,
+//! `refund`), `fulfilment` what success sets off.
 
+pub mod callback;
 pub mod event;
 pub mod fulfilment;
 pub mod orchestrator;
+pub mod outcome;
+pub mod reconcile;
 pub mod record;
+pub mod refund;
+pub mod start;
 pub mod state;
 pub mod transition;
 
-pub use orchestrator::{Instrument, Orchestrator, PaymentRequest};
+pub use callback::{ChallengeOutcome, NotificationOutcome};
+pub use orchestrator::Orchestrator;
+pub use reconcile::SweepReport;
 pub use record::{CardSummary, Payment, PaymentId};
+pub use start::{Instrument, PaymentRequest};
 pub use state::PaymentState;
 pub use transition::Change;

@@ -72,6 +72,10 @@ pub struct Payment {
     pub updated_at: DateTime<Utc>,
     /// When reconciliation should ask the gateway about it, while it is unsettled.
     pub settle_by: Option<DateTime<Utc>>,
+    /// How often reconciliation has asked about it in its current state.
+    pub reconcile_attempts: i64,
+    /// The scoped, hashed `Idempotency-Key` of the request that started it.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -98,6 +102,8 @@ struct PaymentRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     settle_by: Option<DateTime<Utc>>,
+    reconcile_attempts: i64,
+    idempotency_key: Option<String>,
 }
 
 impl TryFrom<PaymentRow> for Payment {
@@ -141,11 +147,13 @@ impl TryFrom<PaymentRow> for Payment {
             created_at: r.created_at,
             updated_at: r.updated_at,
             settle_by: r.settle_by,
+            reconcile_attempts: r.reconcile_attempts,
+            idempotency_key: r.idempotency_key,
         })
     }
 }
 
-const COLUMNS: &str = "id, reference, purchase_id, merchant_id, gateway_id, payment_method_id, purchase_source_id, state, currency, amount_minor, gateway_reference, redirect_url, return_url, card_brand, card_last4, card_expiry, three_ds, failure_reason, details, created_at, updated_at, settle_by";
+const COLUMNS: &str = "id, reference, purchase_id, merchant_id, gateway_id, payment_method_id, purchase_source_id, state, currency, amount_minor, gateway_reference, redirect_url, return_url, card_brand, card_last4, card_expiry, three_ds, failure_reason, details, created_at, updated_at, settle_by, reconcile_attempts, idempotency_key";
 
 /// A new payment reference: `PAY-` and 12 Crockford base-32 characters (60 random bits), short
 /// enough to read over the phone, unambiguous (no I, L, O, U).
@@ -180,14 +188,17 @@ impl Payment {
             created_at: now,
             updated_at: now,
             settle_by: None,
+            reconcile_attempts: 0,
+            idempotency_key: None,
         }
     }
 
     /// Stores a new payment with its creation event. The database refuses a second open payment
-    /// for the same purchase (`Error::Conflict`).
+    /// for the same purchase, and a second payment for the same idempotency key
+    /// (`Error::Conflict`; the caller finds out which).
     pub async fn insert(&self, tx: &mut Tx, cause: &str) -> Result<()> {
         let sql = format!(
-            "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+            "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
         );
         let three_ds =
             self.three_ds.as_ref().map(serde_json::to_string).transpose().map_err(internal)?;
@@ -214,6 +225,8 @@ impl Payment {
             .bind(self.created_at)
             .bind(self.updated_at)
             .bind(self.settle_by)
+            .bind(self.reconcile_attempts)
+            .bind(&self.idempotency_key)
             .execute(conn)
             .await
             .map(|_| ()));
@@ -236,6 +249,34 @@ impl Payment {
     /// Loads a payment by the reference clients use.
     pub async fn find_by_reference(db: &Db, reference: &str) -> Result<Option<Payment>> {
         Self::find_where(db, "reference", reference).await
+    }
+
+    /// The payment a request with this (scoped, hashed) idempotency key started.
+    pub async fn find_by_idempotency_key(db: &Db, key: &str) -> Result<Option<Payment>> {
+        Self::find_where(db, "idempotency_key", key).await
+    }
+
+    /// The attempts of a purchase that are not final yet (at most one, by a unique index).
+    pub async fn open_for_purchase(db: &Db, purchase: &PurchaseId) -> Result<Vec<Payment>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM payments WHERE purchase_id = $1 AND state IN (1, 2, 3, 4, 5)"
+        );
+        let rows: Vec<PaymentRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(purchase).fetch_all(pool).await)?;
+        rows.into_iter().map(Payment::try_from).collect()
+    }
+
+    /// The purchase's payment in a state where money moved, if any (at most one, by an index).
+    pub async fn successful_for_purchase(
+        db: &Db,
+        purchase: &PurchaseId,
+    ) -> Result<Option<Payment>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM payments WHERE purchase_id = $1 AND state IN (6, 10, 11, 12)"
+        );
+        let row: Option<PaymentRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(purchase).fetch_optional(pool).await)?;
+        row.map(Payment::try_from).transpose()
     }
 
     /// Loads a payment by its gateway's id for it.
@@ -281,18 +322,71 @@ impl Payment {
         rows.into_iter().map(Payment::try_from).collect()
     }
 
-    /// Unsettled payments whose `settle_by` has passed, oldest first (the reconciliation sweep).
-    pub async fn due_for_reconciliation(
+    /// Claims up to `limit` unsettled payments whose `settle_by` has passed, oldest first, for
+    /// one reconciliation pass: their `settle_by` moves to `lease_until`, so another instance's
+    /// sweep skips them meanwhile, and a sweep that dies leaves them due again afterwards.
+    pub async fn claim_due(
         db: &Db,
         now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Payment>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payments WHERE settle_by IS NOT NULL AND settle_by <= $1 ORDER BY settle_by LIMIT $2"
-        );
-        let rows: Vec<PaymentRow> =
-            with_db!(db, pool => sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(pool).await)?;
+        let rows: Vec<PaymentRow> = match db {
+            Db::Postgres(pool) => {
+                let sql = format!(
+                    "UPDATE payments SET settle_by = $2 WHERE id IN (
+                         SELECT id FROM payments WHERE settle_by IS NOT NULL AND settle_by <= $1
+                         ORDER BY settle_by LIMIT $3 FOR UPDATE SKIP LOCKED)
+                     RETURNING {COLUMNS}"
+                );
+                sqlx::query_as(&sql).bind(now).bind(lease_until).bind(limit).fetch_all(pool).await?
+            }
+            // One writer at a time on SQLite: the statement is atomic on its own.
+            Db::Sqlite(pool) => {
+                let sql = format!(
+                    "UPDATE payments SET settle_by = $2 WHERE id IN (
+                         SELECT id FROM payments WHERE settle_by IS NOT NULL AND settle_by <= $1
+                         ORDER BY settle_by LIMIT $3)
+                     RETURNING {COLUMNS}"
+                );
+                sqlx::query_as(&sql).bind(now).bind(lease_until).bind(limit).fetch_all(pool).await?
+            }
+        };
         rows.into_iter().map(Payment::try_from).collect()
+    }
+
+    /// Sets when reconciliation next asks about a payment still in `state`, counting the ask.
+    pub(crate) async fn schedule_next_ask(
+        tx: &mut Tx,
+        payment: &Payment,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = "UPDATE payments SET settle_by = $3, reconcile_attempts = reconcile_attempts + 1
+                   WHERE id = $1 AND state = $2";
+        with_tx!(tx, conn => sqlx::query(sql)
+            .bind(&payment.id)
+            .bind(i64::from(payment.state.code()))
+            .bind(at)
+            .execute(conn)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Records the gateway's id for a payment that had none yet (found by Settle's reference).
+    pub(crate) async fn learn_gateway_reference(
+        tx: &mut Tx,
+        payment: &Payment,
+        gateway_reference: &str,
+    ) -> Result<()> {
+        let sql = "UPDATE payments SET gateway_reference = $2 WHERE id = $1 AND gateway_reference IS NULL";
+        with_tx!(tx, conn => sqlx::query(sql)
+            .bind(&payment.id)
+            .bind(gateway_reference)
+            .execute(conn)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 }
 

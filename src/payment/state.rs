@@ -24,7 +24,8 @@ pub enum PaymentState {
     Created,
     /// 2: the customer was sent to a hosted page or payment link.
     AwaitingCustomer,
-    /// 3: the gateway is processing asynchronously (e.g. a direct-debit collection).
+    /// 3: sent to the gateway, its outcome not known yet: possibly charged, so only the
+    /// gateway's word settles it (a direct-debit collection waits here for days).
     Processing,
     /// 4: to be paid against an invoice.
     Invoiced,
@@ -116,7 +117,9 @@ impl PaymentState {
         match self {
             Created => "Payment recorded, nothing sent to a gateway yet.",
             AwaitingCustomer => "Customer sent to a hosted payment page or payment link.",
-            Processing => "Gateway processing asynchronously (e.g. a direct-debit collection).",
+            Processing => {
+                "Sent to the gateway, outcome not known yet: possibly charged, so only the gateway's answer settles it."
+            }
             Invoiced => "To be paid against an invoice.",
             Payment3dAuth => "Waiting for the customer's 3-D Secure challenge.",
             PaymentSuccess => "Payment has been taken successfully.",
@@ -175,7 +178,14 @@ impl PaymentState {
                 TimedOut,
                 Cancelled,
             ],
-            Processing => &[PaymentSuccess, PaymentFailed, TerminalError, TimedOut],
+            Processing => &[
+                AwaitingCustomer,
+                Payment3dAuth,
+                PaymentSuccess,
+                PaymentFailed,
+                TerminalError,
+                TimedOut,
+            ],
             Payment3dAuth => {
                 &[Processing, PaymentSuccess, PaymentFailed, TerminalError, TimedOut, Cancelled]
             }
@@ -312,7 +322,14 @@ mod tests {
                 TimedOut,
                 Cancelled,
             ],
-            Processing => &[PaymentSuccess, PaymentFailed, TerminalError, TimedOut],
+            Processing => &[
+                AwaitingCustomer,
+                Payment3dAuth,
+                PaymentSuccess,
+                PaymentFailed,
+                TerminalError,
+                TimedOut,
+            ],
             Payment3dAuth => {
                 &[Processing, PaymentSuccess, PaymentFailed, TerminalError, TimedOut, Cancelled]
             }
@@ -346,7 +363,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(legal, 9 + 7 + 4 + 6 + 3 + 2 + 1 + 1);
+        assert_eq!(legal, 9 + 7 + 6 + 6 + 3 + 2 + 1 + 1);
     }
 
     #[test]

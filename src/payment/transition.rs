@@ -17,9 +17,48 @@ use crate::with_tx;
 /// isn't active yet (a crash between the two steps).
 const FULFIL_WITHIN: Duration = Duration::from_secs(60);
 
-/// How long an unsettled payment waits before reconciliation asks its gateway, when the caller
-/// doesn't say (gateways configure their own `settle_after_seconds`).
-const DEFAULT_SETTLE_AFTER: Duration = Duration::from_secs(15 * 60);
+/// How long an unsettled payment waits before reconciliation first asks its gateway, when the
+/// caller doesn't say (the orchestrator passes the first step of its schedule).
+const DEFAULT_SETTLE_AFTER: Duration = Duration::from_secs(5);
+
+/// Why a change of state was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    /// The state machine does not allow the move.
+    #[error("{0}")]
+    Illegal(String),
+    /// Another request changed the payment first (the compare-and-set found another state).
+    #[error("payment {reference} changed while {from} → {to} was being applied")]
+    Moved {
+        /// The payment.
+        reference: String,
+        /// The state the change expected.
+        from: PaymentState,
+        /// The state it asked for.
+        to: PaymentState,
+    },
+    /// Another payment of the purchase already took the money (the one-success index).
+    #[error("purchase {0} is already paid by another payment")]
+    PurchasePaid(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl From<sqlx::Error> for TransitionError {
+    fn from(e: sqlx::Error) -> Self {
+        TransitionError::Store(Error::from(e))
+    }
+}
+
+impl From<TransitionError> for Error {
+    fn from(e: TransitionError) -> Error {
+        match e {
+            TransitionError::Store(e) => e,
+            other => Error::Conflict(other.to_string()),
+        }
+    }
+}
 
 /// A requested change of state, with its cause and what the gateway said.
 #[derive(Clone, Debug)]
@@ -94,10 +133,18 @@ impl Change {
     }
 }
 
-/// Applies `change` to `payment` inside `tx`. An illegal transition, or a payment that another
-/// request changed meanwhile, is an `Error::Conflict` and nothing is written.
-pub async fn apply(tx: &mut Tx, payment: &Payment, change: Change) -> Result<Payment> {
-    let to = payment.state.transition(change.to)?;
+/// Applies `change` to `payment` inside `tx`. An illegal transition, a payment that another
+/// request changed meanwhile, or a second success for one purchase is a [`TransitionError`] and
+/// nothing is written. Each new state restarts the payment's reconciliation schedule.
+pub async fn apply(
+    tx: &mut Tx,
+    payment: &Payment,
+    change: Change,
+) -> Result<Payment, TransitionError> {
+    let to = match payment.state.transition(change.to) {
+        Ok(to) => to,
+        Err(e) => return Err(TransitionError::Illegal(e.to_string())),
+    };
     let now = Utc::now();
     let settle_by = match to {
         PaymentState::PaymentSuccess | PaymentState::ConvertingPolicy => Some(now + FULFIL_WITHIN),
@@ -111,6 +158,7 @@ pub async fn apply(tx: &mut Tx, payment: &Payment, change: Change) -> Result<Pay
         _ => None,
     };
     let sql = "UPDATE payments SET state = $3, updated_at = $4, settle_by = $5, three_ds = $6,
+                   reconcile_attempts = 0,
                    gateway_reference = COALESCE($7, gateway_reference),
                    failure_reason = COALESCE($8, failure_reason),
                    redirect_url = COALESCE($9, redirect_url),
@@ -136,18 +184,16 @@ pub async fn apply(tx: &mut Tx, payment: &Payment, change: Change) -> Result<Pay
         .map(|r| r.rows_affected()));
     let updated = match updated {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(Error::Conflict(format!(
-                "purchase {} is already paid by another payment",
-                payment.purchase_id
-            )));
+            return Err(TransitionError::PurchasePaid(payment.purchase_id.to_string()));
         }
         other => other?,
     };
     if updated == 0 {
-        return Err(Error::Conflict(format!(
-            "payment {} changed while {} → {} was being applied",
-            payment.reference, payment.state, to
-        )));
+        return Err(TransitionError::Moved {
+            reference: payment.reference.clone(),
+            from: payment.state,
+            to,
+        });
     }
     let gateway_reference =
         change.gateway_reference.as_deref().or(payment.gateway_reference.as_deref());
@@ -164,7 +210,7 @@ pub async fn apply(tx: &mut Tx, payment: &Payment, change: Change) -> Result<Pay
     if to == PaymentState::PaymentSuccess {
         mark_purchase_paid(tx, payment).await?;
     }
-    Payment::reload(tx, &payment.id).await
+    Ok(Payment::reload(tx, &payment.id).await?)
 }
 
 /// Records something that happened to a payment without changing its state (a duplicate or
@@ -187,7 +233,7 @@ pub async fn note(
     .await
 }
 
-async fn mark_purchase_paid(tx: &mut Tx, payment: &Payment) -> Result<()> {
+async fn mark_purchase_paid(tx: &mut Tx, payment: &Payment) -> Result<(), TransitionError> {
     let sql = "UPDATE purchases SET status = 'paid', paid_at = $2 WHERE id = $1 AND status IN ('open', 'quote')";
     let updated = with_tx!(tx, conn => sqlx::query(sql)
         .bind(&payment.purchase_id)
@@ -197,11 +243,9 @@ async fn mark_purchase_paid(tx: &mut Tx, payment: &Payment) -> Result<()> {
         .map(|r| r.rows_affected()))?;
     if updated == 0 {
         // The partial unique index already stops a second successful payment; a purchase that
-        // is cancelled (or somehow paid) must not be marked paid again either.
-        return Err(Error::Conflict(format!(
-            "purchase {} is not open for payment",
-            payment.purchase_id
-        )));
+        // is cancelled (or somehow paid) must not be marked paid again either: money that
+        // arrives for it is a stray charge, refunded like one on a second attempt.
+        return Err(TransitionError::PurchasePaid(payment.purchase_id.to_string()));
     }
     Ok(())
 }

@@ -269,11 +269,12 @@ pub async fn pay_by_card(
     let started = ctx
         .payments
         .start(PaymentRequest {
+            payer: crate::pages::checkout::payer(&user)?,
             purchase_id: purchase.id,
             gateways: vec![gateway.id.clone()],
             instrument: Instrument::Card { card, billing_address: billing_address.clone() },
-            merchant_id: service.merchant_id.clone(),
             return_url: None,
+            idempotency_key: None,
             details: serde_json::json!({
                 "channel": "settle-web",
                 "billing_use_policy_address": form.billing_same,
@@ -283,6 +284,13 @@ pub async fn pay_by_card(
         .await;
     let payment = match started {
         Ok(payment) => payment,
+        Err(settle::Error::PaymentInProgress(reference)) => {
+            return flash_redirect(
+                crate::pages::checkout::in_progress_flash(),
+                &status_href(&reference),
+            )
+            .await;
+        }
         Err(e @ settle::Error::Conflict(_)) => {
             return flash_redirect(
                 Flash::error(start_error_message(&e)),

@@ -272,17 +272,20 @@ pub async fn start_checkout(policy: String, gateway: Option<String>) -> Result<(
     let started = ctx
         .payments
         .start(PaymentRequest {
+            payer: payer(&user)?,
             purchase_id: purchase.id,
             gateways: vec![gateway.id.clone()],
             instrument,
-            // The policy's merchant hears about the payment like any other (webhook).
-            merchant_id: service.merchant_id.clone(),
             return_url: None,
             details: serde_json::json!({ "channel": "settle-web" }),
+            idempotency_key: None,
         })
         .await;
     let payment = match started {
         Ok(payment) => payment,
+        Err(settle::Error::PaymentInProgress(reference)) => {
+            return flash_redirect(in_progress_flash(), &status_href(&reference)).await;
+        }
         Err(e) => return flash_redirect(Flash::error(start_error_message(&e)), &back).await,
     };
     tracing::info!(payment = %payment.reference, gateway = %gateway.id, state = %payment.state, "checkout started");
@@ -625,12 +628,30 @@ pub(crate) fn start_error_message(e: &settle::Error) -> String {
             format!("The payment was refused: {}.", problems.join("; "))
         }
         settle::Error::NotFound(what) => format!("The {what} could not be found."),
+        settle::Error::PaymentInProgress(_) => "A payment for this policy is already under way; \
+            wait for it to finish. You won't be charged twice."
+            .into(),
         other => {
             tracing::error!(error = %other, "starting a payment failed");
             "Payments are unavailable right now. Nothing was charged; please try again in a few minutes."
                 .into()
         }
     }
+}
+
+/// The access rule's view of a signed-in user.
+#[cfg(feature = "ssr")]
+pub(crate) fn payer(user: &settle::account::User) -> Result<settle::access::Viewer, ServerFnError> {
+    settle::access::Viewer::of_user(user)
+        .map_err(|_| ServerFnError::new("Your account has no customer record."))
+}
+
+/// What a customer is told when a payment for the same policy is already under way.
+#[cfg(feature = "ssr")]
+pub(crate) fn in_progress_flash() -> crate::flash::Flash {
+    crate::flash::Flash::success(
+        "A payment for this policy is already under way. Here is where it stands; you won't be charged twice.",
+    )
 }
 
 /// Keeps a flash message for the next page and sends the browser to `to` (post/redirect/get).

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
-use settle::payment::{Payment, PaymentState};
+use settle::payment::{ChallengeOutcome, Payment, PaymentState};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -120,15 +120,37 @@ static PAYMENT_COMPLETE_CSP: LazyLock<String> = LazyLock::new(|| {
     format!("default-src 'none'; script-src 'sha256-{hash}'; frame-ancestors 'self'")
 });
 
+/// What the frame shows when the acquirer refused the challenge result: the payment still waits
+/// for its challenge, nothing was charged. It still tells the parent page the frame is done (the
+/// same script as the seed's page), so a client polls and sees `PAYMENT_3DAUTH`.
+const CHALLENGE_NOT_CONFIRMED: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+    <meta charset="UTF-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1.0">
+    <title>Payment Complete</title>
+    <script>
+        window.parent.postMessage("PaymentComplete", "*");
+    </script>
+</head>
+<body><p>Your bank's check could not be confirmed, so nothing was charged. Go back to the payment page and try the check again.</p></body>
+</html>
+"#;
+
 /// `POST /payments/{reference}/3ds-complete`: the issuer's page is done. Settle completes the
-/// payment with the gateway, then answers the seed's `PaymentComplete` page.
+/// payment with the acquirer, then answers the seed's `PaymentComplete` page; a result the
+/// acquirer refused leaves the payment waiting and says so (422).
 pub async fn challenge_complete(
     State(state): State<AppState>,
     Path(reference): Path<String>,
     Form(result): Form<ChallengeResult>,
 ) -> Result<Response, ApiError> {
-    state.payments.complete_challenge(&reference, &result.cres).await?;
-    let mut response = (StatusCode::OK, Html(PAYMENT_COMPLETE)).into_response();
+    let outcome = state.payments.complete_challenge(&reference, &result.cres).await?;
+    let (status, page) = match outcome {
+        ChallengeOutcome::Completed(_) => (StatusCode::OK, PAYMENT_COMPLETE),
+        ChallengeOutcome::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, CHALLENGE_NOT_CONFIRMED),
+    };
+    let mut response = (status, Html(page)).into_response();
     if let Ok(csp) = HeaderValue::from_str(&PAYMENT_COMPLETE_CSP) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
     }

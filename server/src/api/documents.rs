@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use settle::document::{self, PdfFile, Viewer};
+use settle::document::{self, PdfFile};
 
 use crate::api::bearer::ApiCaller;
 use crate::error::ApiError;
@@ -26,23 +26,20 @@ pub fn router(_state: &AppState) -> Router<AppState> {
 /// `GET /api/v3/payment/{reference}/tax-invoice/`: the payment's tax invoice.
 async fn tax_invoice(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    let file =
-        document::tax_invoice_pdf(&state.db, &reference, Viewer::Merchant(&caller.merchant_id))
-            .await?;
+    let file = document::tax_invoice_pdf(&state.db, &reference, &caller.viewer).await?;
     Ok(pdf(file))
 }
 
 /// `GET /api/v3/payment/{reference}/receipt/`: the payment's receipt (409 before money moved).
 async fn receipt(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    let file =
-        document::receipt_pdf(&state.db, &reference, Viewer::Merchant(&caller.merchant_id)).await?;
+    let file = document::receipt_pdf(&state.db, &reference, &caller.viewer).await?;
     Ok(pdf(file))
 }
 

@@ -1,15 +1,19 @@
 //! The `Idempotency-Key` layer for routes that can move money (Stripe's semantics; the rules
-//! live in `settle::idempotency`). The key is scoped to the caller: the merchant of the bearer
-//! token, else the client address.
+//! live in `settle::idempotency`). The key is scoped to the caller: the token's merchant, and
+//! its customer for a customer's token (else the client address). Handlers receive the scoped
+//! key as [`IdempotencyKey`] and pass it to the core, which ties it to the payment it starts:
+//! a retry after a crash finds that payment instead of starting another.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use settle::idempotency::{self, Claim, StoredResponse};
 use settle_app::auth::ClientAddr;
 
+use crate::api::bearer::{ApiCaller, bearer_token};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -17,8 +21,21 @@ use crate::state::AppState;
 pub const HEADER: &str = "idempotency-key";
 /// Largest request or response body the layer buffers.
 const MAX_BODY: usize = 1024 * 1024;
-/// How long a first request holds its key before a crashed attempt may be taken over.
+/// How long a first request holds its key before a crashed attempt may be taken over (the
+/// takeover is safe: a payment the first run started is found by the key, not started again).
 const LOCK_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The scoped, hashed key of the request being handled, if it carried one.
+#[derive(Clone, Debug, Default)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<IdempotencyKey>().cloned().unwrap_or_default())
+    }
+}
 
 /// Runs the request once per key; replays, refuses mismatches (422) and concurrent duplicates (409).
 pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -31,16 +48,22 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         Ok(key) => key,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    // Read what the scope needs before awaiting: a `&Request` held across an await isn't Send.
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
-    let client = request.extensions().get::<ClientAddr>().map(|c| c.0.clone()).unwrap_or_default();
-    let scope = scope_of(&state, bearer, client).await;
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let scope = match bearer_token(&parts.headers) {
+        Some(token) => match ApiCaller::authenticate(&state, Some(token)).await {
+            Ok(caller) => {
+                let scope = caller.scope();
+                parts.extensions.insert(caller);
+                scope
+            }
+            Err(refused) => return refused,
+        },
+        None => {
+            let client = parts.extensions.get::<ClientAddr>().map(|c| c.0.clone());
+            format!("client:{}", client.unwrap_or_default())
+        }
+    };
+    parts.extensions.insert(IdempotencyKey(Some(idempotency::scoped_key(&scope, &key))));
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large.")
             .into_response();
@@ -48,7 +71,8 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     // The query is part of the request (seed 000's token endpoint is a GET with parameters).
     let target =
         parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or_else(|| parts.uri.path());
-    let fingerprint = idempotency::fingerprint(parts.method.as_str(), target, &bytes);
+    let fingerprint =
+        idempotency::fingerprint(&state.idempotency_secret, parts.method.as_str(), target, &bytes);
     match idempotency::claim(&state.db, &scope, &key, &fingerprint, LOCK_FOR).await {
         Ok(Claim::Run) => {}
         Ok(Claim::Replay(stored)) => return replay(stored),
@@ -78,17 +102,22 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         )
         .into_response();
     };
-    if parts.status.is_server_error() {
-        // Our failure, before any answer the client could rely on: let them retry with the key.
-        let _ = idempotency::release(&state.db, &scope, &key).await;
-    } else {
+    if StoredResponse::is_replayable(parts.status.as_u16()) {
+        let header_text =
+            |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let stored = StoredResponse {
             status: parts.status.as_u16(),
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            content_type: header_text(header::CONTENT_TYPE),
+            location: header_text(header::LOCATION),
         };
         if let Err(e) = idempotency::finish(&state.db, &scope, &key, &stored).await {
             tracing::error!(error = %e, "storing an idempotent response failed");
         }
+    } else {
+        // Not an answer to keep (see `is_replayable`): the key is free for a retry, which finds
+        // any payment this run started by the key.
+        let _ = idempotency::release(&state.db, &scope, &key).await;
     }
     parts.headers.insert("idempotent-replayed", HeaderValue::from_static("false"));
     Response::from_parts(parts, Body::from(bytes))
@@ -98,16 +127,13 @@ fn replay(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = (status, stored.body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let content_type = stored.content_type.as_deref().unwrap_or("application/json");
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    if let Some(location) = stored.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+        headers.insert(header::LOCATION, location);
+    }
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
-}
-
-async fn scope_of(state: &AppState, bearer: Option<String>, client: String) -> String {
-    if let Some(token) = bearer
-        && let Ok(principal) = settle::api_token::authenticate(&state.db, &token).await
-    {
-        return format!("merchant:{}", principal.merchant_id);
-    }
-    format!("client:{client}")
 }

@@ -26,7 +26,7 @@ use settle::payment::{Payment, PaymentState};
 
 use crate::api::bearer::ApiCaller;
 use crate::api::callbacks::continue_url;
-use crate::api::idempotency::idempotent;
+use crate::api::idempotency::{IdempotencyKey, idempotent};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -63,7 +63,7 @@ pub struct GatewayView {
 /// carry `policy_number` in a JSON or form body instead of the query.
 pub async fn gateways(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
@@ -77,8 +77,8 @@ pub async fn gateways(
         return Err(settle::Error::Validation(errors).into());
     }
     let list = match policy_number {
-        Some(number) => checkout::policy(&state.db, &caller.merchant_id, &number).await?.gateways,
-        None => checkout::gateways_for_merchant(&state.db, &caller.merchant_id).await?,
+        Some(number) => checkout::policy(&state.db, &caller.viewer, &number).await?.gateways,
+        None => checkout::gateways_for_merchant(&state.db, &caller.viewer).await?,
     };
     Ok(Json(
         list.into_iter()
@@ -99,11 +99,12 @@ pub struct InitiateView {
 /// customer returns after a hosted page) → `{action, url, token}`.
 pub async fn initiate(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
+    IdempotencyKey(key): IdempotencyKey,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let merchant = merchant(&state, &caller.merchant_id).await?;
+    let merchant = merchant(&state, caller.merchant_id()).await?;
     let fields = body_fields(&headers, &body)?;
     let mut errors = Vec::new();
     let policy_number = required(&fields, "policy_number", &mut errors);
@@ -117,10 +118,11 @@ pub async fn initiate(
     };
     let started = checkout::initiate(
         &state.payments,
-        &merchant,
+        &caller.viewer,
         &policy_number,
         &gateway,
         return_url.as_ref(),
+        key,
     )
     .await?;
     if let Some(failure) = gateway_failure(&started.payment) {
@@ -170,6 +172,13 @@ impl TokenView {
                 TokenView::refused(StatusCode::NOT_FOUND, format!("No such {what}."), Vec::new())
             }
             E::Conflict(why) => TokenView::refused(StatusCode::CONFLICT, why, Vec::new()),
+            E::PaymentInProgress(reference) => TokenView::refused(
+                StatusCode::CONFLICT,
+                format!(
+                    "Payment {reference} for this policy is still in progress; check its status before paying again."
+                ),
+                Vec::new(),
+            ),
             // Everything else keeps the problem-details mapping (auth, throttling, our faults).
             other => ApiError::from(other).into_response(),
         }
@@ -181,10 +190,11 @@ impl TokenView {
 /// origin the merchant registered. Refusals keep the shape: `status` says why, the rest is null.
 pub async fn token(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
+    IdempotencyKey(key): IdempotencyKey,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let merchant = match merchant(&state, &caller.merchant_id).await {
+    let merchant = match merchant(&state, caller.merchant_id()).await {
         Ok(merchant) => merchant,
         Err(e) => return TokenView::from_error(e),
     };
@@ -211,10 +221,11 @@ pub async fn token(
     };
     let ready = match checkout::hosted_token(
         &state.payments,
-        &merchant,
+        &caller.viewer,
         &policy_number,
         &return_url,
         gateway.as_deref(),
+        key,
     )
     .await
     {
@@ -261,12 +272,12 @@ pub async fn token(
 /// merchant session, exactly as the provider answered it.
 pub async fn validate_session(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let merchant = merchant(&state, &caller.merchant_id).await?;
+    let merchant = merchant(&state, caller.merchant_id()).await?;
     let fields = body_fields(&headers, &body)?;
     let mut errors = Vec::new();
     let token = non_empty(query.get("token")).or_else(|| text(&fields, "token", &mut errors));
@@ -280,9 +291,15 @@ pub async fn validate_session(
     else {
         return Err(settle::Error::Validation(errors).into());
     };
-    let session =
-        checkout::apple_pay_session(&state.payments, &merchant, &token, &policy_number, &gateway)
-            .await?;
+    let session = checkout::apple_pay_session(
+        &state.payments,
+        &caller.viewer,
+        &merchant,
+        &token,
+        &policy_number,
+        &gateway,
+    )
+    .await?;
     match session {
         Ok(session) => Ok(Json(session).into_response()),
         Err(e) => {
@@ -345,12 +362,12 @@ impl From<Outcome> for OutcomeView {
 /// `GET /api/v3/payment/status/?token=`: where the payment stands now (no gateway call; poll it).
 pub async fn status(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<OutcomeView>, ApiError> {
     let token = non_empty(query.get("token"))
         .ok_or_else(|| settle::Error::invalid("token", "is required"))?;
-    let outcome = checkout::outcome(&state.payments, &caller.merchant_id, &token, false).await?;
+    let outcome = checkout::outcome(&state.payments, &caller.viewer, &token, false).await?;
     Ok(Json(OutcomeView::from(outcome)))
 }
 
@@ -359,7 +376,7 @@ pub async fn status(
 /// and answers the outcome as status does.
 pub async fn complete(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
@@ -374,7 +391,7 @@ pub async fn complete(
         (None, true) => return Err(settle::Error::invalid("token", "is required").into()),
         _ => return Err(settle::Error::Validation(errors).into()),
     };
-    let outcome = checkout::outcome(&state.payments, &caller.merchant_id, &token, true).await?;
+    let outcome = checkout::outcome(&state.payments, &caller.viewer, &token, true).await?;
     Ok(Json(OutcomeView::from(outcome)))
 }
 

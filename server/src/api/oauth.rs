@@ -118,7 +118,7 @@ fn no_store(mut response: Response) -> Response {
 /// Who the bearer token stands for (OpenID Connect userinfo, plus the client it was issued to).
 pub async fn userinfo(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    ApiCaller { principal: caller, .. }: ApiCaller,
 ) -> Result<Response, ApiError> {
     let merchant =
         Merchant::find(&state.db, &caller.merchant_id).await?.ok_or(settle::Error::Unauthorized)?;

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use settle::FieldError;
+use settle::access::{self, Viewer};
 use settle::card::{CardNumber, Cvv, ExpiryDate};
 use settle::connector::{Address, CardDetails};
 use settle::iban::Iban;
@@ -17,6 +18,7 @@ use settle::payment_method::{PaymentMethod, PaymentMethodId};
 use settle::purchase::PurchaseId;
 
 use crate::api::bearer::ApiCaller;
+use crate::api::idempotency::IdempotencyKey;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -119,12 +121,15 @@ impl From<&Payment> for PaymentView {
 /// `POST /api/payments`: starts a payment. 201 with the payment; 422 with errors per field.
 pub async fn start(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
+    IdempotencyKey(key): IdempotencyKey,
     Json(body): Json<StartPayment>,
 ) -> Result<Response, ApiError> {
-    let merchant =
-        Merchant::find(&state.db, &caller.merchant_id).await?.ok_or(settle::Error::Unauthorized)?;
-    let request = parse_request(&state, &merchant, body).await?;
+    let merchant = Merchant::find(&state.db, caller.merchant_id())
+        .await?
+        .ok_or(settle::Error::Unauthorized)?;
+    let mut request = parse_request(&state, &merchant, &caller.viewer, body).await?;
+    request.idempotency_key = key;
     let payment = state.payments.start(request).await?;
     Ok((StatusCode::CREATED, Json(PaymentView::from(&payment))).into_response())
 }
@@ -132,6 +137,7 @@ pub async fn start(
 async fn parse_request(
     state: &AppState,
     merchant: &Merchant,
+    viewer: &Viewer,
     body: StartPayment,
 ) -> Result<PaymentRequest, settle::Error> {
     let mut errors = Vec::new();
@@ -147,23 +153,9 @@ async fn parse_request(
     if gateways.is_empty() {
         errors.push(FieldError::new("gateway", "is required"));
     }
-    let return_url = match body.return_url {
-        Some(raw) => match url::Url::parse(&raw) {
-            Ok(url) if merchant.allows_return_to(&url) => Some(raw),
-            Ok(_) => {
-                errors.push(FieldError::new(
-                    "return_url",
-                    "is not on an origin this merchant registered",
-                ));
-                None
-            }
-            Err(_) => {
-                errors.push(FieldError::new("return_url", "must be an absolute URL"));
-                None
-            }
-        },
-        None => None,
-    };
+    let return_url = body.return_url.and_then(|raw| {
+        settle::checkout::return_url(merchant, &raw, "return_url").map_err(|e| errors.push(e)).ok()
+    });
     let instrument = match body.method.as_deref() {
         Some("hosted_checkout") => Some(Instrument::HostedCheckout { save_card: body.save_card }),
         Some("invoice") => Some(Instrument::Invoice),
@@ -211,12 +203,13 @@ async fn parse_request(
     };
     match (errors.is_empty(), purchase_id, instrument) {
         (true, Some(purchase_id), Some(instrument)) => Ok(PaymentRequest {
+            payer: viewer.clone(),
             purchase_id: PurchaseId::from_string(purchase_id),
             gateways,
             instrument,
-            merchant_id: Some(merchant.id.clone()),
             return_url,
             details: serde_json::json!({}),
+            idempotency_key: None,
         }),
         _ => Err(settle::Error::Validation(errors)),
     }
@@ -266,13 +259,10 @@ async fn find_method(state: &AppState, id: &str) -> Result<Option<PaymentMethod>
 /// `GET /api/payments/{reference}`: the payment with its timeline.
 pub async fn show(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     Path(reference): Path<String>,
 ) -> Result<Json<PaymentView>, ApiError> {
-    let payment = Payment::find_by_reference(&state.db, &reference)
-        .await?
-        .filter(|p| p.merchant_id.as_ref().is_none_or(|m| *m == caller.merchant_id))
-        .ok_or(settle::Error::NotFound("payment"))?;
+    let (payment, _) = access::payment(&state.db, &caller.viewer, &reference).await?;
     let mut view = PaymentView::from(&payment);
     view.timeline = Some(
         timeline(&state.db, &payment.id)

@@ -18,10 +18,10 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::Value;
 use settle::FieldError;
-use settle::quote_payment::{self, PaymentObject, QuotePayment, QuoteRef, Viewer};
+use settle::quote_payment::{self, PaymentObject, QuotePayment, QuoteRef};
 
 use crate::api::bearer::ApiCaller;
-use crate::api::idempotency::idempotent;
+use crate::api::idempotency::{IdempotencyKey, idempotent};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -111,7 +111,7 @@ async fn object(state: &AppState, payment: &QuotePayment) -> Answer<PaymentObjec
 /// prepares the quote's payment object. 201 when created, 200 when it existed already.
 pub async fn prepare(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     body: Bytes,
 ) -> Answer<Response> {
     // JSON, or a plain form (`-d policy_number=…`).
@@ -137,8 +137,8 @@ pub async fn prepare(
             .into());
         }
     };
-    let viewer = Viewer::of(&state.db, &caller).await?;
-    let prepared = quote_payment::prepare(&state.db, &viewer, &quote).await?;
+    let viewer = &caller.viewer;
+    let prepared = quote_payment::prepare(&state.db, viewer, &quote).await?;
     let view = object(&state, &prepared.payment).await?;
     let status = if prepared.created { StatusCode::CREATED } else { StatusCode::OK };
     let mut response = (status, Json(&view)).into_response();
@@ -152,7 +152,7 @@ pub async fn prepare(
 /// first (an empty list for a quote not prepared or not visible).
 pub async fn list(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Answer<Json<Vec<PaymentObject>>> {
     let text = |key: &str| query.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
@@ -167,9 +167,9 @@ pub async fn list(
             .into());
         }
     };
-    let viewer = Viewer::of(&state.db, &caller).await?;
+    let viewer = &caller.viewer;
     let mut views = Vec::new();
-    for payment in quote_payment::for_quote(&state.db, &viewer, &quote).await? {
+    for payment in quote_payment::for_quote(&state.db, viewer, &quote).await? {
         views.push(object(&state, &payment).await?);
     }
     Ok(Json(views))
@@ -178,12 +178,12 @@ pub async fn list(
 /// `GET /api/v1/payments/{uuid}/`: the payment object, for polling.
 pub async fn show(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     Path(raw): Path<String>,
 ) -> Answer<Json<PaymentObject>> {
     let id = path_uuid(&raw, "payment")?;
-    let viewer = Viewer::of(&state.db, &caller).await?;
-    let payment = quote_payment::find(&state.db, &viewer, &id).await?;
+    let viewer = &caller.viewer;
+    let payment = quote_payment::find(&state.db, viewer, &id).await?;
     Ok(Json(object(&state, &payment).await?))
 }
 
@@ -192,27 +192,28 @@ pub async fn show(
 /// challenge, failure); 400 with errors per field for invalid input, 409 once paid.
 pub async fn take_payment(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
+    IdempotencyKey(key): IdempotencyKey,
     Path(raw): Path<String>,
     body: Bytes,
 ) -> Answer<Json<PaymentObject>> {
     let id = path_uuid(&raw, "payment")?;
-    let viewer = Viewer::of(&state.db, &caller).await?;
+    let viewer = &caller.viewer;
     // An unknown payment is a 404 even with a bad body.
-    quote_payment::find(&state.db, &viewer, &id).await?;
+    quote_payment::find(&state.db, viewer, &id).await?;
     let body = json_body(&body)?;
-    let payment = quote_payment::take_payment(&state.payments, &viewer, &id, &body).await?;
+    let payment = quote_payment::take_payment(&state.payments, viewer, &id, &body, key).await?;
     Ok(Json(object(&state, &payment).await?))
 }
 
 /// `GET /api/v1/user/address/{uuid}/`: an address a visible payment object shows (its `url`).
 pub async fn address(
     State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
+    caller: ApiCaller,
     Path(raw): Path<String>,
 ) -> Answer<Json<quote_payment::AddressObject>> {
     let id = path_uuid(&raw, "address")?;
-    let viewer = Viewer::of(&state.db, &caller).await?;
-    let address = quote_payment::find_address(&state.db, &viewer, &id).await?;
+    let viewer = &caller.viewer;
+    let address = quote_payment::find_address(&state.db, viewer, &id).await?;
     Ok(Json(address.object(&state.config.public_url())))
 }

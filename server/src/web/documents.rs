@@ -4,7 +4,8 @@
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use settle::document::{self, Viewer};
+use settle::access::Viewer;
+use settle::document;
 use settle_app::auth::CurrentUser;
 
 use crate::error::ApiError;
@@ -16,9 +17,8 @@ pub async fn tax_invoice(
     user: Option<Extension<CurrentUser>>,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    let customer = customer_of(user)?;
-    let file =
-        document::tax_invoice_pdf(&state.db, &reference, Viewer::Customer(&customer)).await?;
+    let viewer = viewer_of(user)?;
+    let file = document::tax_invoice_pdf(&state.db, &reference, &viewer).await?;
     Ok(crate::api::documents::pdf(file))
 }
 
@@ -28,15 +28,15 @@ pub async fn receipt(
     user: Option<Extension<CurrentUser>>,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    let customer = customer_of(user)?;
-    let file = document::receipt_pdf(&state.db, &reference, Viewer::Customer(&customer)).await?;
+    let viewer = viewer_of(user)?;
+    let file = document::receipt_pdf(&state.db, &reference, &viewer).await?;
     Ok(crate::api::documents::pdf(file))
 }
 
 /// The guard has already required a customer login under `/account`; this just reads it.
-fn customer_of(
-    user: Option<Extension<CurrentUser>>,
-) -> Result<settle::customer::CustomerId, ApiError> {
-    user.and_then(|Extension(CurrentUser(u))| u.customer_id)
-        .ok_or_else(|| ApiError::from(settle::Error::Forbidden))
+fn viewer_of(user: Option<Extension<CurrentUser>>) -> Result<Viewer, ApiError> {
+    let Some(Extension(CurrentUser(user))) = user else {
+        return Err(ApiError::from(settle::Error::Forbidden));
+    };
+    Ok(Viewer::of_user(&user)?)
 }

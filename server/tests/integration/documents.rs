@@ -5,11 +5,12 @@
 use anyhow::{Context, Result, bail};
 use reqwest::Response;
 use serde_json::{Value, json};
+use settle::access::Viewer;
 use settle::card::{CardNumber, Cvv, ExpiryDate};
 use settle::connector::{Address, CardDetails};
 use settle::customer::Customer;
 use settle::demo::{CARD_POLICY_NUMBER, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET, POLICY_NUMBER};
-use settle::document::{self, Viewer};
+use settle::document;
 use settle::merchant::{Merchant, NewMerchant};
 use settle::payment::PaymentState::{Invoiced, PolicyConverted, Refunded};
 use settle::payment::transition::{self, Change};
@@ -52,12 +53,13 @@ async fn pay(
         .state
         .payments
         .start(PaymentRequest {
+            payer: settle::access::Viewer::Merchant(merchant.id),
             purchase_id: purchase.id.clone(),
             gateways: vec![gateway.to_owned()],
             instrument,
-            merchant_id: Some(merchant.id),
             return_url: None,
             details: json!({}),
+            idempotency_key: None,
         })
         .await?)
 }
@@ -334,11 +336,22 @@ pub async fn documents_are_for_the_payments_merchant_and_customer(app: TestApp) 
 
     // The customer pages' way in: the customer who owns the policy, and nobody else.
     let thandi = Customer::find_by_code(&app.db, "CUST-0001").await?.context("Thandi")?;
-    let file = document::receipt_pdf(&app.db, &reference, Viewer::Customer(&thandi.id)).await?;
+    let file = document::receipt_pdf(
+        &app.db,
+        &reference,
+        &Viewer::Customer { customer: thandi.id.clone(), merchant: None },
+    )
+    .await?;
     ensure(file.file_name == format!("receipt-RCT-{reference}.pdf"), &file.file_name)?;
     ensure(pdf_text(&file.bytes)?.contains("51.34 GBP"), "the customer's receipt")?;
     let stranger = Customer::create(&app.db, "CUST-9999", "Someone Else", None, None).await?;
-    match document::tax_invoice_pdf(&app.db, &reference, Viewer::Customer(&stranger.id)).await {
+    match document::tax_invoice_pdf(
+        &app.db,
+        &reference,
+        &Viewer::Customer { customer: stranger.id.clone(), merchant: None },
+    )
+    .await
+    {
         Err(settle::Error::NotFound(_)) => Ok(()),
         other => {
             bail!("another customer must not see the invoice: {:?}", other.map(|f| f.file_name))

@@ -82,7 +82,7 @@ fn main() {
         seed_003_card_payments::three_d_secure_challenge_ends_on_the_payment_complete_page,
         seed_003_card_payments::declined_card_then_retry_with_another_card,
         seed_003_card_payments::invalid_card_details_are_refused_and_nothing_is_stored,
-        seed_003_card_payments::gateway_errors_are_terminal_and_lost_answers_time_out,
+        seed_003_card_payments::gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acquirer,
         seed_003_card_payments::bearer_token_and_a_known_uuid_are_required,
         seed_003_card_payments::idempotency_key_replays_take_payment,
         seed_000_checkout::gateways_are_listed_per_policy,

@@ -39,12 +39,14 @@ fn card(number: &str) -> Result<Instrument> {
 
 fn request(purchase: &PurchaseId, gateways: &[&str], instrument: Instrument) -> PaymentRequest {
     PaymentRequest {
+        // The protocol, not the access rule, is under test here.
+        payer: settle::access::Viewer::Staff,
         purchase_id: purchase.clone(),
         gateways: gateways.iter().map(|g| g.to_string()).collect(),
         instrument,
-        merchant_id: None,
         return_url: None,
         details: json!({}),
+        idempotency_key: None,
     }
 }
 
@@ -424,6 +426,14 @@ pub async fn gateway_routing_tries_the_next_gateway_when_one_is_down(app: TestAp
     // Port 9 (discard) on loopback refuses connections: the request never reaches a gateway.
     settle::with_db!(&app.db, pool => sqlx::query("UPDATE gateways SET base_url = 'http://127.0.0.1:9' WHERE id = 'down-aed'")
         .execute(pool).await.map(|_| ()))?;
+    // Routing follows the product's gateways: offer the new one first.
+    let policy = Service::find_by_reference(&app.db, POLICY_NUMBER).await?.context("policy")?;
+    settle::product::Product::set_gateways(
+        &app.db,
+        &policy.product_id,
+        &["down-aed", "payfort-aed", "applepay-aed", "invoice"],
+    )
+    .await?;
     let payments = orchestrator(&app, ReconcilePolicy::default()).await?;
     let purchase = open_purchase(&app, POLICY_NUMBER).await?;
     let payment = payments
@@ -454,14 +464,16 @@ pub async fn gateway_errors_and_timeouts_end_in_terminal_states(app: TestApp) ->
         .await?;
     ensure(error.state == TerminalError, format!("error card: {}", error.state))?;
 
-    // A gateway that takes the money but answers too late: the payment waits for
-    // reconciliation, which learns it succeeded.
+    // A gateway that takes the money but answers too late (and whose notification is lost):
+    // the payment waits, possibly charged, for reconciliation, which learns it succeeded.
     settle::with_db!(&app.db, pool => sqlx::query("UPDATE gateways SET timeout_ms = 300 WHERE id = 'sagepay-gbp'")
         .execute(pool).await.map(|_| ()))?;
+    set_faults(&app, "card", json!({ "drop_notification_rate": 1.0 })).await?;
     let payments = orchestrator(&app, ReconcilePolicy::default()).await?;
     let slow =
         payments.start(request(&purchase, &["sagepay-gbp"], card("4000000000000259")?)).await?;
     ensure(slow.state == Processing, format!("no answer in time: {}", slow.state))?;
+    set_faults(&app, "card", json!({})).await?;
     make_due(&app, &slow).await?;
     payments.reconcile().await?;
     ensure(
@@ -469,14 +481,26 @@ pub async fn gateway_errors_and_timeouts_end_in_terminal_states(app: TestApp) ->
         "reconciliation found the money taken",
     )?;
 
-    // A payment whose gateway never answers is TIMED_OUT once the give-up limit passes.
+    // A checkout the customer never finishes is given up once the limit passes: cancelled at
+    // the gateway first, so it can't be paid afterwards. While the gateway can't be reached to
+    // cancel it, it stays open (it could still be paid).
     let other = open_purchase(&app, POLICY_NUMBER).await?;
     let waiting = payments
         .start(request(&other, &["payfort-aed"], Instrument::HostedCheckout { save_card: false }))
         .await?;
     set_faults(&app, "hosted-checkout", json!({ "error_rate": 1.0 })).await?;
-    let impatient =
-        orchestrator(&app, ReconcilePolicy { give_up_after: Duration::ZERO, batch: 10 }).await?;
+    let impatient = orchestrator(
+        &app,
+        ReconcilePolicy { give_up_after: Duration::ZERO, ..ReconcilePolicy::default() },
+    )
+    .await?;
+    make_due(&app, &waiting).await?;
+    impatient.reconcile().await?;
+    ensure(
+        reload(&app, &waiting).await?.state == AwaitingCustomer,
+        "still open while unreachable",
+    )?;
+    set_faults(&app, "hosted-checkout", json!({})).await?;
     make_due(&app, &waiting).await?;
     let report = impatient.reconcile().await?;
     ensure(report.timed_out == 1, format!("timed out: {report:?}"))?;

@@ -9,13 +9,14 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use settle::access::Viewer;
 use settle::connector::{ConnectorSettings, Connectors};
 use settle::demo::{CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD, MERCHANT_CLIENT_ID};
 use settle::payment::Payment;
 use settle::payment::orchestrator::{CallbackUrls, ReconcilePolicy};
 use settle::product::Product;
 use settle::purchase::{LineType, NewLine, Purchase, PurchaseId, PurchaseStatus};
-use settle::quote_payment::{self, Viewer};
+use settle::quote_payment;
 use settle::service::{BillingStatus, Service};
 
 use crate::support::{TestApp, ensure, html_forms};
@@ -629,7 +630,9 @@ async fn set_card_faults(app: &TestApp, faults: Value) -> Result<()> {
     ensure(response.status() == StatusCode::OK, format!("setting faults: {}", response.status()))
 }
 
-pub async fn gateway_errors_are_terminal_and_lost_answers_time_out(app: TestApp) -> Result<()> {
+pub async fn gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acquirer(
+    app: TestApp,
+) -> Result<()> {
     let token = token(&app).await?;
     let uuid = uuid_of(&prepare(&app, &token, CARD_POLICY_NUMBER).await?)?;
     let (status, errored) = post(
@@ -645,19 +648,22 @@ pub async fn gateway_errors_are_terminal_and_lost_answers_time_out(app: TestApp)
         format!("TERMINAL_ERROR: {errored}"),
     )?;
 
-    // The acquirer takes the card but its answer never arrives in time; reconciliation can't
-    // reach it either, and gives up: TIMED_OUT.
+    // The acquirer takes the card but its answer never arrives in time: the attempt stays
+    // possibly charged (PROCESSING). While the acquirer can't be asked, reconciliation keeps it
+    // that way (it never guesses, however long it waits); once it can be asked, it learns the
+    // card was charged, and the policy converts.
     settle::with_db!(&app.db, pool => sqlx::query("UPDATE gateways SET timeout_ms = 300 WHERE id = 'sagepay-gbp'")
         .execute(pool).await.map(|_| ()))?;
-    set_card_faults(&app, json!({ "hang_ms": 1000 })).await?;
+    set_card_faults(&app, json!({ "hang_ms": 1000, "drop_notification_rate": 1.0 })).await?;
     let payments = orchestrator(&app, ReconcilePolicy::default()).await?;
     let principal = settle::api_token::authenticate(&app.db, &token).await?;
-    let viewer = Viewer::of(&app.db, &principal).await?;
+    let viewer = Viewer::of_principal(&app.db, &principal).await?;
     quote_payment::take_payment(
         &payments,
         &viewer,
         &uuid,
         &with_policy_address("4000000000000259", "VISA"),
+        None,
     )
     .await?;
     let (_, waiting) = get(&app, &token, &format!("/api/v1/payments/{uuid}/")).await?;
@@ -665,15 +671,29 @@ pub async fn gateway_errors_are_terminal_and_lost_answers_time_out(app: TestApp)
     set_card_faults(&app, json!({ "error_rate": 1.0 })).await?;
     let latest = attempts(&app, &uuid).await?.into_iter().next().context("the attempt")?;
     let past = Utc::now() - chrono::Duration::seconds(1);
-    settle::with_db!(&app.db, pool => sqlx::query("UPDATE payments SET settle_by = $2 WHERE id = $1")
-        .bind(&latest.id).bind(past).execute(pool).await.map(|_| ()))?;
-    let impatient =
-        orchestrator(&app, ReconcilePolicy { give_up_after: Duration::ZERO, batch: 10 }).await?;
+    let make_due = || async {
+        settle::with_db!(&app.db, pool => sqlx::query("UPDATE payments SET settle_by = $2 WHERE id = $1")
+            .bind(&latest.id).bind(past).execute(pool).await.map(|_| ()))
+    };
+    make_due().await?;
+    let impatient = orchestrator(
+        &app,
+        ReconcilePolicy { give_up_after: Duration::ZERO, ..ReconcilePolicy::default() },
+    )
+    .await?;
     impatient.reconcile().await?;
-    let (_, timed_out) = get(&app, &token, &format!("/api/v1/payments/{uuid}/")).await?;
+    let (_, still) = get(&app, &token, &format!("/api/v1/payments/{uuid}/")).await?;
     ensure(
-        timed_out["payment_status_state"] == "TIMED_OUT" && timed_out["payment_status"] == 9,
-        format!("TIMED_OUT: {timed_out}"),
+        still["payment_status_state"] == "PROCESSING",
+        format!("possibly charged, so never given up: {still}"),
+    )?;
+    set_card_faults(&app, json!({})).await?;
+    make_due().await?;
+    impatient.reconcile().await?;
+    let (_, settled) = get(&app, &token, &format!("/api/v1/payments/{uuid}/")).await?;
+    ensure(
+        settled["payment_status_state"] == "POLICY_CONVERTED" && settled["payment_status"] == 11,
+        format!("the acquirer's word settles it: {settled}"),
     )?;
     set_card_faults(&app, json!({})).await
 }
@@ -762,7 +782,11 @@ pub async fn idempotency_key_replays_take_payment(app: TestApp) -> Result<()> {
     ensure(replay.status() == StatusCode::OK, "replayed")?;
     ensure(replay.text().await? == first, "the first answer, replayed")?;
     ensure(attempts(&app, &uuid).await?.len() == 1, "one attempt for one key")?;
-    let other = send(with_policy_address("4462000000000003", "VISA")).await?;
+    // Another request under the same key (the fingerprint leaves card data out, so it differs
+    // elsewhere: the name on the card).
+    let mut another = with_policy_address("4462000000000003", "VISA");
+    another["card_details"]["card_holder"] = json!("T MOKOENA");
+    let other = send(another).await?;
     ensure(
         other.status() == StatusCode::UNPROCESSABLE_ENTITY,
         format!("the key with another body: {}", other.status()),

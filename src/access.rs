@@ -1,0 +1,214 @@
+//! Who may see or pay what: the one access rule every API, page and document route goes through.
+//!
+//! A caller is a [`Viewer`]. A merchant's API client sees the services it sells; a customer sees
+//! their own (through a merchant's client, only those that merchant sells too); staff see
+//! everything (their role is checked by the server before they get here). Purchases, payments
+//! and documents are visible exactly when the service they belong to is. Whatever a viewer may
+//! not see does not exist for them: lookups answer `NotFound`, so references can't be probed.
+
+use crate::account::{Role, User};
+use crate::api_token::{ApiPrincipal, GrantType};
+use crate::customer::CustomerId;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::merchant::MerchantId;
+use crate::payment::Payment;
+use crate::purchase::{Purchase, PurchaseId};
+use crate::service::{Service, ServiceId};
+
+/// Who is asking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Viewer {
+    /// A customer: on Settle's pages (`merchant: None`), or through a merchant's API client with
+    /// a password-grant token (`merchant: Some`), which narrows them to that merchant's services.
+    Customer {
+        /// The customer record.
+        customer: CustomerId,
+        /// The merchant whose client the customer came through, if any.
+        merchant: Option<MerchantId>,
+    },
+    /// A merchant's system (client-credentials token).
+    Merchant(MerchantId),
+    /// An admin or operator in the console.
+    Staff,
+}
+
+impl Viewer {
+    /// The viewer a bearer token stands for. Only customers and merchants hold API tokens.
+    pub async fn of_principal(db: &Db, principal: &ApiPrincipal) -> Result<Viewer> {
+        match (&principal.user_id, principal.grant_type) {
+            (Some(user), GrantType::Password) => {
+                let user = User::find(db, user).await?.ok_or(Error::Unauthorized)?;
+                Viewer::of_api_user(&user, &principal.merchant_id)
+            }
+            (None, GrantType::ClientCredentials) => {
+                Ok(Viewer::Merchant(principal.merchant_id.clone()))
+            }
+            _ => Err(Error::Unauthorized),
+        }
+    }
+
+    /// A customer signed in to a merchant's client; staff may not act through the API.
+    fn of_api_user(user: &User, merchant: &MerchantId) -> Result<Viewer> {
+        match (user.role, &user.customer_id) {
+            (Role::Customer, Some(customer)) => Ok(Viewer::Customer {
+                customer: customer.clone(),
+                merchant: Some(merchant.clone()),
+            }),
+            _ => Err(Error::Forbidden),
+        }
+    }
+
+    /// The viewer a signed-in page user is.
+    pub fn of_user(user: &User) -> Result<Viewer> {
+        match (user.role, &user.customer_id) {
+            (Role::Customer, Some(customer)) => {
+                Ok(Viewer::Customer { customer: customer.clone(), merchant: None })
+            }
+            (Role::Admin | Role::Operator, _) => Ok(Viewer::Staff),
+            (Role::Customer, None) => Err(Error::Forbidden),
+        }
+    }
+
+    /// The merchant whose client is asking, if one is.
+    pub fn merchant(&self) -> Option<&MerchantId> {
+        match self {
+            Viewer::Merchant(m) | Viewer::Customer { merchant: Some(m), .. } => Some(m),
+            Viewer::Customer { merchant: None, .. } | Viewer::Staff => None,
+        }
+    }
+
+    /// The customer asking, if a customer is.
+    pub fn customer(&self) -> Option<&CustomerId> {
+        match self {
+            Viewer::Customer { customer, .. } => Some(customer),
+            Viewer::Merchant(_) | Viewer::Staff => None,
+        }
+    }
+
+    /// The rule: whether this viewer may see (and so pay for) `service`.
+    pub fn may_see(&self, service: &Service) -> bool {
+        let sold_by = |m: &MerchantId| service.merchant_id.as_ref() == Some(m);
+        match self {
+            Viewer::Staff => true,
+            Viewer::Merchant(m) => sold_by(m),
+            Viewer::Customer { customer, merchant } => {
+                service.customer_id == *customer && merchant.as_ref().is_none_or(sold_by)
+            }
+        }
+    }
+}
+
+/// The service with this reference (policy number, service id), if the viewer may see it.
+pub async fn service_by_reference(db: &Db, viewer: &Viewer, reference: &str) -> Result<Service> {
+    Service::find_by_reference(db, reference.trim())
+        .await?
+        .filter(|s| viewer.may_see(s))
+        .ok_or(Error::NotFound("service"))
+}
+
+/// The service with this id, if the viewer may see it.
+pub async fn service(db: &Db, viewer: &Viewer, id: &ServiceId) -> Result<Service> {
+    Service::find(db, id).await?.filter(|s| viewer.may_see(s)).ok_or(Error::NotFound("service"))
+}
+
+/// A purchase and its service, if the viewer may see them.
+pub async fn purchase(db: &Db, viewer: &Viewer, id: &PurchaseId) -> Result<(Purchase, Service)> {
+    let purchase = Purchase::find(db, id).await?.ok_or(Error::NotFound("purchase"))?;
+    let service = Service::find(db, &purchase.service_id)
+        .await?
+        .filter(|s| viewer.may_see(s))
+        .ok_or(Error::NotFound("purchase"))?;
+    Ok((purchase, service))
+}
+
+/// A payment (by the reference clients use) and its service, if the viewer may see them.
+pub async fn payment(db: &Db, viewer: &Viewer, reference: &str) -> Result<(Payment, Service)> {
+    let payment = Payment::find_by_reference(db, reference.trim())
+        .await?
+        .ok_or(Error::NotFound("payment"))?;
+    let service = service_of_purchase(db, &payment.purchase_id)
+        .await?
+        .filter(|s| viewer.may_see(s))
+        .ok_or(Error::NotFound("payment"))?;
+    Ok((payment, service))
+}
+
+/// The service a purchase is for.
+async fn service_of_purchase(db: &Db, purchase: &PurchaseId) -> Result<Option<Service>> {
+    match Purchase::find(db, purchase).await? {
+        Some(purchase) => Service::find(db, &purchase.service_id).await,
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::account::{Role, UserId};
+    use crate::product::ServiceKind;
+    use crate::service::BillingStatus;
+
+    fn service(customer: &str, merchant: Option<&str>) -> Service {
+        Service {
+            id: ServiceId::from_string("s1"),
+            reference: "P1".into(),
+            kind: ServiceKind::Policy,
+            customer_id: CustomerId::from_string(customer),
+            product_id: crate::product::ProductId::from_string("prod"),
+            merchant_id: merchant.map(MerchantId::from_string),
+            status: "quoted".into(),
+            billing_status: BillingStatus::Unbilled,
+            active_payment_method_id: None,
+            period_start: None,
+            period_end: None,
+            details: serde_json::json!({}),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn customer(c: &str, m: Option<&str>) -> Viewer {
+        Viewer::Customer {
+            customer: CustomerId::from_string(c),
+            merchant: m.map(MerchantId::from_string),
+        }
+    }
+
+    #[test]
+    fn merchants_see_what_they_sell_and_customers_what_is_theirs() {
+        let a = service("alice", Some("m1"));
+        assert!(Viewer::Merchant(MerchantId::from_string("m1")).may_see(&a));
+        assert!(!Viewer::Merchant(MerchantId::from_string("m2")).may_see(&a));
+        assert!(customer("alice", None).may_see(&a));
+        assert!(customer("alice", Some("m1")).may_see(&a));
+        assert!(!customer("alice", Some("m2")).may_see(&a), "through another merchant's client");
+        assert!(!customer("bob", None).may_see(&a));
+        assert!(!customer("bob", Some("m1")).may_see(&a));
+        assert!(Viewer::Staff.may_see(&a));
+        // A service no merchant sells is no merchant's business.
+        let unsold = service("alice", None);
+        assert!(!Viewer::Merchant(MerchantId::from_string("m1")).may_see(&unsold));
+        assert!(customer("alice", None).may_see(&unsold));
+        assert!(!customer("alice", Some("m1")).may_see(&unsold));
+    }
+
+    #[test]
+    fn staff_never_act_through_the_api() {
+        let admin = User {
+            id: UserId::from_string("u1"),
+            email: crate::account::Email::parse("a@b.test").unwrap(),
+            display_name: "A".into(),
+            role: Role::Admin,
+            customer_id: None,
+            created_at: Utc::now(),
+        };
+        assert!(matches!(
+            Viewer::of_api_user(&admin, &MerchantId::from_string("m1")),
+            Err(Error::Forbidden)
+        ));
+        assert_eq!(Viewer::of_user(&admin).unwrap(), Viewer::Staff);
+    }
+}

@@ -1,0 +1,533 @@
+//! Starting an attempt: who may pay, through which gateway and how, what happens to an open
+//! attempt, and the one request to the gateway (see the protocol in
+//! [`orchestrator`](super::orchestrator)).
+
+use chrono::Utc;
+use url::Url;
+
+use crate::access::{self, Viewer};
+use crate::connector::{
+    Address, CardAuthorisation, CardDetails, CheckoutRequest, ConnectorError, DirectDebitRequest,
+    GatewayResult, GatewayStatus, TokenCollection,
+};
+use crate::error::{Error, Result};
+use crate::gateway::{Gateway, GatewayKind};
+use crate::iban::Iban;
+use crate::payment::PaymentState::{self, *};
+use crate::payment::fulfilment;
+use crate::payment::orchestrator::Orchestrator;
+use crate::payment::record::{CardSummary, Payment};
+use crate::payment::transition::{self, Change, TransitionError};
+use crate::payment_method::PaymentMethod;
+use crate::product::Product;
+use crate::purchase::{Purchase, PurchaseId, PurchaseStatus};
+use crate::service::Service;
+use crate::with_tx;
+
+/// How a new payment is to be collected.
+#[derive(Clone, Debug)]
+pub enum Instrument {
+    /// Send the customer to the gateway's hosted page (or payment link).
+    HostedCheckout {
+        /// Keep the card as a token for later collections.
+        save_card: bool,
+    },
+    /// Card details entered on Settle's page or sent by an API client.
+    Card {
+        /// The card.
+        card: CardDetails,
+        /// The billing address.
+        billing_address: Address,
+    },
+    /// A saved card token or bank mandate.
+    SavedMethod(Box<PaymentMethod>),
+    /// Collect from a bank account.
+    DirectDebit {
+        /// The account.
+        iban: Iban,
+        /// Its holder.
+        account_holder: String,
+    },
+    /// Paid later against an invoice.
+    Invoice,
+    /// A wallet (Apple Pay): the customer authorises in the wallet sheet, after merchant
+    /// validation; nothing is sent to the gateway until then.
+    Wallet,
+}
+
+impl Instrument {
+    /// Whether a gateway of `kind` takes this instrument.
+    fn fits(&self, kind: GatewayKind) -> bool {
+        use GatewayKind as K;
+        match self {
+            Instrument::HostedCheckout { .. } => matches!(kind, K::HostedCheckout | K::PaymentLink),
+            Instrument::Card { .. } => kind == K::Card3ds,
+            Instrument::SavedMethod(_) => {
+                matches!(kind, K::Card3ds | K::HostedCheckout | K::PaymentLink | K::DirectDebit)
+            }
+            Instrument::DirectDebit { .. } => kind == K::DirectDebit,
+            Instrument::Invoice => kind == K::Invoice,
+            Instrument::Wallet => kind == K::ApplePay,
+        }
+    }
+
+    /// The method named the way customers and the API name it.
+    fn describe(&self) -> &'static str {
+        match self {
+            Instrument::HostedCheckout { .. } => "a hosted payment page",
+            Instrument::Card { .. } => "card details",
+            Instrument::SavedMethod(_) => "a saved payment method",
+            Instrument::DirectDebit { .. } => "a bank account",
+            Instrument::Invoice => "an invoice",
+            Instrument::Wallet => "a wallet",
+        }
+    }
+}
+
+/// A request to pay a purchase.
+#[derive(Clone, Debug)]
+pub struct PaymentRequest {
+    /// Who asks: decides whether they may pay this purchase at all.
+    pub payer: Viewer,
+    /// What to pay.
+    pub purchase_id: PurchaseId,
+    /// Gateways to try, in order: the next is tried only if one certainly did nothing.
+    pub gateways: Vec<String>,
+    /// How.
+    pub instrument: Instrument,
+    /// Where the customer goes back to afterwards (already checked against the merchant's
+    /// registered origins by the caller).
+    pub return_url: Option<Url>,
+    /// Extras kept with the payment (the billing choice, the channel).
+    pub details: serde_json::Value,
+    /// The caller's idempotency key, scoped and hashed: a retry of the same request finds the
+    /// attempt it started instead of starting another.
+    pub idempotency_key: Option<String>,
+}
+
+/// The gateways a request may go through, checked against the product.
+struct Route {
+    gateways: Vec<Gateway>,
+}
+
+impl Orchestrator {
+    /// Starts a payment for a purchase the payer may pay, following the attempt protocol: a
+    /// purchase already paid is a conflict; an open attempt that may have moved money makes this
+    /// one [`Error::PaymentInProgress`]; a retry with the same idempotency key answers the
+    /// attempt it started. Nothing owed settles at once; an invoice or a wallet payment is
+    /// recorded without a call; otherwise the gateways are tried in order while one certainly
+    /// did nothing.
+    pub async fn start(&self, request: PaymentRequest) -> Result<Payment> {
+        let (purchase, service) =
+            access::purchase(&self.db, &request.payer, &request.purchase_id).await?;
+        if let Some(key) = &request.idempotency_key
+            && let Some(earlier) = Payment::find_by_idempotency_key(&self.db, key).await?
+        {
+            return resumed(earlier);
+        }
+        if !matches!(purchase.status, PurchaseStatus::Open | PurchaseStatus::Quote) {
+            return Err(Error::Conflict(format!(
+                "this purchase is {}: there is nothing to pay",
+                purchase.status
+            )));
+        }
+        let product = Product::find(&self.db, &service.product_id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("service {} has no product", service.id)))?;
+        let route = self.route(&request, &purchase, &service, &product).await?;
+        self.replace_open_attempt(&purchase.id).await?;
+        let payment = self.record_attempt(&request, &purchase, &service, &route).await?;
+        if payment.state != Processing {
+            // Nothing owed, an invoice, a wallet: there was nothing to send.
+            return if payment.state == PaymentSuccess {
+                fulfilment::fulfil(&self.db, &payment.id).await
+            } else {
+                Ok(payment)
+            };
+        }
+        self.send_through(payment, &route, &request.instrument).await
+    }
+
+    /// The request's gateways, each offered by the product, in its currency, and taking the
+    /// instrument; a saved method must be the payer's own, of a kind the product takes, and
+    /// held by that gateway.
+    async fn route(
+        &self,
+        request: &PaymentRequest,
+        purchase: &Purchase,
+        service: &Service,
+        product: &Product,
+    ) -> Result<Route> {
+        if request.gateways.is_empty() {
+            return Err(Error::invalid("gateway", "no gateway to pay through"));
+        }
+        let offered = Gateway::for_product(&self.db, &product.id).await?;
+        let currency = purchase.amounts.currency();
+        let mut gateways = Vec::new();
+        for id in &request.gateways {
+            let gateway = offered.iter().find(|g| &g.id == id).ok_or_else(|| {
+                Error::invalid(
+                    "gateway",
+                    format!("{id:?} is not offered for {} {}", product.name, service.reference),
+                )
+            })?;
+            if gateway.currency != currency {
+                return Err(Error::invalid(
+                    "gateway",
+                    format!("{id} takes {}, the amount owed is in {currency}", gateway.currency),
+                ));
+            }
+            if !request.instrument.fits(gateway.kind) {
+                return Err(Error::invalid(
+                    "method",
+                    format!("{id} does not take {}", request.instrument.describe()),
+                ));
+            }
+            if let Instrument::SavedMethod(method) = &request.instrument {
+                check_saved_method(method, service, product, gateway)?;
+            }
+            gateways.push(gateway.clone());
+        }
+        Ok(Route { gateways })
+    }
+
+    /// Makes way for a new attempt: an open attempt that can't have moved money is cancelled
+    /// (a hosted checkout first at its gateway); one that may have is left alone and the new
+    /// attempt refused with its reference.
+    async fn replace_open_attempt(&self, purchase: &PurchaseId) -> Result<()> {
+        for open in Payment::open_for_purchase(&self.db, purchase).await? {
+            match open.state {
+                Processing => return Err(Error::PaymentInProgress(open.reference)),
+                AwaitingCustomer if open.gateway_reference.is_some() => {
+                    self.cancel_at_gateway(&open).await?;
+                }
+                Created | AwaitingCustomer | Invoiced | Payment3dAuth => {
+                    self.cancel_locally(&open, "replaced by a new attempt", None).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancels an open hosted checkout at its gateway, so the customer can no longer pay it,
+    /// and then here; if the customer paid first, that payment is applied and the new attempt
+    /// refused.
+    async fn cancel_at_gateway(&self, open: &Payment) -> Result<()> {
+        let connector = self.connector(&open.gateway_id)?;
+        let gateway_reference = open.gateway_reference.as_deref().unwrap_or_default();
+        match connector.cancel(gateway_reference).await {
+            Ok(result) => match &result.status {
+                GatewayStatus::Failed { .. } => {
+                    let cause =
+                        "replaced by a new attempt; the checkout was cancelled at the gateway";
+                    self.cancel_locally(open, cause, Some(result.raw)).await
+                }
+                GatewayStatus::Succeeded => {
+                    let paid = self
+                        .apply_result(
+                            open,
+                            result,
+                            "the customer paid before the checkout could be replaced",
+                        )
+                        .await?;
+                    Err(Error::Conflict(format!(
+                        "payment {} for this purchase has just succeeded",
+                        paid.reference
+                    )))
+                }
+                _ => Err(Error::PaymentInProgress(open.reference.clone())),
+            },
+            Err(ConnectorError::Unsupported(_)) => {
+                self.cancel_locally(open, "replaced by a new attempt", None).await
+            }
+            Err(e) => {
+                tracing::warn!(payment = %open.reference, error = %e, "could not cancel an open checkout");
+                Err(Error::PaymentInProgress(open.reference.clone()))
+            }
+        }
+    }
+
+    /// Cancels an attempt that can't have moved money. Losing the compare-and-set means it moved
+    /// meanwhile (the customer finished the challenge): the new attempt waits for it.
+    async fn cancel_locally(
+        &self,
+        open: &Payment,
+        cause: &str,
+        payload: Option<serde_json::Value>,
+    ) -> Result<()> {
+        let mut change = Change::to(Cancelled, cause);
+        if let Some(payload) = payload {
+            change = change.payload(payload);
+        }
+        let mut tx = self.db.begin().await?;
+        match transition::apply(&mut tx, open, change).await {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(())
+            }
+            Err(TransitionError::Store(e)) => Err(e),
+            Err(_) => Err(Error::PaymentInProgress(open.reference.clone())),
+        }
+    }
+
+    /// Stores the new attempt, before anything is sent: `PROCESSING` (possibly charged) for a
+    /// gateway call; `INVOICED`, `AWAITING_CUSTOMER` (wallet) or paid (nothing owed) otherwise.
+    async fn record_attempt(
+        &self,
+        request: &PaymentRequest,
+        purchase: &Purchase,
+        service: &Service,
+        route: &Route,
+    ) -> Result<Payment> {
+        let first = &route.gateways[0];
+        let mut payment = Payment::new(purchase.id.clone(), &first.id, purchase.amounts.gross());
+        payment.merchant_id =
+            request.payer.merchant().cloned().or_else(|| service.merchant_id.clone());
+        payment.return_url = request.return_url.as_ref().map(Url::to_string);
+        payment.details = request.details.clone();
+        payment.idempotency_key = request.idempotency_key.clone();
+        match &request.instrument {
+            Instrument::SavedMethod(method) => payment.payment_method_id = Some(method.id.clone()),
+            Instrument::Card { card, .. } => payment.card = Some(CardSummary::from(card)),
+            _ => {}
+        }
+        let now = Utc::now();
+        let (initial, cause): (PaymentState, String) = if purchase.amounts.gross().is_zero() {
+            (Created, "nothing owed".into())
+        } else {
+            match request.instrument {
+                Instrument::Invoice => (Invoiced, "invoice issued; to be paid against it".into()),
+                Instrument::Wallet => {
+                    (AwaitingCustomer, "waiting for the customer's wallet authorisation".into())
+                }
+                _ => (Processing, format!("payment started; sending it to {}", first.id)),
+            }
+        };
+        payment.state = initial;
+        if matches!(initial, Processing | AwaitingCustomer) {
+            payment.settle_by = Some(now + chrono_duration(self.first_ask()));
+        }
+        let mut tx = self.db.begin().await?;
+        match payment.insert(&mut tx, &cause).await {
+            Ok(()) => {}
+            Err(Error::Conflict(_)) => {
+                drop(tx);
+                return Err(self.lost_insert(request, purchase).await);
+            }
+            Err(e) => return Err(e),
+        }
+        if initial == Created {
+            let paid = transition::apply(
+                &mut tx,
+                &payment,
+                Change::to(PaymentSuccess, "nothing owed: no payment required"),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(paid);
+        }
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    /// Why a new attempt couldn't be stored: a concurrent duplicate of the same request (its
+    /// attempt answers), or another attempt on the purchase that got in first.
+    async fn lost_insert(&self, request: &PaymentRequest, purchase: &Purchase) -> Error {
+        if let Some(key) = &request.idempotency_key
+            && let Ok(Some(earlier)) = Payment::find_by_idempotency_key(&self.db, key).await
+        {
+            return resumed(earlier).err().unwrap_or_else(|| {
+                Error::Conflict(
+                    "this request was answered already; retry it to see the answer".into(),
+                )
+            });
+        }
+        match Payment::open_for_purchase(&self.db, &purchase.id).await {
+            Ok(open) => match open.into_iter().next() {
+                Some(open) => Error::PaymentInProgress(open.reference),
+                None => Error::Conflict("another payment for this purchase has just finished; check it before paying again".into()),
+            },
+            Err(e) => e,
+        }
+    }
+
+    /// Sends the stored attempt through its route: the next gateway only when one certainly
+    /// did nothing (it couldn't be reached, or said it is unavailable before acting).
+    async fn send_through(
+        &self,
+        mut payment: Payment,
+        route: &Route,
+        instrument: &Instrument,
+    ) -> Result<Payment> {
+        for (i, gateway) in route.gateways.iter().enumerate() {
+            if i > 0 {
+                payment = self.switch_gateway(&payment, &gateway.id).await?;
+            }
+            match self.send(&payment, instrument).await {
+                Ok(result) => return self.apply_result(&payment, result, "gateway answered").await,
+                Err(e) if e.nothing_happened() && i + 1 < route.gateways.len() => {
+                    let mut tx = self.db.begin().await?;
+                    let cause =
+                        format!("{} unavailable ({e}); trying the next gateway", gateway.id);
+                    transition::note(&mut tx, &payment, &cause, None).await?;
+                    tx.commit().await?;
+                }
+                Err(e) => return self.record_send_failure(&payment, e).await,
+            }
+        }
+        Err(Error::Internal("no gateway was tried".into()))
+    }
+
+    /// Moves an attempt that certainly reached no gateway on to the next one.
+    async fn switch_gateway(&self, payment: &Payment, gateway_id: &str) -> Result<Payment> {
+        let mut tx = self.db.begin().await?;
+        let sql = "UPDATE payments SET gateway_id = $2, updated_at = $3
+                   WHERE id = $1 AND state = 3 AND gateway_id = $4 AND gateway_reference IS NULL";
+        let moved = with_tx!(&mut tx, conn => sqlx::query(sql)
+            .bind(&payment.id)
+            .bind(gateway_id)
+            .bind(Utc::now())
+            .bind(&payment.gateway_id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if moved == 0 {
+            return Err(Error::PaymentInProgress(payment.reference.clone()));
+        }
+        let payment = Payment::reload(&mut tx, &payment.id).await?;
+        transition::note(&mut tx, &payment, &format!("routed to {gateway_id}"), None).await?;
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    /// The one call to the payment's gateway for the chosen instrument.
+    async fn send(
+        &self,
+        payment: &Payment,
+        instrument: &Instrument,
+    ) -> Result<GatewayResult, ConnectorError> {
+        let connector = self
+            .connector(&payment.gateway_id)
+            .map_err(|e| ConnectorError::Unreachable(e.to_string()))?;
+        let url = |r: Result<Url>| r.map_err(|e| ConnectorError::Unreachable(e.to_string()));
+        let notification_url = url(self.urls.notification(&payment.gateway_id))?;
+        match instrument {
+            Instrument::HostedCheckout { save_card } => {
+                let session = connector
+                    .create_checkout(&CheckoutRequest {
+                        payment_reference: payment.reference.clone(),
+                        amount: payment.amount,
+                        description: format!("Payment {}", payment.reference),
+                        customer_email: None,
+                        return_url: url(self.urls.hosted_return(&payment.reference))?,
+                        notification_url,
+                        save_card: *save_card,
+                    })
+                    .await?;
+                Ok(GatewayResult {
+                    gateway_reference: session.gateway_reference,
+                    payment_reference: Some(payment.reference.clone()),
+                    status: GatewayStatus::Pending,
+                    token: None,
+                    raw: serde_json::json!({ "redirect_url": session.redirect_url.as_str(), "form": session.form }),
+                })
+            }
+            Instrument::Card { card, billing_address } => {
+                connector
+                    .authorise_card(&CardAuthorisation {
+                        payment_reference: payment.reference.clone(),
+                        amount: payment.amount,
+                        card: card.clone(),
+                        billing_address: billing_address.clone(),
+                        challenge_return_url: url(self.urls.challenge_return(&payment.reference))?,
+                        notification_url,
+                    })
+                    .await
+            }
+            Instrument::SavedMethod(method) => {
+                let token =
+                    method.gateway_token.clone().ok_or_else(|| ConnectorError::Refused {
+                        status: 400,
+                        message: "this payment method has no gateway token".into(),
+                    })?;
+                connector
+                    .collect_with_token(&TokenCollection {
+                        payment_reference: payment.reference.clone(),
+                        amount: payment.amount,
+                        token,
+                        notification_url,
+                    })
+                    .await
+            }
+            Instrument::DirectDebit { iban, account_holder } => {
+                connector
+                    .direct_debit(&DirectDebitRequest {
+                        payment_reference: payment.reference.clone(),
+                        amount: payment.amount,
+                        iban: iban.clone(),
+                        account_holder: account_holder.clone(),
+                        mandate_reference: None,
+                        notification_url,
+                    })
+                    .await
+            }
+            // Recorded without a call (see `record_attempt`).
+            Instrument::Invoice | Instrument::Wallet => {
+                Err(ConnectorError::Unsupported("collection without a gateway call"))
+            }
+        }
+    }
+}
+
+/// The answer to a retried request: the attempt it started, unless that may still be moving
+/// money (then the retry waits like any concurrent attempt).
+fn resumed(earlier: Payment) -> Result<Payment> {
+    if earlier.state == Processing {
+        Err(Error::PaymentInProgress(earlier.reference))
+    } else {
+        Ok(earlier)
+    }
+}
+
+/// A saved method may pay only its owner's services, of a kind the product takes, through the
+/// gateway that holds its token.
+fn check_saved_method(
+    method: &PaymentMethod,
+    service: &Service,
+    product: &Product,
+    gateway: &Gateway,
+) -> Result<()> {
+    let field = "payment_method_id";
+    if method.customer_id.as_ref() != Some(&service.customer_id) {
+        return Err(Error::invalid(field, "no such payment method"));
+    }
+    if !product.allows(method.kind) {
+        return Err(Error::invalid(
+            field,
+            format!("{} does not take {} payment methods", product.name, method.kind),
+        ));
+    }
+    if method.gateway_id.as_deref() != Some(gateway.id.as_str()) {
+        return Err(Error::invalid(
+            field,
+            format!("this payment method can't be charged through {}", gateway.id),
+        ));
+    }
+    Ok(())
+}
+
+/// A std duration as chrono's, saturating.
+pub(super) fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl From<&CardDetails> for CardSummary {
+    fn from(card: &CardDetails) -> CardSummary {
+        CardSummary {
+            brand: card.number.brand().name().to_owned(),
+            last4: card.number.last4().to_owned(),
+            expiry: card.expiry.to_mmyy(),
+        }
+    }
+}
