@@ -227,6 +227,9 @@ pub async fn initiate(
     let db = payments.db();
     let checkout = policy(db, viewer, policy_number).await?;
     let gateway = offered(&checkout, gateway)?;
+    if let Some(earlier) = payments.earlier_attempt(idempotency_key.as_deref()).await? {
+        return Ok(Initiated { action: action_of(&earlier, gateway), payment: earlier });
+    }
     let purchase = owed(db, &checkout.policy).await?;
     let instrument = match gateway.kind {
         GatewayKind::Invoice => Instrument::Invoice,
@@ -271,6 +274,17 @@ pub async fn initiate(
     Ok(Initiated { action, payment })
 }
 
+/// The action an initiated payment called for (for a retried initiate).
+fn action_of(payment: &Payment, gateway: &Gateway) -> Action {
+    if payment.amount.is_zero() {
+        Action::NoPaymentRequired
+    } else if gateway.kind == GatewayKind::Invoice {
+        Action::PaymentToBeInvoiced
+    } else {
+        Action::PaymentRequired
+    }
+}
+
 /// Seed 000's token: a hosted checkout for the policy that sends the customer back to
 /// `return_url` (checked by the caller with [`return_url`]).
 ///
@@ -298,6 +312,11 @@ pub async fn hosted_token(
                 ),
             ));
         }
+    }
+    if let Some(payment) = payments.earlier_attempt(idempotency_key.as_deref()).await? {
+        let nothing_owed = payment.amount.is_zero();
+        let form = if nothing_owed { None } else { hosted_form(db, &payment).await? };
+        return Ok(HostedToken { payment, form, nothing_owed });
     }
     let purchase = owed(db, &checkout.policy).await?;
     let open = Payment::open_for_purchase(db, &purchase.id)

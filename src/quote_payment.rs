@@ -651,6 +651,10 @@ pub async fn take_payment(
     let purchase = Purchase::find(db, &quote_payment.purchase_id)
         .await?
         .ok_or_else(|| Error::Internal(format!("purchase of payment {id} vanished")))?;
+    // A retry of a request that already started an attempt answers that attempt.
+    if payments.earlier_attempt(idempotency_key.as_deref()).await?.is_some() {
+        return find_by_id(db, id).await?.ok_or(Error::NotFound("payment"));
+    }
     if !matches!(purchase.status, PurchaseStatus::Open | PurchaseStatus::Quote) {
         return Err(Error::Conflict("this quote has been paid already".into()));
     }

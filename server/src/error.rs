@@ -16,6 +16,7 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     retry_after: Option<u64>,
+    payment_reference: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -27,6 +28,9 @@ struct Problem<'a> {
     detail: &'a str,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
+    /// The payment a refused attempt waits for (a 409 while another attempt is in progress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_reference: Option<&'a str>,
 }
 
 impl ApiError {
@@ -38,6 +42,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            payment_reference: None,
         }
     }
 
@@ -57,6 +62,15 @@ impl From<settle::Error> for ApiError {
             },
             E::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, format!("No such {what}.")),
             E::Conflict(why) => ApiError::new(StatusCode::CONFLICT, why),
+            E::PaymentInProgress(reference) => ApiError {
+                payment_reference: Some(reference.clone()),
+                ..ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "Payment {reference} for this purchase is still in progress: its gateway's answer will settle it, and nothing else is tried meanwhile. Poll it, then retry if it failed."
+                    ),
+                )
+            },
             E::Unauthorized => ApiError::unauthorized("Missing or invalid credentials."),
             E::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "Not allowed."),
             E::Throttled { retry_after_secs } => ApiError {
@@ -85,6 +99,7 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             detail: &self.detail,
             errors: &self.errors,
+            payment_reference: self.payment_reference.as_deref(),
         };
         let mut response = (self.status, Json(&problem)).into_response();
         let headers = response.headers_mut();

@@ -189,7 +189,7 @@ fn with_security_headers(router: Router) -> Router {
 /// The payment orchestrator over the configured gateways; gateways without a base URL of their
 /// own talk to this server's sandbox.
 async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::payment::Orchestrator> {
-    use settle::connector::{ConnectorSettings, Connectors, http::endpoint};
+    use settle::connector::{ConnectorSettings, http::endpoint};
     use settle::payment::orchestrator::{CallbackUrls, ReconcilePolicy};
     let public_url = url::Url::parse(&config.public_url()).context("setting `public_url`")?;
     let sandbox_url = endpoint(&public_url, "/sandbox").context("setting `public_url`")?;
@@ -197,25 +197,18 @@ async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::paymen
         .connect_timeout(Duration::from_secs(5))
         .build()
         .context("building the HTTP client for gateways")?;
-    let gateways = settle::gateway::Gateway::connections(db).await?;
-    let connectors =
-        Connectors::for_gateways(&gateways, &ConnectorSettings { sandbox_url, client });
     let reconcile = ReconcilePolicy {
-        schedule: config
-            .reconcile_schedule_seconds
-            .iter()
-            .map(|s| Duration::from_secs(*s))
-            .collect(),
+        schedule: config.reconcile_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect(),
         give_up_after: Duration::from_secs(config.reconcile_give_up_minutes * 60),
         ..ReconcilePolicy::default()
     };
-    Ok(settle::payment::Orchestrator::new(
+    Ok(settle::payment::Orchestrator::from_database(
         db.clone(),
-        connectors,
-        gateways,
+        ConnectorSettings { sandbox_url, client },
         CallbackUrls { public_url },
         reconcile,
-    ))
+    )
+    .await?)
 }
 
 /// Periodic clean-up of expired sessions, tokens, login attempts, idempotency keys and old

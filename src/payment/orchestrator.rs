@@ -20,13 +20,16 @@
 //!    2 min, 10 min, 1 h by default) until its gateway settles it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::connector::{Connector, ConnectorError, Connectors, GatewayConnection, GatewayResult};
+use crate::connector::{
+    Connector, ConnectorError, ConnectorSettings, Connectors, GatewayConnection, GatewayResult,
+};
+use crate::gateway::Gateway;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::payment::record::Payment;
@@ -103,14 +106,21 @@ impl ReconcilePolicy {
 #[derive(Clone)]
 pub struct Orchestrator {
     pub(super) db: Db,
-    pub(super) connectors: Connectors,
-    pub(super) gateways: Arc<HashMap<String, GatewayConnection>>,
+    registry: Arc<RwLock<Arc<Registry>>>,
+    /// How to build connectors again when the gateways change (`None`: connectors were given).
+    settings: Option<ConnectorSettings>,
     pub(super) urls: CallbackUrls,
     pub(super) reconcile: Arc<ReconcilePolicy>,
 }
 
+/// The gateways as last loaded, with their connectors.
+pub(super) struct Registry {
+    pub(super) connectors: Connectors,
+    pub(super) gateways: HashMap<String, GatewayConnection>,
+}
+
 impl Orchestrator {
-    /// An orchestrator over the configured gateways.
+    /// An orchestrator over the given gateways and connectors (tests inject fakes this way).
     pub fn new(
         db: Db,
         connectors: Connectors,
@@ -121,11 +131,43 @@ impl Orchestrator {
         let gateways = gateways.into_iter().map(|g| (g.gateway.id.clone(), g)).collect();
         Orchestrator {
             db,
-            connectors,
-            gateways: Arc::new(gateways),
+            registry: Arc::new(RwLock::new(Arc::new(Registry { connectors, gateways }))),
+            settings: None,
             urls,
             reconcile: Arc::new(reconcile),
         }
+    }
+
+    /// An orchestrator over the gateways configured in the database, which
+    /// [`reload_gateways`](Self::reload_gateways) reads again after a change.
+    pub async fn from_database(
+        db: Db,
+        settings: ConnectorSettings,
+        urls: CallbackUrls,
+        reconcile: ReconcilePolicy,
+    ) -> Result<Orchestrator> {
+        let gateways = Gateway::connections(&db).await?;
+        let connectors = Connectors::for_gateways(&gateways, &settings);
+        let mut orchestrator = Orchestrator::new(db, connectors, gateways, urls, reconcile);
+        orchestrator.settings = Some(settings);
+        Ok(orchestrator)
+    }
+
+    /// Reads the gateways again and rebuilds their connectors: a changed timeout, key or
+    /// address applies to the next request. Payments in flight keep the connector they had.
+    pub async fn reload_gateways(&self) -> Result<()> {
+        let Some(settings) = &self.settings else { return Ok(()) };
+        let gateways = Gateway::connections(&self.db).await?;
+        let connectors = Connectors::for_gateways(&gateways, settings);
+        let gateways = gateways.into_iter().map(|g| (g.gateway.id.clone(), g)).collect();
+        let fresh = Arc::new(Registry { connectors, gateways });
+        *self.registry.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// The gateways and connectors in use now.
+    pub(super) fn registry(&self) -> Arc<Registry> {
+        self.registry.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     /// The database.
@@ -145,7 +187,8 @@ impl Orchestrator {
 
     /// The connector of a gateway (Apple Pay merchant validation talks to it directly).
     pub fn connector(&self, id: &str) -> Result<Arc<dyn Connector>> {
-        self.connectors
+        self.registry()
+            .connectors
             .get(id)
             .ok_or_else(|| Error::Internal(format!("no connector for gateway {id}")))
     }
@@ -162,6 +205,7 @@ impl Orchestrator {
         payment: &Payment,
     ) -> Result<Option<GatewayResult>, ConnectorError> {
         let connector = self
+            .registry()
             .connectors
             .get(&payment.gateway_id)
             .ok_or(ConnectorError::Unsupported("status queries"))?;
@@ -188,8 +232,11 @@ impl Orchestrator {
     /// How long after its creation a payment's request to its gateway can still be in flight:
     /// before then, "the gateway has no such payment" may only mean it hasn't arrived yet.
     pub(super) fn in_flight_until(&self, payment: &Payment) -> DateTime<Utc> {
-        let timeout =
-            self.gateways.get(&payment.gateway_id).map_or(Duration::from_secs(30), |g| g.timeout);
+        let timeout = self
+            .registry()
+            .gateways
+            .get(&payment.gateway_id)
+            .map_or(Duration::from_secs(30), |g| g.timeout);
         // Twice the request timeout plus a margin for clocks and retries of the connection.
         let window = chrono::Duration::from_std(timeout * 2).unwrap_or(chrono::Duration::MAX)
             + chrono::Duration::seconds(5);

@@ -140,7 +140,7 @@ impl Orchestrator {
                 )
             }
             GatewayStatus::Pending if matches!(state, Created | Processing) => {
-                let kind = self.gateways.get(&payment.gateway_id).map(|g| g.gateway.kind);
+                let kind = self.registry().gateways.get(&payment.gateway_id).map(|g| g.gateway.kind);
                 let redirect = result.raw.get("redirect_url").and_then(|u| u.as_str());
                 match (kind, redirect) {
                     (Some(GatewayKind::HostedCheckout | GatewayKind::PaymentLink), Some(url)) => {

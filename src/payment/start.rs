@@ -120,10 +120,8 @@ impl Orchestrator {
     pub async fn start(&self, request: PaymentRequest) -> Result<Payment> {
         let (purchase, service) =
             access::purchase(&self.db, &request.payer, &request.purchase_id).await?;
-        if let Some(key) = &request.idempotency_key
-            && let Some(earlier) = Payment::find_by_idempotency_key(&self.db, key).await?
-        {
-            return resumed(earlier);
+        if let Some(earlier) = self.earlier_attempt(request.idempotency_key.as_deref()).await? {
+            return Ok(earlier);
         }
         if !matches!(purchase.status, PurchaseStatus::Open | PurchaseStatus::Quote) {
             return Err(Error::Conflict(format!(
@@ -146,6 +144,20 @@ impl Orchestrator {
             };
         }
         self.send_through(payment, &route, &request.instrument).await
+    }
+
+    /// The attempt an earlier run of the same request (same scoped idempotency key) started, so a
+    /// retry answers it instead of starting another; one still possibly moving money makes the
+    /// retry wait ([`Error::PaymentInProgress`]). Use cases that check what is owed before they
+    /// start ask this first, so a retry after success replays instead of meeting "paid".
+    pub async fn earlier_attempt(&self, idempotency_key: Option<&str>) -> Result<Option<Payment>> {
+        match idempotency_key {
+            Some(key) => match Payment::find_by_idempotency_key(&self.db, key).await? {
+                Some(earlier) => resumed(earlier).map(Some),
+                None => Ok(None),
+            },
+            None => Ok(None),
+        }
     }
 
     /// The request's gateways, each offered by the product, in its currency, and taking the

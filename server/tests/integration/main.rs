@@ -2,8 +2,10 @@
 //! Every test runs on SQLite, and on PostgreSQL when SETTLE_TEST_POSTGRES_URL is set.
 
 mod accounts;
+mod api_client;
 mod documents;
 mod foundation;
+mod money_safety;
 mod oauth;
 mod payments;
 mod sandbox_bank;
@@ -98,5 +100,13 @@ fn main() {
         seed_000_checkout::apple_pay_session_is_validated_for_an_initiated_payment,
         seed_000_checkout::complete_asks_the_gateway_when_the_return_is_late,
         seed_000_checkout::gateway_notification_racing_the_return_pays_once,
+        money_safety::concurrent_take_payments_charge_once,
+        money_safety::concurrent_api_payments_charge_once,
+        money_safety::concurrent_card_page_submits_charge_once,
+        money_safety::a_replaced_hosted_checkout_is_cancelled_at_the_gateway,
+        money_safety::money_that_reaches_a_lost_attempt_is_refunded,
+        money_safety::a_notification_ahead_of_the_answer_is_matched_by_reference,
+        money_safety::reconciliation_asks_soon_then_backs_off,
+        money_safety::a_retry_after_an_in_doubt_attempt_never_charges_again,
     ]);
 }
