@@ -198,7 +198,11 @@ async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::paymen
         .build()
         .context("building the HTTP client for gateways")?;
     let reconcile = ReconcilePolicy {
-        schedule: config.reconcile_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect(),
+        schedule: config
+            .reconcile_schedule_seconds
+            .iter()
+            .map(|s| Duration::from_secs(*s))
+            .collect(),
         give_up_after: Duration::from_secs(config.reconcile_give_up_minutes * 60),
         ..ReconcilePolicy::default()
     };

@@ -29,9 +29,9 @@ use url::Url;
 use crate::connector::{
     Connector, ConnectorError, ConnectorSettings, Connectors, GatewayConnection, GatewayResult,
 };
-use crate::gateway::Gateway;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::gateway::Gateway;
 use crate::payment::record::Payment;
 
 /// Settle's own URLs the gateways call back.

@@ -64,7 +64,16 @@ impl Orchestrator {
     ) -> Result<Payment> {
         let change = match self.decide(payment, &result, cause) {
             Decision::Move(change) => *change,
-            Decision::Stay(what) => return self.stay(payment, &result, cause, what, noting).await,
+            Decision::Stay(what) => {
+                let stayed = self.stay(payment, &result, cause, what, noting).await?;
+                // Paid but not activated yet (another report is fulfilling it, or a crash left
+                // it so): fulfilment is idempotent, and the caller gets the final state.
+                return if matches!(stayed.state, PaymentSuccess | ConvertingPolicy) {
+                    fulfilment::fulfil(&self.db, &stayed.id).await
+                } else {
+                    Ok(stayed)
+                };
+            }
             Decision::Stray => return self.stray_charge(payment, &result, cause).await,
         };
         let mut tx = self.db.begin().await?;
@@ -140,7 +149,8 @@ impl Orchestrator {
                 )
             }
             GatewayStatus::Pending if matches!(state, Created | Processing) => {
-                let kind = self.registry().gateways.get(&payment.gateway_id).map(|g| g.gateway.kind);
+                let kind =
+                    self.registry().gateways.get(&payment.gateway_id).map(|g| g.gateway.kind);
                 let redirect = result.raw.get("redirect_url").and_then(|u| u.as_str());
                 match (kind, redirect) {
                     (Some(GatewayKind::HostedCheckout | GatewayKind::PaymentLink), Some(url)) => {

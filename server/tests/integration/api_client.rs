@@ -4,9 +4,7 @@
 use anyhow::{Context, Result, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
-use settle::demo::{
-    CUSTOMER_EMAIL, CUSTOMER_PASSWORD, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET,
-};
+use settle::demo::{CUSTOMER_EMAIL, CUSTOMER_PASSWORD, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET};
 use settle::ledger::LedgerReport;
 
 use crate::support::{TestApp, ensure};
@@ -106,7 +104,10 @@ impl TestApp {
             .json(&faults)
             .send()
             .await?;
-        ensure(response.status() == 200, format!("setting {provider} faults: {}", response.status()))
+        ensure(
+            response.status() == 200,
+            format!("setting {provider} faults: {}", response.status()),
+        )
     }
 
     /// The ledger check over the last hour, with attempts unsettled for 30 s or more in doubt.

@@ -1,9 +1,11 @@
 //! Settle's integration tests: the real server, over HTTP, on a fresh database per test.
 //! Every test runs on SQLite, and on PostgreSQL when SETTLE_TEST_POSTGRES_URL is set.
 
+mod access;
 mod accounts;
 mod api_client;
 mod documents;
+mod forged_callbacks;
 mod foundation;
 mod money_safety;
 mod oauth;
@@ -100,6 +102,13 @@ fn main() {
         seed_000_checkout::apple_pay_session_is_validated_for_an_initiated_payment,
         seed_000_checkout::complete_asks_the_gateway_when_the_return_is_late,
         seed_000_checkout::gateway_notification_racing_the_return_pays_once,
+        access::other_customers_and_merchants_find_nothing_of_a_customers,
+        access::customers_pages_show_nothing_of_another_customers,
+        access::a_method_must_be_one_the_gateway_and_product_take,
+        access::tokens_only_for_authenticated_clients_customers_and_merchants,
+        access::idempotency_keys_are_scoped_to_the_customer,
+        forged_callbacks::forged_notifications_change_nothing,
+        forged_callbacks::a_forged_three_d_secure_result_leaves_the_payment_waiting,
         money_safety::concurrent_take_payments_charge_once,
         money_safety::concurrent_api_payments_charge_once,
         money_safety::concurrent_card_page_submits_charge_once,

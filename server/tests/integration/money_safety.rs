@@ -111,11 +111,11 @@ pub async fn concurrent_api_payments_charge_once(app: TestApp) -> Result<()> {
         "billing_address": { "house": "21b", "postcode": "PE301JW" }
     });
     let keys: Vec<String> = (0..CONCURRENT).map(|i| format!("api-{i}")).collect();
-    let answers = join_all(
-        keys.iter()
-            .map(|key| app.call(Method::POST, "/api/payments", Some(&token), Some(&body), Some(key))),
-    )
-    .await;
+    let answers =
+        join_all(keys.iter().map(|key| {
+            app.call(Method::POST, "/api/payments", Some(&token), Some(&body), Some(key))
+        }))
+        .await;
     let mut statuses = Vec::new();
     let mut in_progress = 0;
     for answer in answers {
@@ -193,14 +193,18 @@ pub async fn a_replaced_hosted_checkout_is_cancelled_at_the_gateway(app: TestApp
     let page = app.client.get(&first_page).send().await?.text().await?;
     if let Some(form) = html_forms(&page).into_iter().find(|f| f.action.contains("/pay/")) {
         let fields = form.submission("Pay").unwrap_or_default();
-        let action =
-            if form.action.starts_with("http") { form.action.clone() } else { app.url(&form.action) };
+        let action = if form.action.starts_with("http") {
+            form.action.clone()
+        } else {
+            app.url(&form.action)
+        };
         app.client.post(action).form(&fields).send().await?;
     }
     let attempts = attempts(&app, POLICY_NUMBER).await?;
     let references: Vec<String> = attempts.iter().map(|p| p.reference.clone()).collect();
     ensure(app.charges_for(&references).await? == 0, "nothing was charged on the replaced page")?;
-    let replaced = attempts.iter().find(|p| p.state == PaymentState::Cancelled).context("replaced")?;
+    let replaced =
+        attempts.iter().find(|p| p.state == PaymentState::Cancelled).context("replaced")?;
     let causes: Vec<String> = settle::payment::event::timeline(&app.db, &replaced.id)
         .await?
         .into_iter()
@@ -267,10 +271,14 @@ pub async fn money_that_reaches_a_lost_attempt_is_refunded(app: TestApp) -> Resu
 
 async fn refund_count(app: &TestApp, reference: &str) -> Result<i64> {
     let sql = "SELECT COUNT(*) FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.reference = $1 AND r.status = 'succeeded'";
-    Ok(settle::with_db!(&app.db, pool => sqlx::query_scalar(sql).bind(reference).fetch_one(pool).await)?)
+    Ok(
+        settle::with_db!(&app.db, pool => sqlx::query_scalar(sql).bind(reference).fetch_one(pool).await)?,
+    )
 }
 
-pub async fn a_notification_ahead_of_the_answer_is_matched_by_reference(app: TestApp) -> Result<()> {
+pub async fn a_notification_ahead_of_the_answer_is_matched_by_reference(
+    app: TestApp,
+) -> Result<()> {
     // The acquirer takes the card and notifies at once, but its answer to Settle hangs past
     // Settle's timeout: the notification is all Settle hears, before it knows the acquirer's id.
     app.set_gateway_timeout("sagepay-gbp", 500).await?;
@@ -332,7 +340,8 @@ pub async fn reconciliation_asks_soon_then_backs_off(app: TestApp) -> Result<()>
         .call(Method::POST, &path, Some(&token), Some(&take_payment_body("4000000000000259")), None)
         .await?;
     ensure(taken.body["payment_status_state"] == "PROCESSING", format!("in doubt: {taken:?}"))?;
-    let attempt = attempts(&app, CARD_POLICY_NUMBER).await?.into_iter().next().context("attempt")?;
+    let attempt =
+        attempts(&app, CARD_POLICY_NUMBER).await?.into_iter().next().context("attempt")?;
     let due_in = attempt.settle_by.context("settle_by")? - attempt.updated_at;
     ensure(
         due_in <= chrono::Duration::seconds(6),

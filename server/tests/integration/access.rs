@@ -1,0 +1,290 @@
+//! Nobody sees or touches what isn't theirs: for every API and document route that names an
+//! object, another customer (through the same merchant's client) and another merchant get 404
+//! on the demo customer's objects, and can't pay with them.
+
+use anyhow::{Context, Result, bail};
+use reqwest::Method;
+use serde_json::{Value, json};
+use settle::demo::{CARD_POLICY_NUMBER, ISP_SERVICE_ID, MERCHANT_CLIENT_ID, POLICY_NUMBER};
+use settle::payment::Payment;
+use settle::purchase::Purchase;
+use settle::service::Service;
+
+use crate::support::{TestApp, ensure};
+
+/// The demo customer's objects, and a paid payment of theirs.
+struct Owned {
+    quote_uuid: String,
+    address_uuid: String,
+    payment: String,
+    isp_purchase: String,
+    card_method: String,
+}
+
+async fn owned_by_the_demo_customer(app: &TestApp) -> Result<Owned> {
+    let token = app.customer_token().await?;
+    let quote_uuid = app.prepare_quote(&token, CARD_POLICY_NUMBER).await?;
+    let taken = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/payments/{quote_uuid}/take-payment/"),
+            Some(&token),
+            Some(&json!({
+                "card_details": { "card_holder": "T MOKOENA", "card_number": "4929000000006", "expiry_date": "1030", "cv2": "123" },
+                "billing_use_policy_address": true
+            })),
+            None,
+        )
+        .await?;
+    ensure(taken.status == 200, format!("the demo customer pays: {taken:?}"))?;
+    let address_uuid =
+        taken.body["policy_address"]["uuid"].as_str().context("an address")?.to_owned();
+    let quote = Service::find_by_reference(&app.db, CARD_POLICY_NUMBER).await?.context("quote")?;
+    let sql = "SELECT id FROM purchases WHERE service_id = $1";
+    let purchase: String = settle::with_db!(&app.db, pool => sqlx::query_scalar(sql).bind(&quote.id).fetch_one(pool).await)?;
+    let payment =
+        Payment::for_purchase(&app.db, &settle::purchase::PurchaseId::from_string(purchase))
+            .await?
+            .into_iter()
+            .next()
+            .context("the payment")?
+            .reference;
+    let isp = Service::find_by_reference(&app.db, ISP_SERVICE_ID).await?.context("isp")?;
+    let isp_purchase = Purchase::open_for_service(&app.db, &isp.id)
+        .await?
+        .first()
+        .context("arrears")?
+        .id
+        .to_string();
+    let card_method = isp.active_payment_method_id.context("the saved card")?.to_string();
+    Ok(Owned { quote_uuid, address_uuid, payment, isp_purchase, card_method })
+}
+
+/// Every route that names one of those objects, with a body where it takes one.
+fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
+    let policy = urlencode(POLICY_NUMBER);
+    let quote = urlencode(CARD_POLICY_NUMBER);
+    vec![
+        (Method::GET, format!("/api/v3/payment/gateways/?policy_number={policy}"), None),
+        (
+            Method::POST,
+            "/api/v3/payment/initiate/".into(),
+            Some(json!({ "policy_number": POLICY_NUMBER, "gateway": "payfort-aed" })),
+        ),
+        (
+            Method::GET,
+            format!("/api/v3/payment/token/?policy_number={policy}&url=http://localhost:8080/done"),
+            None,
+        ),
+        (Method::GET, format!("/api/v3/payment/status/?token={}", o.payment), None),
+        (Method::POST, "/api/v3/payment/complete/".into(), Some(json!({ "token": o.payment }))),
+        (
+            Method::POST,
+            format!("/api/v3/payment/validate-session/?token={}", o.payment),
+            Some(json!({ "policy_number": CARD_POLICY_NUMBER, "gateway": "sagepay-gbp" })),
+        ),
+        (Method::GET, format!("/api/v3/payment/{}/tax-invoice/", o.payment), None),
+        (Method::GET, format!("/api/v3/payment/{}/receipt/", o.payment), None),
+        (
+            Method::POST,
+            "/api/v1/payments/".into(),
+            Some(json!({ "policy_number": CARD_POLICY_NUMBER })),
+        ),
+        (Method::GET, format!("/api/v1/payments/{}/", o.quote_uuid), None),
+        (
+            Method::POST,
+            format!("/api/v1/payments/{}/take-payment/", o.quote_uuid),
+            Some(
+                json!({ "card_details": { "card_holder": "X", "card_number": "4929000000006", "expiry_date": "1030", "cv2": "123" } }),
+            ),
+        ),
+        (Method::GET, format!("/api/v1/user/address/{}/", o.address_uuid), None),
+        (Method::GET, format!("/api/payments/{}", o.payment), None),
+        (
+            Method::POST,
+            "/api/payments".into(),
+            Some(json!({
+                "purchase_id": o.isp_purchase, "gateway": "peach-zar",
+                "method": "saved_method", "payment_method_id": o.card_method
+            })),
+        ),
+        (
+            Method::POST,
+            "/api/payments".into(),
+            Some(
+                json!({ "purchase_id": o.isp_purchase, "gateway": "peach-zar", "method": "hosted_checkout" }),
+            ),
+        ),
+        // Seed 003's list answers an empty list rather than 404 (checked below).
+        (Method::GET, format!("/api/v1/payments/?policy_number={quote}"), None),
+    ]
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Every route answers "not found" to `token`: 404, or an empty list for seed 003's list.
+async fn nothing_is_found(app: &TestApp, who: &str, token: &str, owned: &Owned) -> Result<()> {
+    for (method, path, body) in routes(owned) {
+        let answer = app.call(method.clone(), &path, Some(token), body.as_ref(), None).await?;
+        let fine = if path.starts_with("/api/v1/payments/?") {
+            answer.status == 200 && answer.body == json!([])
+        } else {
+            answer.status == 404
+        };
+        if !fine {
+            bail!("{who}: {method} {path} answered {}: {}", answer.status, answer.body);
+        }
+    }
+    Ok(())
+}
+
+pub async fn other_customers_and_merchants_find_nothing_of_a_customers(app: TestApp) -> Result<()> {
+    let owned = owned_by_the_demo_customer(&app).await?;
+    let other = app.other_customer().await?;
+    nothing_is_found(&app, "another customer", &other.token, &owned).await?;
+    let merchant_two = app.other_merchant().await?;
+    nothing_is_found(&app, "another merchant", &merchant_two, &owned).await?;
+    // Nothing was started or charged on the demo customer's behalf.
+    let isp = Service::find_by_reference(&app.db, ISP_SERVICE_ID).await?.context("isp")?;
+    let open = Purchase::open_for_service(&app.db, &isp.id).await?;
+    let attempts = Payment::for_purchase(&app.db, &open[0].id).await?;
+    ensure(attempts.is_empty(), format!("no attempt on the arrears: {}", attempts.len()))?;
+    // The owner still sees everything.
+    let token = app.customer_token().await?;
+    let mine = app
+        .call(Method::GET, &format!("/api/payments/{}", owned.payment), Some(&token), None, None)
+        .await?;
+    ensure(mine.status == 200, format!("the owner sees the payment: {mine:?}"))?;
+    let merchant = app.merchant_token().await?;
+    let sold = app
+        .call(Method::GET, &format!("/api/payments/{}", owned.payment), Some(&merchant), None, None)
+        .await?;
+    ensure(sold.status == 200, format!("the merchant who sells it sees it: {sold:?}"))
+}
+
+pub async fn customers_pages_show_nothing_of_another_customers(app: TestApp) -> Result<()> {
+    let owned = owned_by_the_demo_customer(&app).await?;
+    let other = app.other_customer().await?;
+    let stranger = TestApp { client: app.new_client(), ..app };
+    stranger.log_in(&other.email, &other.password, "/account").await?;
+    for path in [
+        format!("/account/checkout?policy={}", urlencode(POLICY_NUMBER)),
+        format!("/account/checkout/card?policy={}", urlencode(CARD_POLICY_NUMBER)),
+        format!("/account/payments/{}", owned.payment),
+        format!("/account/payments/{}/tax-invoice.pdf", owned.payment),
+        format!("/account/payments/{}/receipt.pdf", owned.payment),
+    ] {
+        let response = stranger.get(&path).await?;
+        let status = response.status();
+        let text = response.text().await?;
+        ensure(status == 404, format!("{path}: {status}"))?;
+        ensure(
+            !text.contains("Tuesday Market Place") && !text.contains("Thandi"),
+            format!("{path} shows nothing of the owner's"),
+        )?;
+    }
+    Ok(())
+}
+
+pub async fn a_method_must_be_one_the_gateway_and_product_take(app: TestApp) -> Result<()> {
+    let token = app.merchant_token().await?;
+    let quote = Service::find_by_reference(&app.db, CARD_POLICY_NUMBER).await?.context("quote")?;
+    let purchase = Purchase::open_for_service(&app.db, &quote.id).await?;
+    let purchase = purchase.first().context("the premium")?;
+    // An invoice on the card gateway would park the quote for a day: refused, nothing stored.
+    let invoice = app
+        .call(
+            Method::POST,
+            "/api/payments",
+            Some(&token),
+            Some(&json!({ "purchase_id": purchase.id, "gateway": "sagepay-gbp", "method": "invoice" })),
+            None,
+        )
+        .await?;
+    ensure(invoice.status == 422, format!("invoice on a card gateway: {invoice:?}"))?;
+    // A gateway the product doesn't offer.
+    let elsewhere = app
+        .call(
+            Method::POST,
+            "/api/payments",
+            Some(&token),
+            Some(&json!({ "purchase_id": purchase.id, "gateway": "payfort-aed", "method": "hosted_checkout" })),
+            None,
+        )
+        .await?;
+    ensure(elsewhere.status == 422, format!("a gateway the product doesn't offer: {elsewhere:?}"))?;
+    ensure(Payment::for_purchase(&app.db, &purchase.id).await?.is_empty(), "nothing stored")
+}
+
+pub async fn tokens_only_for_authenticated_clients_customers_and_merchants(
+    app: TestApp,
+) -> Result<()> {
+    app.other_merchant().await?;
+    let password = |client: &str, user: &str, pw: &str| {
+        vec![
+            ("grant_type", "password".to_owned()),
+            ("client_id", client.to_owned()),
+            ("username", user.to_owned()),
+            ("password", pw.to_owned()),
+        ]
+    };
+    let status = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let response = app.client.post(app.url("/oauth/token")).form(&form).send().await?;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await?;
+            anyhow::Ok((status, body))
+        }
+    };
+    // A confidential client's id without its secret gives nothing.
+    let (code, body) = status(password(
+        "another-shop",
+        settle::demo::CUSTOMER_EMAIL,
+        settle::demo::CUSTOMER_PASSWORD,
+    ))
+    .await?;
+    ensure(
+        code == 401 && body["error"] == "invalid_client",
+        format!("confidential client without its secret: {code} {body}"),
+    )?;
+    // Staff sign in to the console, not to a merchant's client.
+    let (code, body) = status(password(
+        MERCHANT_CLIENT_ID,
+        settle::demo::ADMIN_EMAIL,
+        settle::demo::ADMIN_PASSWORD,
+    ))
+    .await?;
+    ensure(
+        code == 400 && body["error"] == "invalid_grant",
+        format!("an admin's password grant: {code} {body}"),
+    )?;
+    // The public demo client still works for its customers (seed 001).
+    app.customer_token().await.map(|_| ())
+}
+
+pub async fn idempotency_keys_are_scoped_to_the_customer(app: TestApp) -> Result<()> {
+    let mine = app.customer_token().await?;
+    let uuid = app.prepare_quote(&mine, CARD_POLICY_NUMBER).await?;
+    let path = format!("/api/v1/payments/{uuid}/take-payment/");
+    let body = json!({
+        "card_details": { "card_holder": "T MOKOENA", "card_number": "4929000000006", "expiry_date": "1030", "cv2": "123" },
+        "billing_use_policy_address": true
+    });
+    let first =
+        app.call(Method::POST, &path, Some(&mine), Some(&body), Some("shared-key-1")).await?;
+    ensure(first.status == 200, format!("the owner's payment: {first:?}"))?;
+    // Another customer of the same merchant resends the same key and body: it is their own
+    // request (and the quote isn't theirs), never a replay of the owner's answer.
+    let other = app.other_customer().await?;
+    let replayed = app
+        .call(Method::POST, &path, Some(&other.token), Some(&body), Some("shared-key-1"))
+        .await?;
+    ensure(replayed.status == 404, format!("another customer's replay: {replayed:?}"))?;
+    ensure(
+        !replayed.body.to_string().contains("Tuesday Market Place"),
+        "no trace of the owner's address",
+    )
+}
