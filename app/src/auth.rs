@@ -34,11 +34,21 @@ pub fn require(role: Role) -> Result<User, ServerFnError> {
     }
 }
 
-/// A local path to continue to after login; anything else (another host, `//evil`) is dropped.
+/// A plain local path to continue to after login, or `None` (the caller then uses the role's
+/// home page).
+///
+/// Only `/` followed by visible ASCII is followed. Browsers drop tab, CR and LF from URLs and
+/// read `\` as `/`, so `/<tab>/evil.example` and `/\evil.example` would leave the site like
+/// `//evil.example` does; control characters also can't go into a `Location` header. Spaces and
+/// non-ASCII are refused rather than encoded: our own links never contain them. Percent-escapes
+/// stay as they are: `/%2F%2Fevil.example` is one path segment on this site (browsers never
+/// decode `%2F` or `%09` when resolving a URL), so it is followed and ends on a 404 page here.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    let next = next?.trim();
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
-    local.then(|| next.to_owned())
+    let next = next?;
+    let plain = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    plain.then(|| next.to_owned())
 }
 
 /// Logs a person in and sends them to their home page (or `next`).
@@ -130,6 +140,16 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), None);
         assert_eq!(safe_next(Some("https://evil.example")), None);
         assert_eq!(safe_next(Some("/\\evil.example")), None);
+        assert_eq!(safe_next(Some("/\t/evil.example/x")), None);
+        assert_eq!(safe_next(Some("/\r/x")), None);
+        assert_eq!(safe_next(Some("/\n/x")), None);
+        assert_eq!(safe_next(Some(" /admin")), None);
+        assert_eq!(safe_next(Some("/caf\u{e9}")), None);
+        assert_eq!(safe_next(Some("/%2F%2Fevil.example")), Some("/%2F%2Fevil.example".into()));
+        assert_eq!(
+            safe_next(Some("/account/checkout?policy=DEMO/0001/MOTOR/WEB")),
+            Some("/account/checkout?policy=DEMO/0001/MOTOR/WEB".into())
+        );
         assert_eq!(safe_next(None), None);
     }
 }

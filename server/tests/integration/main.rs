@@ -3,6 +3,7 @@
 
 mod accounts;
 mod documents;
+mod edge;
 mod foundation;
 mod oauth;
 mod payments;
@@ -34,6 +35,7 @@ fn main() {
         accounts::logout_ends_the_session,
         accounts::pages_and_server_functions_enforce_roles,
         accounts::cross_site_form_posts_are_refused,
+        edge::login_follows_only_plain_local_paths,
         oauth::password_grant_issues_a_bearer_token,
         oauth::client_credentials_grant_by_form_and_by_basic_auth,
         oauth::bad_grants_get_rfc6749_errors,
