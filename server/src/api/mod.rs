@@ -6,6 +6,7 @@ pub mod documents;
 pub mod health;
 pub mod idempotency;
 pub mod insurance_checkout;
+pub mod json;
 pub mod oauth;
 pub mod payments;
 pub mod quote_payments;

@@ -17,6 +17,7 @@ use settle::payment_method::{PaymentMethod, PaymentMethodId};
 use settle::purchase::PurchaseId;
 
 use crate::api::bearer::ApiCaller;
+use crate::api::json::ApiJson;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -120,7 +121,7 @@ impl From<&Payment> for PaymentView {
 pub async fn start(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Json(body): Json<StartPayment>,
+    ApiJson(body): ApiJson<StartPayment>,
 ) -> Result<Response, ApiError> {
     let merchant =
         Merchant::find(&state.db, &caller.merchant_id).await?.ok_or(settle::Error::Unauthorized)?;

@@ -2,10 +2,16 @@
 //! JSON bodies that never echo what was sent, response headers, and status codes of server
 //! functions and unknown API paths.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
 use settle::demo::{CUSTOMER_EMAIL, CUSTOMER_PASSWORD};
 
 use crate::support::{TestApp, ensure, location};
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
 
 pub async fn login_follows_only_plain_local_paths(app: TestApp) -> Result<()> {
     // (the `next` form field as the server receives it, decoded; where login must send the
@@ -56,4 +62,63 @@ pub async fn login_follows_only_plain_local_paths(app: TestApp) -> Result<()> {
     ensure(!page.contains("evil.example"), "the login form drops a bad next")?;
     let page = app.get("/login?next=%2Fadmin").await?.text().await?;
     ensure(page.contains(r#"name="next" value="/admin""#), "the login form keeps a good next")
+}
+
+pub async fn json_errors_name_the_field_and_never_echo_the_value(app: TestApp) -> Result<()> {
+    let token = app.merchant_token().await?;
+    let post = |body: &'static str, content_type: &'static str| {
+        app.client
+            .post(app.url("/api/payments"))
+            .bearer_auth(&token)
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+    };
+    let response = post(
+        r#"{"purchase_id": "x", "method": "card", "card": {"holder": "J SMITH", "number": 4111111111111111, "expiry": "1030", "cvv": "123"}}"#,
+        "application/json",
+    )
+    .await?;
+    let status = response.status();
+    let content_type = header(&response, "content-type");
+    let body = response.text().await?;
+    ensure(status == 422, format!("a wrongly typed card number answers {status}: {body}"))?;
+    ensure(
+        content_type == "application/problem+json",
+        format!("problem details, got {content_type}"),
+    )?;
+    ensure(
+        !body.contains("4111") && !body.contains("1111"),
+        format!("the number is not echoed: {body}"),
+    )?;
+    let problem: Value = serde_json::from_str(&body)?;
+    let errors = problem["errors"].as_array().context("errors")?;
+    ensure(
+        errors.iter().any(|e| e["field"] == "card.number" && e["message"] == "must be a string"),
+        format!("card.number must be a string: {body}"),
+    )?;
+
+    // A missing card field names its path.
+    let response =
+        post(r#"{"purchase_id": "x", "card": {"holder": 4111111111111111}}"#, "application/json")
+            .await?;
+    let body = response.text().await?;
+    ensure(body.contains(r#""field":"card.holder""#) && !body.contains("4111"), body)?;
+
+    // Text that is not JSON: 400 problem details, still without the value.
+    let response = post(r#"{"card": {"number": "4111111111111111""#, "application/json").await?;
+    let (status, content_type) = (response.status(), header(&response, "content-type"));
+    let body = response.text().await?;
+    ensure(
+        status == 400 && content_type == "application/problem+json",
+        format!("{status} {content_type}"),
+    )?;
+    ensure(!body.contains("4111"), body)?;
+
+    // Another content type: 415 problem details.
+    let response = post(r#"{"purchase_id": "x"}"#, "text/plain").await?;
+    ensure(
+        response.status() == 415 && header(&response, "content-type") == "application/problem+json",
+        format!("text/plain answers {}", response.status()),
+    )
 }

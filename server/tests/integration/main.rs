@@ -36,6 +36,7 @@ fn main() {
         accounts::pages_and_server_functions_enforce_roles,
         accounts::cross_site_form_posts_are_refused,
         edge::login_follows_only_plain_local_paths,
+        edge::json_errors_name_the_field_and_never_echo_the_value,
         oauth::password_grant_issues_a_bearer_token,
         oauth::client_credentials_grant_by_form_and_by_basic_auth,
         oauth::bad_grants_get_rfc6749_errors,

@@ -74,6 +74,23 @@ impl TestApp {
         h
     }
 
+    /// A bearer token for the demo merchant (client-credentials grant).
+    pub async fn merchant_token(&self) -> Result<String> {
+        let body: serde_json::Value = self
+            .new_client()
+            .post(self.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", settle::demo::MERCHANT_CLIENT_ID),
+                ("client_secret", settle::demo::MERCHANT_CLIENT_SECRET),
+            ])
+            .send()
+            .await?
+            .json()
+            .await?;
+        body["access_token"].as_str().map(str::to_owned).context(format!("a token: {body}"))
+    }
+
     /// Logs in through the login form and checks it landed on `expect_home`.
     pub async fn log_in(&self, email: &str, password: &str, expect_home: &str) -> Result<()> {
         let response =
