@@ -66,7 +66,9 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         .site_root("target/site")
         .site_addr(config.bind)
         .build();
-    let payments = orchestrator(&config, &db).await?;
+    let gateways = settle::gateway::Gateway::connections(&db).await?;
+    let csp = Arc::new(web::headers::ContentSecurityPolicy::new(frame_origins(&config, &gateways)));
+    let payments = orchestrator(&config, &db, gateways).await?;
     let state = AppState {
         pages: PageContext {
             db: db.clone(),
@@ -91,7 +93,10 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         )));
 
     let pages_context = state.pages.clone();
-    let provide = move || provide_context(pages_context.clone());
+    let provide = move || {
+        provide_context(pages_context.clone());
+        web::headers::provide_nonce_to_leptos();
+    };
     let render_options = state.leptos_options.clone();
     let not_found = leptos_axum::render_app_async_with_context(provide.clone(), {
         let options = render_options.clone();
@@ -146,7 +151,7 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         }
         router = router.nest_service("/sandbox", sandbox::router(sandbox));
     }
-    let router = with_security_headers(router.with_state(state.clone()))
+    let router = with_security_headers(router.with_state(state.clone()), &state.config, csp)
         .layer(from_fn_with_state(state.clone(), web::client_addr::client_addr))
         .layer(
             ServiceBuilder::new()
@@ -162,15 +167,25 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
     Ok((router, state))
 }
 
-/// Headers every response carries unless a handler set its own: pages need no script from
-/// anywhere, and nothing here may be framed by another site.
-fn with_security_headers(router: Router) -> Router {
-    let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'";
+/// Headers every response carries unless a handler set its own: script only from here or with
+/// the response's nonce, frames only from here and the card issuers' pages, nothing here framed
+/// by another site, nothing stored by browsers or proxies, and HTTPS only in production.
+fn with_security_headers(
+    router: Router,
+    config: &Config,
+    csp: Arc<web::headers::ContentSecurityPolicy>,
+) -> Router {
+    let mut router =
+        router.layer(from_fn_with_state(csp, web::headers::content_security_policy)).layer(
+            SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, web::headers::NO_STORE),
+        );
+    if config.mode == config::Mode::Production {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            web::headers::HSTS,
+        ));
+    }
     router
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
-        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -181,9 +196,30 @@ fn with_security_headers(router: Router) -> Router {
         ))
 }
 
+/// Where the 3-D Secure challenge frame may load pages from besides this server: the card
+/// gateways' own origins and the `frame_origins` setting. Read at start: a card gateway
+/// configured later is framed after the next restart.
+fn frame_origins(
+    config: &Config,
+    gateways: &[settle::connector::GatewayConnection],
+) -> Vec<String> {
+    let from_gateways = gateways
+        .iter()
+        .filter(|g| g.gateway.kind == settle::gateway::GatewayKind::Card3ds)
+        .filter_map(|g| g.base_url.as_ref())
+        .map(|url| url.origin())
+        .filter(|origin| origin.is_tuple())
+        .map(|origin| origin.ascii_serialization());
+    from_gateways.chain(config.frame_origins()).collect()
+}
+
 /// The payment orchestrator over the configured gateways; gateways without a base URL of their
 /// own talk to this server's sandbox.
-async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::payment::Orchestrator> {
+async fn orchestrator(
+    config: &Config,
+    db: &Db,
+    gateways: Vec<settle::connector::GatewayConnection>,
+) -> anyhow::Result<settle::payment::Orchestrator> {
     use settle::connector::{ConnectorSettings, Connectors, http::endpoint};
     use settle::payment::orchestrator::{CallbackUrls, ReconcilePolicy};
     let public_url = url::Url::parse(&config.public_url()).context("setting `public_url`")?;
@@ -192,7 +228,6 @@ async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::paymen
         .connect_timeout(Duration::from_secs(5))
         .build()
         .context("building the HTTP client for gateways")?;
-    let gateways = settle::gateway::Gateway::connections(db).await?;
     let connectors =
         Connectors::for_gateways(&gateways, &ConnectorSettings { sandbox_url, client });
     let reconcile = ReconcilePolicy {

@@ -4,3 +4,4 @@ pub mod client_addr;
 pub mod csrf;
 pub mod documents;
 pub mod guard;
+pub mod headers;

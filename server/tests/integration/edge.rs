@@ -122,3 +122,99 @@ pub async fn json_errors_name_the_field_and_never_echo_the_value(app: TestApp) -
         format!("text/plain answers {}", response.status()),
     )
 }
+
+pub async fn responses_carry_a_nonce_csp_and_no_store(app: TestApp) -> Result<()> {
+    let first = app.get("/login").await?;
+    let csp = header(&first, "content-security-policy");
+    ensure(header(&first, "cache-control") == "no-store", "the login page is no-store")?;
+    ensure(first.headers().get("strict-transport-security").is_none(), "no HSTS in development")?;
+    let html = first.text().await?;
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .with_context(|| format!("a nonce in script-src: {csp}"))?
+        .to_owned();
+    ensure(csp.contains("script-src 'self' 'nonce-"), format!("script-src: {csp}"))?;
+    ensure(csp.contains("frame-src 'self'"), format!("frame-src: {csp}"))?;
+    ensure(csp.contains("frame-ancestors 'self'"), format!("frame-ancestors: {csp}"))?;
+    // Every inline script Leptos wrote carries the response's nonce.
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    ensure(!scripts.is_empty(), "Leptos writes its inline scripts")?;
+    for script in &scripts {
+        let opening = script.split('>').next().unwrap_or_default();
+        ensure(
+            opening.contains(" src=") || opening.contains(&format!("nonce=\"{nonce}\"")),
+            format!("script <script{opening}> carries nonce {nonce}"),
+        )?;
+    }
+    let second = app.get("/login").await?;
+    ensure(
+        !header(&second, "content-security-policy").contains(&nonce),
+        "each response has its own nonce",
+    )?;
+
+    // Customer pages, API answers and OAuth answers are not stored; static files are cached.
+    app.log_in(CUSTOMER_EMAIL, CUSTOMER_PASSWORD, "/account").await?;
+    for path in ["/account", "/api/nope", "/api/payments/PAY-NOPE", "/oauth/userinfo", "/nope"] {
+        let response = app.get(path).await?;
+        ensure(
+            header(&response, "cache-control") == "no-store",
+            format!("{path} answers Cache-Control {:?}", header(&response, "cache-control")),
+        )?;
+    }
+    let token = app
+        .client
+        .post(app.url("/oauth/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", "x"), ("client_secret", "y")])
+        .send()
+        .await?;
+    ensure(header(&token, "cache-control") == "no-store", "token answers are no-store")?;
+    for path in ["/style/settle.css", "/3ds.js", "/favicon.svg"] {
+        let response = app.get(path).await?;
+        ensure(
+            header(&response, "cache-control").starts_with("public"),
+            format!("{path} stays cacheable"),
+        )?;
+    }
+    Ok(())
+}
+
+pub async fn challenge_frames_allow_card_gateways_and_configured_origins(
+    app: TestApp,
+) -> Result<()> {
+    // A card gateway with its own base URL: its origin may be framed (after a restart).
+    settle::with_db!(&app.db, pool => sqlx::query("UPDATE gateways SET base_url = $1 WHERE id = $2")
+        .bind("https://pi-test.acquirer.example:8443/api/v1")
+        .bind("sagepay-gbp")
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+    let server = app
+        .another_server(
+            "mode = 'production'\nsandbox = false\nframe_origins = ['https://acs.bank.example/']",
+        )
+        .await?;
+    let outcome = async {
+        let response = reqwest::get(format!("http://{}/login", server.addr)).await?;
+        let csp = header(&response, "content-security-policy");
+        ensure(
+            csp.contains(
+                "frame-src 'self' https://acs.bank.example https://pi-test.acquirer.example:8443;",
+            ),
+            format!("frame-src lists the gateway and the setting: {csp}"),
+        )?;
+        ensure(
+            header(&response, "strict-transport-security") == "max-age=63072000; includeSubDomains",
+            "HSTS in production",
+        )?;
+        let response = reqwest::get(format!("http://{}/style/settle.css", server.addr)).await?;
+        ensure(
+            response.headers().contains_key("strict-transport-security"),
+            "HSTS on every production response",
+        )
+    }
+    .await;
+    server.stop().await;
+    outcome
+}

@@ -37,6 +37,8 @@ fn main() {
         accounts::cross_site_form_posts_are_refused,
         edge::login_follows_only_plain_local_paths,
         edge::json_errors_name_the_field_and_never_echo_the_value,
+        edge::responses_carry_a_nonce_csp_and_no_store,
+        edge::challenge_frames_allow_card_gateways_and_configured_origins,
         oauth::password_grant_issues_a_bearer_token,
         oauth::client_credentials_grant_by_form_and_by_basic_auth,
         oauth::bad_grants_get_rfc6749_errors,

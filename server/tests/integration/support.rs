@@ -91,6 +91,17 @@ impl TestApp {
         body["access_token"].as_str().map(str::to_owned).context(format!("a token: {body}"))
     }
 
+    /// A second server on this test's database, configured like the first plus `toml` (e.g.
+    /// `mode = 'production'`): for settings read at start. Stop it with `.stop().await`.
+    pub async fn another_server(&self, toml: &str) -> Result<RunningServer> {
+        let config = Config::from_figment(
+            Figment::from(Serialized::defaults((*self.state.config).clone()))
+                .merge(<figment::providers::Toml as figment::providers::Format>::string(toml)),
+        )?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        settle_server::start(config, listener).await
+    }
+
     /// Logs in through the login form and checks it landed on `expect_home`.
     pub async fn log_in(&self, email: &str, password: &str, expect_home: &str) -> Result<()> {
         let response =
