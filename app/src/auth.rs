@@ -8,6 +8,8 @@ use http::request::Parts;
 use leptos::prelude::*;
 use settle::account::{Role, User, UserId};
 
+use crate::error::PageError;
+
 /// Session key holding the logged-in user's id.
 pub const SESSION_USER_KEY: &str = "user_id";
 
@@ -26,11 +28,11 @@ pub fn current_user() -> Option<User> {
 
 /// The logged-in user, who must have `role`. The guard has already refused other roles; this
 /// also gives the server function the user it acts for.
-pub fn require(role: Role) -> Result<User, ServerFnError> {
+pub fn require(role: Role) -> Result<User, PageError> {
     match current_user() {
         Some(user) if user.role == role => Ok(user),
-        Some(_) => Err(ServerFnError::new("forbidden")),
-        None => Err(ServerFnError::new("not logged in")),
+        Some(_) => Err(PageError::forbidden("Your account can't do this.")),
+        None => Err(PageError::unauthorized("Log in first.")),
     }
 }
 
@@ -57,7 +59,7 @@ pub async fn log_in(
     email: String,
     password: String,
     next: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PageError> {
     use settle::account::{LoginOutcome, Password};
     use tower_sessions::Session;
 
@@ -78,7 +80,9 @@ pub async fn log_in(
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "login failed");
-        ServerFnError::new("login is unavailable right now")
+        PageError::unavailable(
+            "Logging in is unavailable right now. Please try again in a few minutes.",
+        )
     })?;
     let back_to_login = match safe_next(next.as_deref()) {
         Some(next) => format!("/login?next={}", urlencode(&next)),
@@ -107,7 +111,7 @@ pub async fn log_in(
 
 /// Ends the session.
 #[server(prefix = "/api/auth", endpoint = "logout")]
-pub async fn log_out() -> Result<(), ServerFnError> {
+pub async fn log_out() -> Result<(), PageError> {
     use tower_sessions::Session;
 
     let session: Session = leptos_axum::extract().await?;
@@ -121,9 +125,9 @@ pub async fn log_out() -> Result<(), ServerFnError> {
 }
 
 #[cfg(feature = "ssr")]
-fn session_error(e: tower_sessions::session::Error) -> ServerFnError {
+fn session_error(e: tower_sessions::session::Error) -> PageError {
     tracing::error!(error = %e, "session store failed");
-    ServerFnError::new("sessions are unavailable right now")
+    PageError::unavailable("Sessions are unavailable right now. Please try again in a few minutes.")
 }
 
 fn urlencode(s: &str) -> String {

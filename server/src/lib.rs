@@ -22,6 +22,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -98,10 +99,21 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         web::headers::provide_nonce_to_leptos();
     };
     let render_options = state.leptos_options.clone();
-    let not_found = leptos_axum::render_app_async_with_context(provide.clone(), {
+    let not_found_page = leptos_axum::render_app_async_with_context(provide.clone(), {
         let options = render_options.clone();
         move || shell(options.clone())
     });
+    // Unknown paths under /api are API calls: problem details, not the HTML 404 page.
+    let not_found = move |request: Request| {
+        let not_found_page = not_found_page.clone();
+        async move {
+            if api::fallback::is_api_path(request.uri().path()) {
+                api::fallback::not_found().into_response()
+            } else {
+                not_found_page(request).await.into_response()
+            }
+        }
+    };
     let web = Router::new()
         .route("/account/payments/{reference}/tax-invoice.pdf", get(web::documents::tax_invoice))
         .route("/account/payments/{reference}/receipt.pdf", get(web::documents::receipt))
@@ -109,6 +121,7 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
             shell(render_options.clone())
         })
         .fallback(not_found)
+        .layer(from_fn(web::server_fns::error_status))
         .layer(from_fn(web::csrf::reject_cross_site))
         .layer(from_fn_with_state(state.clone(), web::guard::guard))
         .layer(sessions);
@@ -151,6 +164,7 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         }
         router = router.nest_service("/sandbox", sandbox::router(sandbox));
     }
+    let router = router.method_not_allowed_fallback(api::fallback::method_not_allowed);
     let router = with_security_headers(router.with_state(state.clone()), &state.config, csp)
         .layer(from_fn_with_state(state.clone(), web::client_addr::client_addr))
         .layer(

@@ -3,6 +3,7 @@
 pub mod bearer;
 pub mod callbacks;
 pub mod documents;
+pub mod fallback;
 pub mod health;
 pub mod idempotency;
 pub mod insurance_checkout;

@@ -5,3 +5,4 @@ pub mod csrf;
 pub mod documents;
 pub mod guard;
 pub mod headers;
+pub mod server_fns;

@@ -5,7 +5,10 @@
 use anyhow::{Context, Result};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
-use settle::demo::{CUSTOMER_EMAIL, CUSTOMER_PASSWORD};
+use settle::demo::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, CUSTOMER_EMAIL, CUSTOMER_PASSWORD, OPERATOR_EMAIL,
+    OPERATOR_PASSWORD, POLICY_NUMBER,
+};
 
 use crate::support::{TestApp, ensure, location};
 
@@ -217,4 +220,186 @@ pub async fn challenge_frames_allow_card_gateways_and_configured_origins(
     .await;
     server.stop().await;
     outcome
+}
+
+pub async fn unknown_api_paths_and_methods_are_problem_details(app: TestApp) -> Result<()> {
+    for path in ["/api/nope", "/api", "/api/v3/payment/nope/"] {
+        let response = app.get(path).await?;
+        let (status, content_type) = (response.status(), header(&response, "content-type"));
+        let body: Value = response.json().await.unwrap_or_default();
+        ensure(
+            status == 404 && content_type == "application/problem+json" && body["status"] == 404,
+            format!("{path} answers {status} {content_type} {body}"),
+        )?;
+    }
+    // Pages keep their HTML 404.
+    let page = app.get("/nope").await?;
+    ensure(
+        page.status() == 404 && header(&page, "content-type").starts_with("text/html"),
+        "unknown pages are HTML 404 pages",
+    )?;
+    for (method, path) in
+        [("DELETE", "/api/payments"), ("GET", "/api/auth/login"), ("PUT", "/api/payments/PAY-1")]
+    {
+        let response = app.client.request(method.parse()?, app.url(path)).send().await?;
+        let (status, content_type) = (response.status(), header(&response, "content-type"));
+        ensure(
+            status == 405
+                && content_type == "application/problem+json"
+                && !header(&response, "allow").is_empty(),
+            format!(
+                "{method} {path} answers {status} {content_type} allow={:?}",
+                header(&response, "allow")
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// A client logged in with the role `path`'s prefix requires (anonymous for public ones).
+async fn client_for(app: &TestApp, path: &str) -> Result<reqwest::Client> {
+    let client = app.new_client();
+    let login = match settle_server::web::guard::required_role(path) {
+        Some(settle::account::Role::Customer) => Some((CUSTOMER_EMAIL, CUSTOMER_PASSWORD)),
+        Some(settle::account::Role::Admin) => Some((ADMIN_EMAIL, ADMIN_PASSWORD)),
+        Some(settle::account::Role::Operator) => Some((OPERATOR_EMAIL, OPERATOR_PASSWORD)),
+        None => None,
+    };
+    if let Some((email, password)) = login {
+        let response = app
+            .post_form_with(&client, "/api/auth/login", &[("email", email), ("password", password)])
+            .await?;
+        ensure(response.status() == 302, format!("logging in as {email}"))?;
+    }
+    Ok(client)
+}
+
+pub async fn server_functions_answer_malformed_arguments_with_4xx(app: TestApp) -> Result<()> {
+    let functions = settle_server::web::server_fns::registered();
+    ensure(
+        functions.len() >= 10,
+        format!("the app's server functions are registered: {functions:?}"),
+    )?;
+    let form = "application/x-www-form-urlencoded";
+    // (content type, body): missing, malformed and wrongly typed arguments.
+    let payloads: &[(&str, &[u8])] = &[
+        (form, b""),
+        (form, b"%%%&&==&%zz"),
+        (form, b"policy=NOPE&reference=NOPE&leave_when_done=maybe&ask_gateway=perhaps"),
+        (form, b"policy[]=1&policy[x]=2&reference[0]=x&email[]=a"),
+        (form, b"policy=%00%0d%0a&reference=%0d%0a&gateway=%C0%AF&next=%0d%0a"),
+        (form, b"email=a&password=b&next=/%0d/x&policy=NOPE&gateway=nope&card_holder=x&card_number=4111111111111111&expiry_date=1&cv2=1"),
+        (form, &[0xff, 0xfe, 0x00, 0x25, 0x80]),
+        ("application/json", br#"{"policy": 5, "reference": [], "leave_when_done": "x"}"#),
+        ("application/json", b"{"),
+        ("text/plain", b"policy=NOPE"),
+        ("multipart/form-data; boundary=x", b"--x\r\nnonsense"),
+    ];
+    let mut answered = 0;
+    for (path, method) in &functions {
+        // The login functions are public, so they are fuzzed anonymously: logging a role's
+        // client out or in again would change its session under the loop.
+        let client = client_for(&app, path).await?;
+        for (content_type, body) in payloads {
+            for from_page in [None, Some("/account")] {
+                let response = client
+                    .request(method.clone(), app.url(path))
+                    .headers({
+                        let mut h = app.same_origin_headers(from_page.unwrap_or(path));
+                        if from_page.is_none() {
+                            h.remove(reqwest::header::REFERER);
+                            h.insert(reqwest::header::ACCEPT, "application/json".parse()?);
+                        }
+                        h.insert(CONTENT_TYPE, content_type.parse()?);
+                        h
+                    })
+                    .body(body.to_vec())
+                    .send()
+                    .await;
+                let response = response?;
+                let status = response.status();
+                ensure(
+                    !status.is_server_error(),
+                    format!(
+                        "{method} {path} with {content_type} {:?} (from a page: {from_page:?}) answered {status}: {}",
+                        String::from_utf8_lossy(body),
+                        response.text().await.unwrap_or_default()
+                    ),
+                )?;
+                answered += 1;
+            }
+        }
+    }
+    ensure(answered == functions.len() * payloads.len() * 2, "every request was answered")
+}
+
+pub async fn server_function_errors_carry_their_status(app: TestApp) -> Result<()> {
+    let customer = client_for(&app, "/account").await?;
+    let form = "application/x-www-form-urlencoded";
+    // (function, arguments, status, message in the body)
+    let cases: &[(&str, &str, u16, &str)] = &[
+        ("/account/api/checkout", "policy=NOPE", 404, "We can't find that policy on your account."),
+        ("/account/api/checkout", "", 400, "The form could not be read"),
+        ("/account/api/checkout", "policy=", 400, "No policy was chosen"),
+        ("/account/api/card", "policy=NOPE", 404, "We can't find that policy on your account."),
+        (
+            "/account/api/challenge",
+            "reference=PAY-NOPE&leave_when_done=false",
+            404,
+            "We can't find that payment",
+        ),
+        (
+            "/account/api/challenge",
+            "reference=PAY-NOPE&leave_when_done=maybe",
+            400,
+            "The form could not be read",
+        ),
+        (
+            "/account/api/payment_status",
+            "reference=PAY-NOPE&ask_gateway=false",
+            404,
+            "We can't find that payment",
+        ),
+        ("/account/api/card", "policy=DEMO/0001/MOTOR/WEB", 409, "can't be paid by card"),
+    ];
+    for (path, args, status, message) in cases {
+        let response = app.post_raw(&customer, path, form, args.to_string(), None).await?;
+        let got = response.status().as_u16();
+        let body = response.text().await?;
+        ensure(
+            got == *status && body.contains(message),
+            format!("{path} {args:?}: expected {status} {message:?}, got {got} {body}"),
+        )?;
+    }
+    // Another role's function is 403, nobody's 401; both still 4xx.
+    let response = app.post_raw(&customer, "/admin/api/overview", form, "", None).await?;
+    ensure(
+        response.status() == 403,
+        format!("a customer calling an admin function: {}", response.status()),
+    )?;
+    let response = app.post_raw(&app.new_client(), "/account/api/services", form, "", None).await?;
+    ensure(
+        response.status() == 401,
+        format!("nobody calling a customer function: {}", response.status()),
+    )?;
+
+    // Without script, a malformed post still goes back to its page, with the message as the
+    // page's flash (and no `__err` in the address).
+    let page = format!("/account/checkout?policy={POLICY_NUMBER}");
+    let response = app
+        .post_raw(&customer, "/account/api/checkout_pay", form, "gateway[]=x", Some(&page))
+        .await?;
+    let back = location(&response);
+    ensure(
+        response.status() == 302 && back == app.url(&page),
+        format!("no-script post answers {} -> {back}", response.status()),
+    )?;
+    let html = customer
+        .get(app.url(&page))
+        .header(reqwest::header::ACCEPT, "text/html")
+        .send()
+        .await?
+        .text()
+        .await?;
+    ensure(html.contains("The form could not be read"), "the checkout page shows why")
 }

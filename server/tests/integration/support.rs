@@ -74,6 +74,29 @@ impl TestApp {
         h
     }
 
+    /// Posts `body` as a script would (same origin, no `Referer`, `Accept: application/json`),
+    /// or as a form without script when `as_form_page` names the page it was posted from.
+    pub async fn post_raw(
+        &self,
+        client: &Client,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+        as_form_page: Option<&str>,
+    ) -> Result<Response> {
+        let mut headers = match as_form_page {
+            Some(page) => self.same_origin_headers(page),
+            None => {
+                let mut h = self.same_origin_headers(path);
+                h.remove(REFERER);
+                h.insert(ACCEPT, HeaderValue::from_static("application/json"));
+                h
+            }
+        };
+        headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_str(content_type)?);
+        Ok(client.post(self.url(path)).headers(headers).body(body).send().await?)
+    }
+
     /// A bearer token for the demo merchant (client-credentials grant).
     pub async fn merchant_token(&self) -> Result<String> {
         let body: serde_json::Value = self
