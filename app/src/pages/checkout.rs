@@ -547,7 +547,7 @@ pub(crate) async fn owned_policy(
         return Err(PageError::forbidden("Your account has no customer record."));
     };
     let reference = reference.trim();
-    if reference.is_empty() {
+    if !plausible_reference(reference) {
         return Ok(None);
     }
     let service = Service::find_by_reference(&ctx.db, reference)
@@ -571,6 +571,9 @@ pub(crate) async fn owned_payment(
     let Some(customer) = &user.customer_id else {
         return Err(PageError::forbidden("Your account has no customer record."));
     };
+    if !plausible_reference(reference.trim()) {
+        return Ok(None);
+    }
     let Some(payment) = Payment::find_by_reference(&ctx.db, reference.trim())
         .await
         .map_err(internal("loading the payment"))?
@@ -590,6 +593,14 @@ pub(crate) async fn owned_payment(
         .into_iter()
         .find(|s| s.service.id == purchase.service_id);
     Ok(service.map(|s| (payment, s)))
+}
+
+/// Whether `reference` could name a policy or payment at all: no reference is empty, very long
+/// or holds control characters (PostgreSQL refuses NUL in text, which would be a 500, not the
+/// 404 it is).
+#[cfg(feature = "ssr")]
+fn plausible_reference(reference: &str) -> bool {
+    !reference.is_empty() && reference.len() <= 200 && !reference.chars().any(char::is_control)
 }
 
 /// Logs an internal failure and gives the customer a sentence without its details.

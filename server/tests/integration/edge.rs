@@ -288,6 +288,7 @@ pub async fn server_functions_answer_malformed_arguments_with_4xx(app: TestApp) 
         (form, b"policy=NOPE&reference=NOPE&leave_when_done=maybe&ask_gateway=perhaps"),
         (form, b"policy[]=1&policy[x]=2&reference[0]=x&email[]=a"),
         (form, b"policy=%00%0d%0a&reference=%0d%0a&gateway=%C0%AF&next=%0d%0a"),
+        (form, b"email=a%00%40b.example&password=%00&policy=%00&reference=%00&leave_when_done=true&ask_gateway=true"),
         (form, b"email=a&password=b&next=/%0d/x&policy=NOPE&gateway=nope&card_holder=x&card_number=4111111111111111&expiry_date=1&cv2=1"),
         (form, &[0xff, 0xfe, 0x00, 0x25, 0x80]),
         ("application/json", br#"{"policy": 5, "reference": [], "leave_when_done": "x"}"#),
