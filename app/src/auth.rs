@@ -8,6 +8,8 @@ use http::request::Parts;
 use leptos::prelude::*;
 use settle::account::{Role, User, UserId};
 
+use crate::error::PageError;
+
 /// Session key holding the logged-in user's id.
 pub const SESSION_USER_KEY: &str = "user_id";
 
@@ -26,19 +28,29 @@ pub fn current_user() -> Option<User> {
 
 /// The logged-in user, who must have `role`. The guard has already refused other roles; this
 /// also gives the server function the user it acts for.
-pub fn require(role: Role) -> Result<User, ServerFnError> {
+pub fn require(role: Role) -> Result<User, PageError> {
     match current_user() {
         Some(user) if user.role == role => Ok(user),
-        Some(_) => Err(ServerFnError::new("forbidden")),
-        None => Err(ServerFnError::new("not logged in")),
+        Some(_) => Err(PageError::forbidden("Your account can't do this.")),
+        None => Err(PageError::unauthorized("Log in first.")),
     }
 }
 
-/// A local path to continue to after login; anything else (another host, `//evil`) is dropped.
+/// A plain local path to continue to after login, or `None` (the caller then uses the role's
+/// home page).
+///
+/// Only `/` followed by visible ASCII is followed. Browsers drop tab, CR and LF from URLs and
+/// read `\` as `/`, so `/<tab>/evil.example` and `/\evil.example` would leave the site like
+/// `//evil.example` does; control characters also can't go into a `Location` header. Spaces and
+/// non-ASCII are refused rather than encoded: our own links never contain them. Percent-escapes
+/// stay as they are: `/%2F%2Fevil.example` is one path segment on this site (browsers never
+/// decode `%2F` or `%09` when resolving a URL), so it is followed and ends on a 404 page here.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    let next = next?.trim();
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
-    local.then(|| next.to_owned())
+    let next = next?;
+    let plain = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    plain.then(|| next.to_owned())
 }
 
 /// Logs a person in and sends them to their home page (or `next`).
@@ -47,7 +59,7 @@ pub async fn log_in(
     email: String,
     password: String,
     next: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PageError> {
     use settle::account::{LoginOutcome, Password};
     use tower_sessions::Session;
 
@@ -68,7 +80,9 @@ pub async fn log_in(
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "login failed");
-        ServerFnError::new("login is unavailable right now")
+        PageError::unavailable(
+            "Logging in is unavailable right now. Please try again in a few minutes.",
+        )
     })?;
     let back_to_login = match safe_next(next.as_deref()) {
         Some(next) => format!("/login?next={}", urlencode(&next)),
@@ -97,7 +111,7 @@ pub async fn log_in(
 
 /// Ends the session.
 #[server(prefix = "/api/auth", endpoint = "logout")]
-pub async fn log_out() -> Result<(), ServerFnError> {
+pub async fn log_out() -> Result<(), PageError> {
     use tower_sessions::Session;
 
     let session: Session = leptos_axum::extract().await?;
@@ -111,9 +125,9 @@ pub async fn log_out() -> Result<(), ServerFnError> {
 }
 
 #[cfg(feature = "ssr")]
-fn session_error(e: tower_sessions::session::Error) -> ServerFnError {
+fn session_error(e: tower_sessions::session::Error) -> PageError {
     tracing::error!(error = %e, "session store failed");
-    ServerFnError::new("sessions are unavailable right now")
+    PageError::unavailable("Sessions are unavailable right now. Please try again in a few minutes.")
 }
 
 fn urlencode(s: &str) -> String {
@@ -130,6 +144,16 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), None);
         assert_eq!(safe_next(Some("https://evil.example")), None);
         assert_eq!(safe_next(Some("/\\evil.example")), None);
+        assert_eq!(safe_next(Some("/\t/evil.example/x")), None);
+        assert_eq!(safe_next(Some("/\r/x")), None);
+        assert_eq!(safe_next(Some("/\n/x")), None);
+        assert_eq!(safe_next(Some(" /admin")), None);
+        assert_eq!(safe_next(Some("/caf\u{e9}")), None);
+        assert_eq!(safe_next(Some("/%2F%2Fevil.example")), Some("/%2F%2Fevil.example".into()));
+        assert_eq!(
+            safe_next(Some("/account/checkout?policy=DEMO/0001/MOTOR/WEB")),
+            Some("/account/checkout?policy=DEMO/0001/MOTOR/WEB".into())
+        );
         assert_eq!(safe_next(None), None);
     }
 }

@@ -16,7 +16,9 @@ pub struct PageContext {
 }
 
 /// The page context, or an error if the server did not provide one (a wiring bug).
-pub fn page_context() -> Result<PageContext, leptos::prelude::ServerFnError> {
-    leptos::prelude::use_context::<PageContext>()
-        .ok_or_else(|| leptos::prelude::ServerFnError::new("page context missing"))
+pub fn page_context() -> Result<PageContext, crate::PageError> {
+    leptos::prelude::use_context::<PageContext>().ok_or_else(|| {
+        tracing::error!("page context missing");
+        crate::PageError::internal(crate::error::SOMETHING_WENT_WRONG)
+    })
 }

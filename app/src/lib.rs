@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod context;
+pub mod error;
 pub mod flash;
 mod layout;
 pub mod pages;
@@ -13,6 +14,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 pub use context::PageContext;
+pub use error::PageError;
 
 /// The HTML document around every page. No `<HydrationScripts/>`: pages are server-rendered
 /// only, so no script is needed (or allowed by the content security policy).

@@ -65,6 +65,9 @@ pub struct Config {
     pub login_window_minutes: i64,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// Origins besides this server and the card gateways whose pages may load in the 3-D Secure
+    /// challenge frame (issuers' ACS hosts), e.g. `https://acs.bank.example`.
+    pub frame_origins: Vec<String>,
     /// How often each instance looks for unsettled payments that are due to be asked about, in
     /// seconds (a cheap indexed query).
     pub reconcile_interval_seconds: u64,
@@ -98,6 +101,7 @@ impl Default for Config {
             login_max_failures_per_client: 20,
             login_window_minutes: 15,
             trust_forwarded_for: false,
+            frame_origins: Vec::new(),
             reconcile_interval_seconds: 1,
             reconcile_schedule_seconds: vec![5, 30, 120, 600, 3600],
             reconcile_give_up_minutes: 24 * 60,
@@ -169,6 +173,16 @@ impl Config {
                 _ => return invalid("public_url", "must be an absolute http(s) URL"),
             }
         }
+        for origin in &self.frame_origins {
+            if origin_of(origin).is_none() {
+                return Err(ConfigError::Invalid {
+                    setting: "frame_origins",
+                    problem: format!(
+                        "has {origin:?}, which is not an http(s) origin such as https://acs.bank.example"
+                    ),
+                });
+            }
+        }
         if self.database_max_connections == 0 {
             return invalid("database_max_connections", "must be at least 1");
         }
@@ -232,6 +246,11 @@ impl Config {
         }
     }
 
+    /// The `frame_origins` setting as origins (`https://host[:port]`).
+    pub fn frame_origins(&self) -> Vec<String> {
+        self.frame_origins.iter().filter_map(|o| origin_of(o)).collect()
+    }
+
     /// Whether the sandbox gateways are mounted.
     pub fn sandbox_enabled(&self) -> bool {
         self.sandbox.unwrap_or(self.mode == Mode::Development)
@@ -255,6 +274,15 @@ impl Config {
             window: chrono::Duration::minutes(self.login_window_minutes),
         }
     }
+}
+
+/// The origin of an http(s) URL that names nothing but an origin (no path, query or fragment).
+pub fn origin_of(text: &str) -> Option<String> {
+    let url = Url::parse(text.trim()).ok()?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    let plain = url.username().is_empty() && url.password().is_none();
+    (matches!(url.scheme(), "http" | "https") && url.has_host() && bare && plain)
+        .then(|| url.origin().ascii_serialization())
 }
 
 #[cfg(test)]
@@ -291,6 +319,26 @@ mod tests {
         assert_eq!(c.sandbox_faults["card"].error_rate, 0.25);
         let err = with("[sandbox_faults.card]\nerror_rate = 2.0").unwrap_err().to_string();
         assert!(err.contains("sandbox_faults") && err.contains("error_rate"), "{err}");
+    }
+
+    #[test]
+    fn frame_origins_are_origins() {
+        let c =
+            with("frame_origins = ['https://acs.bank.example', 'https://ACS.other.example:8443/']")
+                .unwrap();
+        assert_eq!(
+            c.frame_origins(),
+            ["https://acs.bank.example", "https://acs.other.example:8443"]
+        );
+        for bad in [
+            "'acs.bank.example'",
+            "'https://acs.bank.example/path'",
+            "'javascript:alert(1)'",
+            "\"https://a.example; script-src *\"",
+        ] {
+            let err = with(&format!("frame_origins = [{bad}]")).expect_err(bad).to_string();
+            assert!(err.contains("frame_origins"), "{bad}: {err}");
+        }
     }
 
     #[test]

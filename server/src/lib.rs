@@ -22,6 +22,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -66,6 +67,8 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         .site_root("target/site")
         .site_addr(config.bind)
         .build();
+    let gateways = settle::gateway::Gateway::connections(&db).await?;
+    let csp = Arc::new(web::headers::ContentSecurityPolicy::new(frame_origins(&config, &gateways)));
     let payments = orchestrator(&config, &db).await?;
     let state = AppState {
         pages: PageContext {
@@ -96,12 +99,26 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         )));
 
     let pages_context = state.pages.clone();
-    let provide = move || provide_context(pages_context.clone());
+    let provide = move || {
+        provide_context(pages_context.clone());
+        web::headers::provide_nonce_to_leptos();
+    };
     let render_options = state.leptos_options.clone();
-    let not_found = leptos_axum::render_app_async_with_context(provide.clone(), {
+    let not_found_page = leptos_axum::render_app_async_with_context(provide.clone(), {
         let options = render_options.clone();
         move || shell(options.clone())
     });
+    // Unknown paths under /api are API calls: problem details, not the HTML 404 page.
+    let not_found = move |request: Request| {
+        let not_found_page = not_found_page.clone();
+        async move {
+            if api::fallback::is_api_path(request.uri().path()) {
+                api::fallback::not_found().into_response()
+            } else {
+                not_found_page(request).await.into_response()
+            }
+        }
+    };
     let web = Router::new()
         .route("/account/payments/{reference}/tax-invoice.pdf", get(web::documents::tax_invoice))
         .route("/account/payments/{reference}/receipt.pdf", get(web::documents::receipt))
@@ -109,6 +126,7 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
             shell(render_options.clone())
         })
         .fallback(not_found)
+        .layer(from_fn(web::server_fns::error_status))
         .layer(from_fn(web::csrf::reject_cross_site))
         .layer(from_fn_with_state(state.clone(), web::guard::guard))
         .layer(sessions);
@@ -151,7 +169,8 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         }
         router = router.nest_service("/sandbox", sandbox::router(sandbox));
     }
-    let router = with_security_headers(router.with_state(state.clone()))
+    let router = router.method_not_allowed_fallback(api::fallback::method_not_allowed);
+    let router = with_security_headers(router.with_state(state.clone()), &state.config, csp)
         .layer(from_fn_with_state(state.clone(), web::client_addr::client_addr))
         .layer(
             ServiceBuilder::new()
@@ -167,15 +186,25 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
     Ok((router, state))
 }
 
-/// Headers every response carries unless a handler set its own: pages need no script from
-/// anywhere, and nothing here may be framed by another site.
-fn with_security_headers(router: Router) -> Router {
-    let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'";
+/// Headers every response carries unless a handler set its own: script only from here or with
+/// the response's nonce, frames only from here and the card issuers' pages, nothing here framed
+/// by another site, nothing stored by browsers or proxies, and HTTPS only in production.
+fn with_security_headers(
+    router: Router,
+    config: &Config,
+    csp: Arc<web::headers::ContentSecurityPolicy>,
+) -> Router {
+    let mut router =
+        router.layer(from_fn_with_state(csp, web::headers::content_security_policy)).layer(
+            SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, web::headers::NO_STORE),
+        );
+    if config.mode == config::Mode::Production {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            web::headers::HSTS,
+        ));
+    }
     router
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
-        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -184,6 +213,23 @@ fn with_security_headers(router: Router) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+}
+
+/// Where the 3-D Secure challenge frame may load pages from besides this server: the card
+/// gateways' own origins and the `frame_origins` setting. Read at start: a card gateway
+/// configured later is framed after the next restart.
+fn frame_origins(
+    config: &Config,
+    gateways: &[settle::connector::GatewayConnection],
+) -> Vec<String> {
+    let from_gateways = gateways
+        .iter()
+        .filter(|g| g.gateway.kind == settle::gateway::GatewayKind::Card3ds)
+        .filter_map(|g| g.base_url.as_ref())
+        .map(|url| url.origin())
+        .filter(|origin| origin.is_tuple())
+        .map(|origin| origin.ascii_serialization());
+    from_gateways.chain(config.frame_origins()).collect()
 }
 
 /// The payment orchestrator over the configured gateways; gateways without a base URL of their

@@ -22,7 +22,9 @@ impl Email {
         if email.is_empty() {
             return Err(FieldError::new("email", "is required"));
         }
-        if email.len() > 254 || email.chars().any(char::is_whitespace) {
+        // Control characters (NUL in particular, which PostgreSQL refuses in text) are in no
+        // address.
+        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
@@ -75,9 +77,17 @@ mod tests {
 
     #[test]
     fn implausible_addresses_are_refused_on_the_email_field() {
-        for bad in
-            ["", "no-at-sign", "a@b", "a b@c.com", "@example.com", "a@@example.com", "a@example."]
-        {
+        for bad in [
+            "",
+            "no-at-sign",
+            "a@b",
+            "a b@c.com",
+            "@example.com",
+            "a@@example.com",
+            "a@example.",
+            "a\0@example.com",
+            "a@exam\u{1b}ple.com",
+        ] {
             let err = Email::parse(bad).expect_err(bad);
             assert_eq!(err.field, "email", "{bad}");
         }

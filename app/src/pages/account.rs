@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
 
+use crate::PageError;
 use crate::auth::current_user;
 use crate::layout::Layout;
 
@@ -26,15 +27,19 @@ pub struct ServiceLine {
 
 /// The logged-in customer's services.
 #[server(prefix = "/account/api", endpoint = "services")]
-pub async fn my_services() -> Result<Vec<ServiceLine>, ServerFnError> {
+pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
     let user = crate::auth::require(Role::Customer)?;
     let ctx = crate::context::page_context()?;
-    let customer = user.customer_id.ok_or_else(|| ServerFnError::new("no customer record"))?;
+    let customer = user
+        .customer_id
+        .ok_or_else(|| PageError::forbidden("Your account has no customer record."))?;
     let summaries = settle::service::Service::summaries_for_customer(&ctx.db, &customer)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "loading services failed");
-            ServerFnError::new("your services can't be shown right now")
+            PageError::internal(
+                "Your services can't be shown right now. Please try again in a few minutes.",
+            )
         })?;
     Ok(summaries
         .into_iter()

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
 
+use crate::PageError;
 use crate::layout::Layout;
 
 /// Headline counts for the admin console.
@@ -19,12 +20,12 @@ pub struct OverviewCounts {
 
 /// Counts for the console; admins only.
 #[server(prefix = "/admin/api", endpoint = "overview")]
-pub async fn admin_overview() -> Result<OverviewCounts, ServerFnError> {
+pub async fn admin_overview() -> Result<OverviewCounts, PageError> {
     crate::auth::require(Role::Admin)?;
     let ctx = crate::context::page_context()?;
     let counts = settle::stats::overview(&ctx.db).await.map_err(|e| {
         tracing::error!(error = %e, "admin overview failed");
-        ServerFnError::new("the overview can't be shown right now")
+        PageError::internal("The overview can't be shown right now.")
     })?;
     Ok(OverviewCounts {
         customers: counts.customers,

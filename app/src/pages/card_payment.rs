@@ -17,6 +17,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
 
+use crate::PageError;
 use crate::layout::Layout;
 use crate::pages::checkout::{card_href, checkout_href, report_problem, status_href};
 
@@ -90,7 +91,7 @@ pub struct CardView {
 pub async fn load_card_page(
     policy: String,
     gateway: Option<String>,
-) -> Result<CardView, ServerFnError> {
+) -> Result<CardView, PageError> {
     use settle::product::Product;
     use settle::purchase::Purchase;
 
@@ -100,20 +101,20 @@ pub async fn load_card_page(
     let ctx = crate::context::page_context()?;
     let service = owned_policy(&ctx, &user, &policy)
         .await?
-        .ok_or_else(|| ServerFnError::new("We can't find that policy on your account."))?;
+        .ok_or_else(|| PageError::not_found("We can't find that policy on your account."))?;
     let product = Product::find(&ctx.db, &service.product_id)
         .await
         .map_err(internal("loading the product"))?
-        .ok_or_else(|| ServerFnError::new("This policy's product is missing."))?;
+        .ok_or_else(|| PageError::internal("This policy's product is missing."))?;
     let purchase = Purchase::open_for_service(&ctx.db, &service.id)
         .await
         .map_err(internal("loading the premium"))?
         .into_iter()
         .next()
-        .ok_or_else(|| ServerFnError::new("Nothing is due on this policy."))?;
+        .ok_or_else(|| PageError::conflict("Nothing is due on this policy."))?;
     let gateway = card_gateway(&ctx, &service.product_id, gateway.as_deref())
         .await?
-        .ok_or_else(|| ServerFnError::new("This policy can't be paid by card. Choose another way to pay on the checkout page."))?;
+        .ok_or_else(|| PageError::conflict("This policy can't be paid by card. Choose another way to pay on the checkout page."))?;
     let session: tower_sessions::Session = leptos_axum::extract().await?;
     let kept = session
         .remove::<CardForm>(CARD_FORM_KEY)
@@ -149,7 +150,7 @@ pub async fn pay_by_card(
     city: Option<String>,
     county: Option<String>,
     postcode: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PageError> {
     use settle::card::{CardNumber, Cvv, ExpiryDate};
     use settle::connector::{Address, CardDetails};
     use settle::payment::{Instrument, PaymentRequest, PaymentState};
@@ -364,7 +365,7 @@ pub struct ChallengeView {
 pub async fn load_challenge(
     reference: String,
     leave_when_done: bool,
-) -> Result<ChallengeView, ServerFnError> {
+) -> Result<ChallengeView, PageError> {
     use settle::payment::PaymentState;
 
     use crate::pages::checkout::owned_payment;
@@ -373,7 +374,7 @@ pub async fn load_challenge(
     let ctx = crate::context::page_context()?;
     let (payment, summary) = owned_payment(&ctx, &user, &reference)
         .await?
-        .ok_or_else(|| ServerFnError::new("We can't find that payment on your account."))?;
+        .ok_or_else(|| PageError::not_found("We can't find that payment on your account."))?;
     let challenge =
         payment.three_ds.clone().filter(|_| payment.state == PaymentState::Payment3dAuth);
     if challenge.is_none() && leave_when_done {
@@ -642,7 +643,7 @@ async fn card_gateway(
     ctx: &crate::PageContext,
     product: &settle::product::ProductId,
     requested: Option<&str>,
-) -> Result<Option<settle::gateway::Gateway>, ServerFnError> {
+) -> Result<Option<settle::gateway::Gateway>, PageError> {
     use settle::gateway::{Gateway, GatewayKind};
 
     let cards: Vec<Gateway> = Gateway::for_product(&ctx.db, product)
@@ -659,10 +660,12 @@ async fn card_gateway(
 
 /// Keeps the form's safe values (holder, address, errors) for the next card page.
 #[cfg(feature = "ssr")]
-async fn keep_form(form: &CardForm) -> Result<(), ServerFnError> {
+async fn keep_form(form: &CardForm) -> Result<(), PageError> {
     let session: tower_sessions::Session = leptos_axum::extract().await?;
     session.insert(CARD_FORM_KEY, form).await.map_err(|e| {
         tracing::error!(error = %e, "keeping the card form failed");
-        ServerFnError::new("sessions are unavailable right now")
+        PageError::unavailable(
+            "Sessions are unavailable right now. Please try again in a few minutes.",
+        )
     })
 }

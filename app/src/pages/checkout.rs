@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
 
+use crate::PageError;
 use crate::layout::Layout;
 
 /// One premium line of the purchase.
@@ -99,7 +100,7 @@ fn query_value(value: &str) -> String {
 
 /// The checkout summary of one of the customer's policies.
 #[server(prefix = "/account/api", endpoint = "checkout")]
-pub async fn load_checkout(policy: String) -> Result<CheckoutView, ServerFnError> {
+pub async fn load_checkout(policy: String) -> Result<CheckoutView, PageError> {
     use settle::gateway::Gateway;
     use settle::payment::Payment;
     use settle::product::Product;
@@ -108,17 +109,17 @@ pub async fn load_checkout(policy: String) -> Result<CheckoutView, ServerFnError
     let user = crate::auth::require(Role::Customer)?;
     let ctx = crate::context::page_context()?;
     if policy.trim().is_empty() {
-        return Err(ServerFnError::new(
+        return Err(PageError::bad_request(
             "No policy was chosen. Choose the policy to pay on your account page.",
         ));
     }
     let service = owned_policy(&ctx, &user, &policy)
         .await?
-        .ok_or_else(|| ServerFnError::new("We can't find that policy on your account."))?;
+        .ok_or_else(|| PageError::not_found("We can't find that policy on your account."))?;
     let product = Product::find(&ctx.db, &service.product_id)
         .await
         .map_err(internal("loading the product"))?
-        .ok_or_else(|| ServerFnError::new("This policy's product is missing."))?;
+        .ok_or_else(|| PageError::internal("This policy's product is missing."))?;
     let purchase = Purchase::open_for_service(&ctx.db, &service.id)
         .await
         .map_err(internal("loading the premium"))?
@@ -218,7 +219,7 @@ pub async fn load_checkout(policy: String) -> Result<CheckoutView, ServerFnError
 /// hosted page, to the card page, or to the payment's status page. Problems come back as a flash
 /// message on the checkout page.
 #[server(prefix = "/account/api", endpoint = "checkout_pay")]
-pub async fn start_checkout(policy: String, gateway: Option<String>) -> Result<(), ServerFnError> {
+pub async fn start_checkout(policy: String, gateway: Option<String>) -> Result<(), PageError> {
     use settle::gateway::{Gateway, GatewayKind};
     use settle::payment::{Instrument, PaymentRequest, PaymentState};
     use settle::purchase::Purchase;
@@ -455,25 +456,13 @@ fn CheckoutSummary(view: CheckoutView) -> impl IntoView {
     .into_any()
 }
 
-/// The message of a page's data error, for the page to show; also gives the page the status code
-/// that fits (404 for something not found or not the customer's, 503 when Settle can't answer).
-pub fn report_problem(e: &ServerFnError) -> String {
-    let message = match e {
-        ServerFnError::ServerError(message) => message.clone(),
-        other => other.to_string(),
-    };
-    let status = if message.contains("can't find") {
-        Some(http::StatusCode::NOT_FOUND)
-    } else if message.contains("right now") {
-        Some(http::StatusCode::SERVICE_UNAVAILABLE)
-    } else {
-        None
-    };
-    if let (Some(status), Some(response)) = (status, use_context::<leptos_axum::ResponseOptions>())
-    {
-        response.set_status(status);
+/// The message of a page's data error, for the page to show; also gives the page the error's
+/// status code (404 for something not found or not the customer's, 500 for our faults).
+pub fn report_problem(e: &PageError) -> String {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(e.status_code());
     }
-    message
+    e.message.clone()
 }
 
 /// The sentence a customer sees for a gateway kind this page can take, or `None` if it can't
@@ -553,15 +542,15 @@ pub(crate) async fn owned_policy(
     ctx: &crate::PageContext,
     user: &settle::account::User,
     reference: &str,
-) -> Result<Option<settle::service::Service>, ServerFnError> {
+) -> Result<Option<settle::service::Service>, PageError> {
     use settle::product::ServiceKind;
     use settle::service::Service;
 
     let Some(customer) = &user.customer_id else {
-        return Err(ServerFnError::new("Your account has no customer record."));
+        return Err(PageError::forbidden("Your account has no customer record."));
     };
     let reference = reference.trim();
-    if reference.is_empty() {
+    if !plausible_reference(reference) {
         return Ok(None);
     }
     let service = Service::find_by_reference(&ctx.db, reference)
@@ -577,14 +566,17 @@ pub(crate) async fn owned_payment(
     ctx: &crate::PageContext,
     user: &settle::account::User,
     reference: &str,
-) -> Result<Option<(settle::payment::Payment, settle::service::ServiceSummary)>, ServerFnError> {
+) -> Result<Option<(settle::payment::Payment, settle::service::ServiceSummary)>, PageError> {
     use settle::payment::Payment;
     use settle::purchase::Purchase;
     use settle::service::Service;
 
     let Some(customer) = &user.customer_id else {
-        return Err(ServerFnError::new("Your account has no customer record."));
+        return Err(PageError::forbidden("Your account has no customer record."));
     };
+    if !plausible_reference(reference.trim()) {
+        return Ok(None);
+    }
     let Some(payment) = Payment::find_by_reference(&ctx.db, reference.trim())
         .await
         .map_err(internal("loading the payment"))?
@@ -606,12 +598,20 @@ pub(crate) async fn owned_payment(
     Ok(service.map(|s| (payment, s)))
 }
 
+/// Whether `reference` could name a policy or payment at all: no reference is empty, very long
+/// or holds control characters (PostgreSQL refuses NUL in text, which would be a 500, not the
+/// 404 it is).
+#[cfg(feature = "ssr")]
+fn plausible_reference(reference: &str) -> bool {
+    !reference.is_empty() && reference.len() <= 200 && !reference.chars().any(char::is_control)
+}
+
 /// Logs an internal failure and gives the customer a sentence without its details.
 #[cfg(feature = "ssr")]
-pub(crate) fn internal(what: &'static str) -> impl Fn(settle::Error) -> ServerFnError {
+pub(crate) fn internal(what: &'static str) -> impl Fn(settle::Error) -> PageError {
     move |e| {
         tracing::error!(error = %e, "{what} failed");
-        ServerFnError::new("This can't be shown right now. Please try again in a few minutes.")
+        PageError::internal("This can't be shown right now. Please try again in a few minutes.")
     }
 }
 
@@ -656,14 +656,13 @@ pub(crate) fn in_progress_flash() -> crate::flash::Flash {
 
 /// Keeps a flash message for the next page and sends the browser to `to` (post/redirect/get).
 #[cfg(feature = "ssr")]
-pub(crate) async fn flash_redirect(
-    flash: crate::flash::Flash,
-    to: &str,
-) -> Result<(), ServerFnError> {
+pub(crate) async fn flash_redirect(flash: crate::flash::Flash, to: &str) -> Result<(), PageError> {
     let session: tower_sessions::Session = leptos_axum::extract().await?;
     flash.store(&session).await.map_err(|e| {
         tracing::error!(error = %e, "storing a flash message failed");
-        ServerFnError::new("sessions are unavailable right now")
+        PageError::unavailable(
+            "Sessions are unavailable right now. Please try again in a few minutes.",
+        )
     })?;
     leptos_axum::redirect(to);
     Ok(())

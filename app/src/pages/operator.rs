@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
 
+use crate::PageError;
 use crate::layout::Layout;
 
 /// What the operator console shows.
@@ -17,12 +18,12 @@ pub struct ConfigurationView {
 
 /// The current configuration; operators only.
 #[server(prefix = "/operator/api", endpoint = "configuration")]
-pub async fn configuration() -> Result<ConfigurationView, ServerFnError> {
+pub async fn configuration() -> Result<ConfigurationView, PageError> {
     crate::auth::require(Role::Operator)?;
     let ctx = crate::context::page_context()?;
     let fail = |e: settle::Error| {
         tracing::error!(error = %e, "loading configuration failed");
-        ServerFnError::new("the configuration can't be shown right now")
+        PageError::internal("The configuration can't be shown right now.")
     };
     let gateways = settle::gateway::Gateway::list(&ctx.db).await.map_err(fail)?;
     let products = settle::product::Product::list(&ctx.db).await.map_err(fail)?;

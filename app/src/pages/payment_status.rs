@@ -12,6 +12,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
 
+use crate::PageError;
 use crate::layout::Layout;
 use crate::pages::card_payment::challenge_href;
 use crate::pages::checkout::{card_href, checkout_href, report_problem, status_href};
@@ -70,10 +71,7 @@ pub struct StatusView {
 /// The status of one of the customer's payments; asks the gateway first if the payment is still
 /// waiting for the customer or the gateway.
 #[server(prefix = "/account/api", endpoint = "payment_status")]
-pub async fn payment_status(
-    reference: String,
-    ask_gateway: bool,
-) -> Result<StatusView, ServerFnError> {
+pub async fn payment_status(reference: String, ask_gateway: bool) -> Result<StatusView, PageError> {
     use settle::gateway::{Gateway, GatewayKind};
     use settle::payment::PaymentState;
 
@@ -83,7 +81,7 @@ pub async fn payment_status(
     let ctx = crate::context::page_context()?;
     let (mut payment, summary) = owned_payment(&ctx, &user, &reference)
         .await?
-        .ok_or_else(|| ServerFnError::new("We can't find that payment on your account."))?;
+        .ok_or_else(|| PageError::not_found("We can't find that payment on your account."))?;
     if ask_gateway
         && matches!(payment.state, PaymentState::AwaitingCustomer | PaymentState::Processing)
     {

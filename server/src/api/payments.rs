@@ -19,6 +19,7 @@ use settle::purchase::PurchaseId;
 
 use crate::api::bearer::ApiCaller;
 use crate::api::idempotency::IdempotencyKey;
+use crate::api::json::ApiJson;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -123,7 +124,7 @@ pub async fn start(
     State(state): State<AppState>,
     caller: ApiCaller,
     IdempotencyKey(key): IdempotencyKey,
-    Json(body): Json<StartPayment>,
+    ApiJson(body): ApiJson<StartPayment>,
 ) -> Result<Response, ApiError> {
     let merchant = Merchant::find(&state.db, caller.merchant_id())
         .await?

@@ -4,3 +4,5 @@ pub mod client_addr;
 pub mod csrf;
 pub mod documents;
 pub mod guard;
+pub mod headers;
+pub mod server_fns;

@@ -144,6 +144,8 @@ pub async fn other_customers_and_merchants_find_nothing_of_a_customers(app: Test
     let owned = owned_by_the_demo_customer(&app).await?;
     let other = app.other_customer().await?;
     nothing_is_found(&app, "another customer", &other.token, &owned).await?;
+    // ...while their own quote is theirs to prepare.
+    app.prepare_quote(&other.token, &other.policy_number).await?;
     let merchant_two = app.other_merchant().await?;
     nothing_is_found(&app, "another merchant", &merchant_two, &owned).await?;
     // Nothing was started or charged on the demo customer's behalf.

@@ -5,6 +5,7 @@ mod access;
 mod accounts;
 mod api_client;
 mod documents;
+mod edge;
 mod forged_callbacks;
 mod foundation;
 mod money_safety;
@@ -38,6 +39,13 @@ fn main() {
         accounts::logout_ends_the_session,
         accounts::pages_and_server_functions_enforce_roles,
         accounts::cross_site_form_posts_are_refused,
+        edge::login_follows_only_plain_local_paths,
+        edge::json_errors_name_the_field_and_never_echo_the_value,
+        edge::responses_carry_a_nonce_csp_and_no_store,
+        edge::challenge_frames_allow_card_gateways_and_configured_origins,
+        edge::unknown_api_paths_and_methods_are_problem_details,
+        edge::server_functions_answer_malformed_arguments_with_4xx,
+        edge::server_function_errors_carry_their_status,
         oauth::password_grant_issues_a_bearer_token,
         oauth::client_credentials_grant_by_form_and_by_basic_auth,
         oauth::bad_grants_get_rfc6749_errors,

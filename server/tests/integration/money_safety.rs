@@ -375,6 +375,10 @@ pub async fn a_retry_after_an_in_doubt_attempt_never_charges_again(app: TestApp)
     settle::with_db!(&app.db, pool => sqlx::query("DELETE FROM idempotency_keys").execute(pool).await.map(|_| ()))?;
     let retry = app.call(Method::POST, &path, Some(&token), Some(&body), Some("retry-1")).await?;
     ensure(retry.status == 409, format!("in doubt, the retry waits: {retry:?}"))?;
+    ensure(
+        retry.headers.get("content-type").is_some_and(|v| v == "application/problem+json"),
+        "a problem",
+    )?;
     ensure(attempts(&app, CARD_POLICY_NUMBER).await?.len() == 1, "no second attempt")?;
     // Once the acquirer's word is in, the retry replays the outcome.
     app.set_faults("card", json!({})).await?;

@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
 use settle::card::{CardNumber, Cvv, ExpiryDate};
-use settle::connector::{Address, CardDetails, ConnectorSettings, Connectors};
+use settle::connector::{Address, CardDetails};
 use settle::demo::{CARD_POLICY_NUMBER, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET, POLICY_NUMBER};
 use settle::payment::PaymentState::{self, *};
 use settle::payment::event::timeline;
-use settle::payment::orchestrator::{CallbackUrls, ReconcilePolicy};
-use settle::payment::{Instrument, Orchestrator, Payment, PaymentRequest};
+use settle::payment::orchestrator::ReconcilePolicy;
+use settle::payment::{Instrument, Payment, PaymentRequest};
 use settle::purchase::{Purchase, PurchaseId, PurchaseStatus};
 use settle::service::Service;
 
@@ -50,41 +50,12 @@ fn request(purchase: &PurchaseId, gateways: &[&str], instrument: Instrument) -> 
     }
 }
 
-/// An orchestrator like the server's, over the gateways as they are in the database now
-/// (tests change timeouts and add gateways), with its own reconciliation policy.
-async fn orchestrator(app: &TestApp, reconcile: ReconcilePolicy) -> Result<Orchestrator> {
-    let public_url = url::Url::parse(&app.base)?;
-    let sandbox_url = url::Url::parse(&format!("{}/sandbox", app.base))?;
-    let gateways = settle::gateway::Gateway::connections(&app.db).await?;
-    let connectors = Connectors::for_gateways(
-        &gateways,
-        &ConnectorSettings { sandbox_url, client: reqwest::Client::new() },
-    );
-    Ok(Orchestrator::new(
-        app.db.clone(),
-        connectors,
-        gateways,
-        CallbackUrls { public_url },
-        reconcile,
-    ))
-}
-
 async fn states_in_timeline(app: &TestApp, payment: &Payment) -> Result<Vec<PaymentState>> {
     Ok(timeline(&app.db, &payment.id).await?.into_iter().filter_map(|e| e.to).collect())
 }
 
 async fn reload(app: &TestApp, payment: &Payment) -> Result<Payment> {
     Payment::find(&app.db, &payment.id).await?.ok_or_else(|| anyhow!("payment vanished"))
-}
-
-async fn set_faults(app: &TestApp, provider: &str, faults: Value) -> Result<()> {
-    let response = app
-        .client
-        .put(app.url(&format!("/sandbox/faults/{provider}")))
-        .json(&faults)
-        .send()
-        .await?;
-    ensure(response.status() == 200, format!("setting faults: {}", response.status()))
 }
 
 /// Makes reconciliation due now for a payment (as if its gateway's settle-after had passed).
@@ -270,7 +241,7 @@ pub async fn declined_card_then_successful_retry(app: TestApp) -> Result<()> {
 }
 
 pub async fn dropped_notification_is_settled_by_the_sweep(app: TestApp) -> Result<()> {
-    set_faults(&app, "hosted-checkout", json!({ "drop_notification_rate": 1.0 })).await?;
+    app.set_faults("hosted-checkout", json!({ "drop_notification_rate": 1.0 })).await?;
     let purchase = open_purchase(&app, POLICY_NUMBER).await?;
     let payment = app
         .state
@@ -303,7 +274,7 @@ pub async fn dropped_notification_is_settled_by_the_sweep(app: TestApp) -> Resul
 }
 
 pub async fn duplicate_notification_is_recorded_and_ignored(app: TestApp) -> Result<()> {
-    set_faults(&app, "hosted-checkout", json!({ "duplicate_notification_rate": 1.0 })).await?;
+    app.set_faults("hosted-checkout", json!({ "duplicate_notification_rate": 1.0 })).await?;
     let purchase = open_purchase(&app, POLICY_NUMBER).await?;
     let payment = app
         .state
@@ -434,7 +405,7 @@ pub async fn gateway_routing_tries_the_next_gateway_when_one_is_down(app: TestAp
         &["down-aed", "payfort-aed", "applepay-aed", "invoice"],
     )
     .await?;
-    let payments = orchestrator(&app, ReconcilePolicy::default()).await?;
+    let payments = app.fresh_orchestrator().await?;
     let purchase = open_purchase(&app, POLICY_NUMBER).await?;
     let payment = payments
         .start(request(
@@ -468,12 +439,12 @@ pub async fn gateway_errors_and_timeouts_end_in_terminal_states(app: TestApp) ->
     // the payment waits, possibly charged, for reconciliation, which learns it succeeded.
     settle::with_db!(&app.db, pool => sqlx::query("UPDATE gateways SET timeout_ms = 300 WHERE id = 'sagepay-gbp'")
         .execute(pool).await.map(|_| ()))?;
-    set_faults(&app, "card", json!({ "drop_notification_rate": 1.0 })).await?;
-    let payments = orchestrator(&app, ReconcilePolicy::default()).await?;
+    app.set_faults("card", json!({ "drop_notification_rate": 1.0 })).await?;
+    let payments = app.fresh_orchestrator().await?;
     let slow =
         payments.start(request(&purchase, &["sagepay-gbp"], card("4000000000000259")?)).await?;
     ensure(slow.state == Processing, format!("no answer in time: {}", slow.state))?;
-    set_faults(&app, "card", json!({})).await?;
+    app.set_faults("card", json!({})).await?;
     make_due(&app, &slow).await?;
     payments.reconcile().await?;
     ensure(
@@ -488,19 +459,20 @@ pub async fn gateway_errors_and_timeouts_end_in_terminal_states(app: TestApp) ->
     let waiting = payments
         .start(request(&other, &["payfort-aed"], Instrument::HostedCheckout { save_card: false }))
         .await?;
-    set_faults(&app, "hosted-checkout", json!({ "error_rate": 1.0 })).await?;
-    let impatient = orchestrator(
-        &app,
-        ReconcilePolicy { give_up_after: Duration::ZERO, ..ReconcilePolicy::default() },
-    )
-    .await?;
+    app.set_faults("hosted-checkout", json!({ "error_rate": 1.0 })).await?;
+    let impatient = app
+        .orchestrator_with(ReconcilePolicy {
+            give_up_after: Duration::ZERO,
+            ..ReconcilePolicy::default()
+        })
+        .await?;
     make_due(&app, &waiting).await?;
     impatient.reconcile().await?;
     ensure(
         reload(&app, &waiting).await?.state == AwaitingCustomer,
         "still open while unreachable",
     )?;
-    set_faults(&app, "hosted-checkout", json!({})).await?;
+    app.set_faults("hosted-checkout", json!({})).await?;
     make_due(&app, &waiting).await?;
     let report = impatient.reconcile().await?;
     ensure(report.timed_out == 1, format!("timed out: {report:?}"))?;

@@ -10,10 +10,9 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use settle::access::Viewer;
-use settle::connector::{ConnectorSettings, Connectors};
 use settle::demo::{CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD, MERCHANT_CLIENT_ID};
 use settle::payment::Payment;
-use settle::payment::orchestrator::{CallbackUrls, ReconcilePolicy};
+use settle::payment::orchestrator::ReconcilePolicy;
 use settle::product::Product;
 use settle::purchase::{LineType, NewLine, Purchase, PurchaseId, PurchaseStatus};
 use settle::quote_payment;
@@ -603,33 +602,6 @@ pub async fn invalid_card_details_are_refused_and_nothing_is_stored(app: TestApp
     ensure(!stored_anywhere(&app, "446200000000").await?, "nor its first digits")
 }
 
-/// An orchestrator like the server's over the gateways as they are in the database now.
-async fn orchestrator(
-    app: &TestApp,
-    reconcile: ReconcilePolicy,
-) -> Result<settle::payment::Orchestrator> {
-    let gateways = settle::gateway::Gateway::connections(&app.db).await?;
-    let connectors = Connectors::for_gateways(
-        &gateways,
-        &ConnectorSettings {
-            sandbox_url: url::Url::parse(&format!("{}/sandbox", app.base))?,
-            client: reqwest::Client::new(),
-        },
-    );
-    Ok(settle::payment::Orchestrator::new(
-        app.db.clone(),
-        connectors,
-        gateways,
-        CallbackUrls { public_url: url::Url::parse(&app.base)? },
-        reconcile,
-    ))
-}
-
-async fn set_card_faults(app: &TestApp, faults: Value) -> Result<()> {
-    let response = app.client.put(app.url("/sandbox/faults/card")).json(&faults).send().await?;
-    ensure(response.status() == StatusCode::OK, format!("setting faults: {}", response.status()))
-}
-
 pub async fn gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acquirer(
     app: TestApp,
 ) -> Result<()> {
@@ -654,8 +626,8 @@ pub async fn gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acq
     // card was charged, and the policy converts.
     settle::with_db!(&app.db, pool => sqlx::query("UPDATE gateways SET timeout_ms = 300 WHERE id = 'sagepay-gbp'")
         .execute(pool).await.map(|_| ()))?;
-    set_card_faults(&app, json!({ "hang_ms": 1000, "drop_notification_rate": 1.0 })).await?;
-    let payments = orchestrator(&app, ReconcilePolicy::default()).await?;
+    app.set_faults("card", json!({ "hang_ms": 1000, "drop_notification_rate": 1.0 })).await?;
+    let payments = app.fresh_orchestrator().await?;
     let principal = settle::api_token::authenticate(&app.db, &token).await?;
     let viewer = Viewer::of_principal(&app.db, &principal).await?;
     quote_payment::take_payment(
@@ -668,7 +640,7 @@ pub async fn gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acq
     .await?;
     let (_, waiting) = get(&app, &token, &format!("/api/v1/payments/{uuid}/")).await?;
     ensure(waiting["payment_status_state"] == "PROCESSING", format!("no answer yet: {waiting}"))?;
-    set_card_faults(&app, json!({ "error_rate": 1.0 })).await?;
+    app.set_faults("card", json!({ "error_rate": 1.0 })).await?;
     let latest = attempts(&app, &uuid).await?.into_iter().next().context("the attempt")?;
     let past = Utc::now() - chrono::Duration::seconds(1);
     let make_due = || async {
@@ -676,18 +648,19 @@ pub async fn gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acq
             .bind(&latest.id).bind(past).execute(pool).await.map(|_| ()))
     };
     make_due().await?;
-    let impatient = orchestrator(
-        &app,
-        ReconcilePolicy { give_up_after: Duration::ZERO, ..ReconcilePolicy::default() },
-    )
-    .await?;
+    let impatient = app
+        .orchestrator_with(ReconcilePolicy {
+            give_up_after: Duration::ZERO,
+            ..ReconcilePolicy::default()
+        })
+        .await?;
     impatient.reconcile().await?;
     let (_, still) = get(&app, &token, &format!("/api/v1/payments/{uuid}/")).await?;
     ensure(
         still["payment_status_state"] == "PROCESSING",
         format!("possibly charged, so never given up: {still}"),
     )?;
-    set_card_faults(&app, json!({})).await?;
+    app.set_faults("card", json!({})).await?;
     make_due().await?;
     impatient.reconcile().await?;
     let (_, settled) = get(&app, &token, &format!("/api/v1/payments/{uuid}/")).await?;
@@ -695,7 +668,7 @@ pub async fn gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acq
         settled["payment_status_state"] == "POLICY_CONVERTED" && settled["payment_status"] == 11,
         format!("the acquirer's word settles it: {settled}"),
     )?;
-    set_card_faults(&app, json!({})).await
+    app.set_faults("card", json!({})).await
 }
 
 pub async fn bearer_token_and_a_known_uuid_are_required(app: TestApp) -> Result<()> {

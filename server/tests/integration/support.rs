@@ -74,6 +74,40 @@ impl TestApp {
         h
     }
 
+    /// Posts `body` as a script would (same origin, no `Referer`, `Accept: application/json`),
+    /// or as a form without script when `as_form_page` names the page it was posted from.
+    pub async fn post_raw(
+        &self,
+        client: &Client,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+        as_form_page: Option<&str>,
+    ) -> Result<Response> {
+        let mut headers = match as_form_page {
+            Some(page) => self.same_origin_headers(page),
+            None => {
+                let mut h = self.same_origin_headers(path);
+                h.remove(REFERER);
+                h.insert(ACCEPT, HeaderValue::from_static("application/json"));
+                h
+            }
+        };
+        headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_str(content_type)?);
+        Ok(client.post(self.url(path)).headers(headers).body(body).send().await?)
+    }
+
+    /// A second server on this test's database, configured like the first plus `toml` (e.g.
+    /// `mode = 'production'`): for settings read at start. Stop it with `.stop().await`.
+    pub async fn another_server(&self, toml: &str) -> Result<RunningServer> {
+        let config = Config::from_figment(
+            Figment::from(Serialized::defaults((*self.state.config).clone()))
+                .merge(<figment::providers::Toml as figment::providers::Format>::string(toml)),
+        )?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        settle_server::start(config, listener).await
+    }
+
     /// Logs in through the login form and checks it landed on `expect_home`.
     pub async fn log_in(&self, email: &str, password: &str, expect_home: &str) -> Result<()> {
         let response =
