@@ -11,6 +11,7 @@ pub mod card_acquirer;
 pub mod direct_debit;
 pub mod hosted_checkout;
 pub mod http;
+pub mod listing;
 pub mod signature;
 
 use std::collections::HashMap;
