@@ -137,10 +137,8 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
 
     let mut router = Router::new().merge(api).merge(static_files::router()).merge(web);
     if state.config.sandbox_enabled() {
-        let sandbox = sandbox::Sandbox::new(
-            settle::connector::SANDBOX_SIGNING_SECRET,
-            state.config.public_url(),
-        );
+        let sandbox =
+            sandbox::Sandbox::new(state.config.sandbox_signing_secret(), state.config.public_url());
         for (provider, faults) in &state.config.sandbox_faults {
             sandbox.faults.set(provider, faults.clone());
         }
@@ -182,19 +180,22 @@ fn with_security_headers(router: Router) -> Router {
 }
 
 /// The payment orchestrator over the configured gateways; gateways without a base URL of their
-/// own talk to this server's sandbox.
+/// own talk to the sandbox at `sandbox_url` (by default this server's own).
 async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::payment::Orchestrator> {
-    use settle::connector::{ConnectorSettings, Connectors, http::endpoint};
+    use settle::connector::{ConnectorSettings, Connectors};
     use settle::payment::orchestrator::{CallbackUrls, ReconcilePolicy};
     let public_url = url::Url::parse(&config.public_url()).context("setting `public_url`")?;
-    let sandbox_url = endpoint(&public_url, "/sandbox").context("setting `public_url`")?;
+    let sandbox_url = url::Url::parse(&config.sandbox_url()).context("setting `sandbox_url`")?;
+    let sandbox_signing_secret = config.sandbox_signing_secret().to_owned();
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()
         .context("building the HTTP client for gateways")?;
     let gateways = settle::gateway::Gateway::connections(db).await?;
-    let connectors =
-        Connectors::for_gateways(&gateways, &ConnectorSettings { sandbox_url, client });
+    let connectors = Connectors::for_gateways(
+        &gateways,
+        &ConnectorSettings { sandbox_url, sandbox_signing_secret, client },
+    );
     let reconcile = ReconcilePolicy {
         give_up_after: Duration::from_secs(config.reconcile_give_up_minutes * 60),
         ..ReconcilePolicy::default()
@@ -304,7 +305,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGTERM or Ctrl-C.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");

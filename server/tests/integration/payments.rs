@@ -56,7 +56,11 @@ async fn orchestrator(app: &TestApp, reconcile: ReconcilePolicy) -> Result<Orche
     let gateways = settle::gateway::Gateway::connections(&app.db).await?;
     let connectors = Connectors::for_gateways(
         &gateways,
-        &ConnectorSettings { sandbox_url, client: reqwest::Client::new() },
+        &ConnectorSettings {
+            sandbox_url,
+            sandbox_signing_secret: app.state.config.sandbox_signing_secret().to_owned(),
+            client: reqwest::Client::new(),
+        },
     );
     Ok(Orchestrator::new(
         app.db.clone(),

@@ -612,6 +612,7 @@ async fn orchestrator(
         &gateways,
         &ConnectorSettings {
             sandbox_url: url::Url::parse(&format!("{}/sandbox", app.base))?,
+            sandbox_signing_secret: app.state.config.sandbox_signing_secret().to_owned(),
             client: reqwest::Client::new(),
         },
     );
