@@ -9,6 +9,7 @@ mod payments;
 mod sandbox_bank;
 mod sandbox_card;
 mod sandbox_hosted_checkout;
+mod sandbox_lookups;
 mod seed_000_checkout;
 mod seed_003_card_payments;
 mod support;
@@ -77,6 +78,9 @@ fn main() {
         sandbox_hosted_checkout::saved_tokens_are_charged_and_unknown_ones_fail,
         sandbox_hosted_checkout::refunds_take_back_at_most_what_was_paid,
         sandbox_hosted_checkout::apple_pay_session_has_every_key_of_the_seed_example,
+        sandbox_lookups::card_transactions_are_found_by_reference_and_listed_since,
+        sandbox_lookups::hosted_checkouts_are_cancelled_found_and_listed,
+        sandbox_lookups::bank_collections_are_found_by_reference_and_listed_since,
         seed_003_card_payments::each_test_card_pays_with_the_policy_address_and_converts,
         seed_003_card_payments::different_billing_address_is_echoed_with_its_own_uuid,
         seed_003_card_payments::three_d_secure_challenge_ends_on_the_payment_complete_page,
