@@ -54,6 +54,9 @@ pub struct Config {
     /// Empty means the built-in development key in development, and in production a random key
     /// made at start (so no key that is in the source is ever trusted in production).
     pub sandbox_signing_secret: Option<String>,
+    /// Whether `sandbox_signing_secret` was made at start rather than set (production only).
+    #[serde(skip)]
+    generated_sandbox_signing_secret: bool,
     /// Faults the sandbox providers start with, by provider (`hosted-checkout`, `card`, `bank`,
     /// `apple-pay`); `/sandbox/faults/{provider}` changes them at run time.
     pub sandbox_faults: std::collections::BTreeMap<String, crate::sandbox::faults::FaultConfig>,
@@ -94,6 +97,7 @@ impl Default for Config {
             sandbox: None,
             sandbox_url: String::new(),
             sandbox_signing_secret: None,
+            generated_sandbox_signing_secret: false,
             sandbox_faults: Default::default(),
             demo_data: None,
             secure_cookies: None,
@@ -159,6 +163,7 @@ impl Config {
         config.validate()?;
         if config.sandbox_signing_secret.is_none() && config.mode == Mode::Production {
             config.sandbox_signing_secret = Some(random_key());
+            config.generated_sandbox_signing_secret = true;
         }
         Ok(config)
     }
@@ -266,6 +271,12 @@ impl Config {
         self.sandbox_signing_secret.as_deref().unwrap_or(settle::connector::SANDBOX_SIGNING_SECRET)
     }
 
+    /// Whether the sandbox key was made at start (production without `sandbox_signing_secret`):
+    /// then no other process can know it, and an external sandbox's notifications are refused.
+    pub fn sandbox_signing_secret_is_generated(&self) -> bool {
+        self.generated_sandbox_signing_secret
+    }
+
     /// Whether the sandbox gateways are mounted.
     pub fn sandbox_enabled(&self) -> bool {
         self.sandbox.unwrap_or(self.mode == Mode::Development)
@@ -345,8 +356,10 @@ mod tests {
         assert_ne!(a.sandbox_signing_secret(), SANDBOX_SIGNING_SECRET);
         assert!(a.sandbox_signing_secret().len() >= 40);
         assert_ne!(a.sandbox_signing_secret(), b.sandbox_signing_secret(), "made at each start");
+        assert!(a.sandbox_signing_secret_is_generated());
         let set = with("mode = 'production'\nsandbox_signing_secret = 'k3y'").unwrap();
         assert_eq!(set.sandbox_signing_secret(), "k3y");
+        assert!(!set.sandbox_signing_secret_is_generated());
         let err = with(&format!(
             "mode = 'production'\nsandbox_signing_secret = '{SANDBOX_SIGNING_SECRET}'"
         ))

@@ -137,11 +137,7 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
 
     let mut router = Router::new().merge(api).merge(static_files::router()).merge(web);
     if state.config.sandbox_enabled() {
-        let sandbox =
-            sandbox::Sandbox::new(state.config.sandbox_signing_secret(), state.config.public_url());
-        for (provider, faults) in &state.config.sandbox_faults {
-            sandbox.faults.set(provider, faults.clone());
-        }
+        let sandbox = sandbox::Sandbox::from_config(&state.config, state.config.public_url());
         router = router.nest_service("/sandbox", sandbox::router(sandbox));
     }
     let router = with_security_headers(router.with_state(state.clone()))

@@ -13,6 +13,7 @@ pub mod card_acquirer;
 pub mod faults;
 pub mod hosted_checkout;
 mod request;
+pub mod standalone;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,16 @@ impl Sandbox {
             signing_secret: signing_secret.into(),
             public_url: public_url.into(),
         }
+    }
+
+    /// The sandbox a configuration describes: signing with `sandbox_signing_secret`, starting
+    /// with `sandbox_faults`, its pages under `{public_url}/sandbox`.
+    pub fn from_config(config: &crate::config::Config, public_url: impl Into<String>) -> Sandbox {
+        let sandbox = Sandbox::new(config.sandbox_signing_secret(), public_url);
+        for (provider, faults) in &config.sandbox_faults {
+            sandbox.faults.set(provider, faults.clone());
+        }
+        sandbox
     }
 
     /// Posts a signed notification to `url` in the background, as the provider's fault plan
