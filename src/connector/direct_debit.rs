@@ -272,10 +272,14 @@ mod tests {
             {"id":"DD-1","mandate_id":"MD-1","merchant_reference":"PAY-1","status":"settled",
              "amount":"5.00","currency":"EUR","refunded_amount":"0.00",
              "created_at":"2026-03-01T10:00:00Z","iban":"DE89370400440532013000"}]}"#;
+        let bounced = serde_json::json!({ "collections": [{
+            "id": "DD-2", "mandate_id": "MD-1", "merchant_reference": "PAY-2", "status": "bounced",
+            "reason": "account closed", "created_at": "2026-03-01T11:00:00Z",
+        }]});
+        let none = r#"{"error":"no such collection"}"#;
         let canned = Canned::start(vec![
-            ("GET", "/provider/collections?merchant_reference=PAY-2", 200,
-             r#"{"collections":[{"id":"DD-2","mandate_id":"MD-1","merchant_reference":"PAY-2","status":"bounced","reason":"account closed","created_at":"2026-03-01T11:00:00Z"}]}"#.into()),
-            ("GET", "/provider/collections?merchant_reference=PAY-0", 404, r#"{"error":"no such collection"}"#.into()),
+            ("GET", "/provider/collections?merchant_reference=PAY-2", 200, bounced.to_string()),
+            ("GET", "/provider/collections?merchant_reference=PAY-0", 404, none.into()),
             ("GET", "/provider/collections?since=", 200, list.into()),
         ])
         .await;

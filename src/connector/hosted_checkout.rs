@@ -352,14 +352,29 @@ mod tests {
             {"id":"co_1","object":"checkout","merchant_reference":"PAY-1","status":"succeeded",
              "amount":"378.90","currency":"ZAR","refunded_amount":"100.00",
              "created_at":"2026-03-01T10:00:00Z"}]}"#;
+        let pending = serde_json::json!({
+            "id": "co_pending", "merchant_reference": "PAY-7", "status": "cancelled",
+            "failure_reason": "cancelled by the merchant",
+        });
+        let paid = serde_json::json!({
+            "id": "co_paid", "merchant_reference": "PAY-8", "status": "succeeded",
+        });
         let canned = Canned::start(vec![
-            ("POST", "/provider/checkouts/co_pending/cancel", 200,
-             r#"{"id":"co_pending","merchant_reference":"PAY-7","status":"cancelled","failure_reason":"cancelled by the merchant"}"#.into()),
-            ("POST", "/provider/checkouts/co_paid/cancel", 200,
-             r#"{"id":"co_paid","merchant_reference":"PAY-8","status":"succeeded"}"#.into()),
-            ("POST", "/provider/checkouts/co_gone/cancel", 404, r#"{"error":"no checkout"}"#.into()),
-            ("GET", "/provider/checkouts?merchant_reference=PAY-1", 200, list.replace("PAY-2", "PAY-1")),
-            ("GET", "/provider/checkouts?merchant_reference=PAY-0", 200, r#"{"checkouts":[]}"#.into()),
+            ("POST", "/provider/checkouts/co_pending/cancel", 200, pending.to_string()),
+            ("POST", "/provider/checkouts/co_paid/cancel", 200, paid.to_string()),
+            ("POST", "/provider/checkouts/co_gone/cancel", 404, r#"{"error":"none"}"#.into()),
+            (
+                "GET",
+                "/provider/checkouts?merchant_reference=PAY-1",
+                200,
+                list.replace("PAY-2", "PAY-1"),
+            ),
+            (
+                "GET",
+                "/provider/checkouts?merchant_reference=PAY-0",
+                200,
+                r#"{"checkouts":[]}"#.into(),
+            ),
             ("GET", "/provider/checkouts?since=", 200, list.into()),
         ])
         .await;

@@ -220,7 +220,10 @@ pub(crate) mod tests {
                     "currency": "GBP" }),
         ] {
             assert!(
-                matches!(charges(&[item.clone()], |_| true), Err(ConnectorError::BadResponse(_))),
+                matches!(
+                    charges(std::slice::from_ref(&item), |_| true),
+                    Err(ConnectorError::BadResponse(_))
+                ),
                 "{item}"
             );
         }
@@ -284,7 +287,8 @@ pub(crate) mod tests {
                         .map(|(_, _, status, body)| (*status, body.clone()))
                         .unwrap_or((404, String::new()));
                     let response = format!(
-                        "HTTP/1.1 {status} Canned\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                        "HTTP/1.1 {status} Canned\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{answer}",
                         answer.len()
                     );
                     let _ = socket.write_all(response.as_bytes()).await;

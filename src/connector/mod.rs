@@ -3,8 +3,9 @@
 //! Each gateway kind has one implementation speaking the provider's HTTP API with reqwest (with
 //! timeouts; retries only on connection errors, never on a request that may have charged). The
 //! orchestration core (`crate::payment`) sees only the [`Connector`] trait and maps its
-//! [`GatewayResult`]s to payment states. Unconfigured gateways point at the sandbox providers the
-//! server mounts under `/sandbox/...`, so these connectors are exercised over real HTTP.
+//! [`GatewayResult`]s to payment states. Gateways without a `base_url` point at the sandbox
+//! providers (at [`ConnectorSettings::sandbox_url`], by default the server's own `/sandbox/...`)
+//! and verify with the sandbox's key; so these connectors are exercised over real HTTP.
 
 pub mod apple_pay;
 pub mod card_acquirer;
