@@ -402,8 +402,8 @@ impl std::fmt::Debug for ConnectorSettings {
     }
 }
 
-/// Where one gateway's connector finds its provider.
-#[derive(Clone, Debug)]
+/// Where one gateway's connector finds its provider. `Debug` shows neither key.
+#[derive(Clone)]
 pub struct ConnectorConfig {
     /// The gateway's key.
     pub gateway_id: String,
@@ -416,6 +416,18 @@ pub struct ConnectorConfig {
     pub signing_secret: String,
     /// Per-request timeout.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorConfig")
+            .field("gateway_id", &self.gateway_id)
+            .field("base_url", &self.base_url.as_str())
+            .field("api_key", &"***")
+            .field("signing_secret", &if self.signing_secret.is_empty() { "" } else { "***" })
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Connectors for every configured gateway, by gateway key.
@@ -558,5 +570,14 @@ mod tests {
             assert!(!accepts(&connectors, "no-key", key), "no-key accepted {key:?}");
         }
         assert!(!format!("{settings:?}").contains("configured-sandbox-key"));
+        let config = ConnectorConfig {
+            gateway_id: "g".into(),
+            base_url: settings.sandbox_url.clone(),
+            api_key: "api-key-1".into(),
+            signing_secret: "signing-key-1".into(),
+            timeout: Duration::from_secs(1),
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("api-key-1") && !shown.contains("signing-key-1"), "{shown}");
     }
 }
