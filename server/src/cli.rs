@@ -1,6 +1,7 @@
-//! The command line: `serve` (default), `migrate`, `create-user`, `demo-data`.
+//! The command line: `serve` (default), `migrate`, `create-user`, `demo-data`, `sandbox`.
 
 use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -47,6 +48,17 @@ pub enum Command {
     },
     /// Load the demo world into an empty database.
     DemoData,
+    /// Serve only the sandbox gateways, under /sandbox, as a process of their own (point a
+    /// server's `sandbox_url` at it). Signs notifications with `sandbox_signing_secret`.
+    Sandbox {
+        /// Address and port to listen on.
+        #[arg(long, default_value = crate::sandbox::standalone::DEFAULT_BIND)]
+        bind: SocketAddr,
+        /// The URL browsers and Settle reach this sandbox at (default: http://{bind}); hosted
+        /// pages and the 3-D Secure ACS are under {public_url}/sandbox.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -88,6 +100,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created {} {} ({})", user.role, user.email, user.id);
             Ok(())
         }
+        Command::Sandbox { bind, public_url } => {
+            crate::sandbox::standalone::serve(config, bind, public_url).await
+        }
         Command::DemoData => {
             let db = settle::Db::connect(&config.database_url(), 1).await?;
             db.migrate().await?;
@@ -113,4 +128,36 @@ fn read_password() -> anyhow::Result<String> {
         bail!("no password given: set SETTLE_NEW_USER_PASSWORD or pipe it on standard input");
     }
     Ok(password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sandbox_takes_its_own_address_and_public_url() {
+        let cli =
+            Cli::try_parse_from(["settle-server", "sandbox"]).unwrap_or_else(|e| panic!("{e}"));
+        match cli.command {
+            Some(Command::Sandbox { bind, public_url: None }) => {
+                assert_eq!(bind.to_string(), "127.0.0.1:3100")
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "settle-server",
+            "sandbox",
+            "--bind",
+            "127.0.0.1:4100",
+            "--public-url",
+            "http://sandbox.test:4100",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        match cli.command {
+            Some(Command::Sandbox { bind, public_url: Some(url) }) => {
+                assert_eq!((bind.port(), url.as_str()), (4100, "http://sandbox.test:4100"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

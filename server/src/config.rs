@@ -46,6 +46,17 @@ pub struct Config {
     pub public_url: String,
     /// Mount the sandbox gateways; empty means on in development, off in production.
     pub sandbox: Option<bool>,
+    /// Where gateways without a `base_url` of their own find the sandbox providers; empty means
+    /// `{public_url}/sandbox` (this server's own sandbox). Point it at a `settle-server sandbox`
+    /// process to use one outside the server.
+    pub sandbox_url: String,
+    /// The HMAC key sandbox notifications are signed with and sandbox-bound gateways verify.
+    /// Empty means the built-in development key in development, and in production a random key
+    /// made at start (so no key that is in the source is ever trusted in production).
+    pub sandbox_signing_secret: Option<String>,
+    /// Whether `sandbox_signing_secret` was made at start rather than set (production only).
+    #[serde(skip)]
+    generated_sandbox_signing_secret: bool,
     /// Faults the sandbox providers start with, by provider (`hosted-checkout`, `card`, `bank`,
     /// `apple-pay`); `/sandbox/faults/{provider}` changes them at run time.
     pub sandbox_faults: std::collections::BTreeMap<String, crate::sandbox::faults::FaultConfig>,
@@ -92,6 +103,9 @@ impl Default for Config {
             database_max_connections: 10,
             public_url: String::new(),
             sandbox: None,
+            sandbox_url: String::new(),
+            sandbox_signing_secret: None,
+            generated_sandbox_signing_secret: false,
             sandbox_faults: Default::default(),
             demo_data: None,
             secure_cookies: None,
@@ -152,9 +166,15 @@ impl Config {
     }
 
     /// Extracts and checks a configuration (tests build theirs from defaults and overrides).
+    /// In production without a `sandbox_signing_secret`, a random one is made here, once, so
+    /// the sandbox and the connectors of this process share it.
     pub fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
-        let config: Config = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let mut config: Config = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
         config.validate()?;
+        if config.sandbox_signing_secret.is_none() && config.mode == Mode::Production {
+            config.sandbox_signing_secret = Some(random_key());
+            config.generated_sandbox_signing_secret = true;
+        }
         Ok(config)
     }
 
@@ -182,6 +202,24 @@ impl Config {
                     ),
                 });
             }
+        }
+        if !self.sandbox_url.is_empty() {
+            match Url::parse(&self.sandbox_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => return invalid("sandbox_url", "must be an absolute http(s) URL"),
+            }
+        }
+        match self.sandbox_signing_secret.as_deref() {
+            Some(key) if key.trim().is_empty() => {
+                return invalid("sandbox_signing_secret", "must not be empty");
+            }
+            Some(settle::connector::SANDBOX_SIGNING_SECRET) if self.mode == Mode::Production => {
+                return invalid(
+                    "sandbox_signing_secret",
+                    "must not be the built-in development key in production",
+                );
+            }
+            _ => {}
         }
         if self.database_max_connections == 0 {
             return invalid("database_max_connections", "must be at least 1");
@@ -251,6 +289,27 @@ impl Config {
         self.frame_origins.iter().filter_map(|o| origin_of(o)).collect()
     }
 
+    /// Where gateways without a `base_url` find the sandbox providers, without a trailing slash.
+    pub fn sandbox_url(&self) -> String {
+        if self.sandbox_url.is_empty() {
+            format!("{}/sandbox", self.public_url())
+        } else {
+            self.sandbox_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    /// The key sandbox notifications are signed and verified with (see
+    /// [`Config::from_figment`] for production's random default).
+    pub fn sandbox_signing_secret(&self) -> &str {
+        self.sandbox_signing_secret.as_deref().unwrap_or(settle::connector::SANDBOX_SIGNING_SECRET)
+    }
+
+    /// Whether the sandbox key was made at start (production without `sandbox_signing_secret`):
+    /// then no other process can know it, and an external sandbox's notifications are refused.
+    pub fn sandbox_signing_secret_is_generated(&self) -> bool {
+        self.generated_sandbox_signing_secret
+    }
+
     /// Whether the sandbox gateways are mounted.
     pub fn sandbox_enabled(&self) -> bool {
         self.sandbox.unwrap_or(self.mode == Mode::Development)
@@ -285,6 +344,15 @@ pub fn origin_of(text: &str) -> Option<String> {
         .then(|| url.origin().ascii_serialization())
 }
 
+/// 256 random bits, URL-safe base64.
+fn random_key() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +379,35 @@ mod tests {
         assert!(!c.sandbox_enabled() && !c.demo_data_enabled() && c.secure_cookies());
         let c = with("mode = 'production'\nsandbox = true").unwrap();
         assert!(c.sandbox_enabled());
+    }
+
+    #[test]
+    fn sandbox_url_defaults_to_the_in_process_sandbox() {
+        let c = with("public_url = 'https://pay.example/'").unwrap();
+        assert_eq!(c.sandbox_url(), "https://pay.example/sandbox");
+        let c = with("sandbox = false\nsandbox_url = 'http://127.0.0.1:3100/sandbox/'").unwrap();
+        assert_eq!(c.sandbox_url(), "http://127.0.0.1:3100/sandbox");
+    }
+
+    #[test]
+    fn the_development_sandbox_key_is_never_trusted_in_production() {
+        use settle::connector::SANDBOX_SIGNING_SECRET;
+        assert_eq!(with("").unwrap().sandbox_signing_secret(), SANDBOX_SIGNING_SECRET);
+        let a = with("mode = 'production'").unwrap();
+        let b = with("mode = 'production'").unwrap();
+        assert_ne!(a.sandbox_signing_secret(), SANDBOX_SIGNING_SECRET);
+        assert!(a.sandbox_signing_secret().len() >= 40);
+        assert_ne!(a.sandbox_signing_secret(), b.sandbox_signing_secret(), "made at each start");
+        assert!(a.sandbox_signing_secret_is_generated());
+        let set = with("mode = 'production'\nsandbox_signing_secret = 'k3y'").unwrap();
+        assert_eq!(set.sandbox_signing_secret(), "k3y");
+        assert!(!set.sandbox_signing_secret_is_generated());
+        let err = with(&format!(
+            "mode = 'production'\nsandbox_signing_secret = '{SANDBOX_SIGNING_SECRET}'"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sandbox_signing_secret"), "{err}");
     }
 
     #[test]
@@ -348,6 +445,8 @@ mod tests {
             ("mode = 'staging'", "mode"),
             ("database_url = 'mysql://x'", "database_url"),
             ("public_url = 'ftp://x'", "public_url"),
+            ("sandbox_url = 'not a url'", "sandbox_url"),
+            ("sandbox_signing_secret = ' '", "sandbox_signing_secret"),
             ("login_window_minutes = 0", "login_window_minutes"),
             ("database_max_connections = -1", "database_max_connections"),
         ] {

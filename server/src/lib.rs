@@ -160,13 +160,7 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
 
     let mut router = Router::new().merge(api).merge(static_files::router()).merge(web);
     if state.config.sandbox_enabled() {
-        let sandbox = sandbox::Sandbox::new(
-            settle::connector::SANDBOX_SIGNING_SECRET,
-            state.config.public_url(),
-        );
-        for (provider, faults) in &state.config.sandbox_faults {
-            sandbox.faults.set(provider, faults.clone());
-        }
+        let sandbox = sandbox::Sandbox::from_config(&state.config, state.config.public_url());
         router = router.nest_service("/sandbox", sandbox::router(sandbox));
     }
     let router = router.method_not_allowed_fallback(api::fallback::method_not_allowed);
@@ -233,12 +227,13 @@ fn frame_origins(
 }
 
 /// The payment orchestrator over the configured gateways; gateways without a base URL of their
-/// own talk to this server's sandbox.
+/// own talk to the sandbox at `sandbox_url` (by default this server's own).
 async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::payment::Orchestrator> {
-    use settle::connector::{ConnectorSettings, http::endpoint};
+    use settle::connector::ConnectorSettings;
     use settle::payment::orchestrator::{CallbackUrls, ReconcilePolicy};
     let public_url = url::Url::parse(&config.public_url()).context("setting `public_url`")?;
-    let sandbox_url = endpoint(&public_url, "/sandbox").context("setting `public_url`")?;
+    let sandbox_url = url::Url::parse(&config.sandbox_url()).context("setting `sandbox_url`")?;
+    let sandbox_signing_secret = config.sandbox_signing_secret().to_owned();
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()
@@ -254,7 +249,7 @@ async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::paymen
     };
     Ok(settle::payment::Orchestrator::from_database(
         db.clone(),
-        ConnectorSettings { sandbox_url, client },
+        ConnectorSettings { sandbox_url, sandbox_signing_secret, client },
         CallbackUrls { public_url },
         reconcile,
     )
@@ -357,7 +352,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGTERM or Ctrl-C.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");

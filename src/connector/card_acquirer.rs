@@ -6,6 +6,9 @@
 //!   `3DAuth` and the challenge (`acsUrl`, `cReq`, `threeDSSessionData`);
 //! - `POST /transactions/{id}/3d-secure-challenge` with the `cRes` the issuer's page posted back;
 //! - `GET /transactions/{id}` for reconciliation; `POST /transactions/{id}/refund`;
+//! - `GET /transactions?merchant_reference=…` and `GET /transactions?since=…` →
+//!   `{"transactions": [...]}`, newest first: the lookup by Settle's own reference (after a
+//!   timeout Settle may never have learnt the acquirer's id) and the ledger check's list;
 //! - signed notifications (`settle-signature`) on every final outcome.
 //!
 //! The card number and security code leave Settle only inside the authorisation request body.
@@ -17,9 +20,11 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::connector::http::send_json;
+use crate::connector::listing::{self, Filter};
 use crate::connector::{
-    Address, CardAuthorisation, Connector, ConnectorConfig, ConnectorError, GatewayResult,
-    GatewayStatus, Notification, ThreeDsChallenge, ThreeDsCompletion, TokenCollection, signature,
+    Address, CardAuthorisation, Connector, ConnectorConfig, ConnectorError, GatewayCharge,
+    GatewayResult, GatewayStatus, Notification, ThreeDsChallenge, ThreeDsCompletion,
+    TokenCollection, signature,
 };
 use crate::money::Money;
 
@@ -57,6 +62,19 @@ impl CardAcquirerConnector {
         .await?;
         transaction_result(raw)
     }
+
+    /// `GET /transactions?{filter}`: the transactions, newest first.
+    async fn transactions(
+        &self,
+        filter: &Filter<'_>,
+    ) -> Result<Vec<serde_json::Value>, ConnectorError> {
+        listing::list(&self.config, &self.client, "/transactions", "transactions", filter).await
+    }
+}
+
+/// The acquirer's word for a transaction that took money (authorised and captured).
+fn took_money(status: &str) -> bool {
+    status == "Ok"
 }
 
 /// The authorisation request. Deliberately not `Debug`: it holds the card number and CVV.
@@ -262,6 +280,22 @@ impl Connector for CardAcquirerConnector {
         transaction_result(raw)
     }
 
+    async fn find_by_reference(
+        &self,
+        payment_reference: &str,
+    ) -> Result<Option<GatewayResult>, ConnectorError> {
+        let found = self.transactions(&Filter::Reference(payment_reference)).await?;
+        listing::newest(found).map(transaction_result).transpose()
+    }
+
+    async fn charges(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<GatewayCharge>, ConnectorError> {
+        let listed = self.transactions(&Filter::Since(since)).await?;
+        listing::charges(&listed, took_money)
+    }
+
     async fn refund(
         &self,
         gateway_reference: &str,
@@ -361,6 +395,61 @@ mod tests {
         );
         assert!(matches!(map_status(&reply("3DAuth")), Err(ConnectorError::BadResponse(_))));
         assert!(matches!(map_status(&reply("Weird")), Err(ConnectorError::BadResponse(_))));
+    }
+
+    #[tokio::test]
+    async fn lookups_by_reference_and_charge_lists() {
+        use crate::connector::listing::tests::Canned;
+        use crate::money::Currency;
+        let list = r#"{"transactions":[
+            {"id":"T2","merchant_reference":"PAY-1","status":"NotAuthed","statusDetail":"no",
+             "amount":"51.34","currency":"GBP","refunded_amount":"0.00",
+             "created_at":"2026-03-01T11:00:00Z","card":{"brand":"VISA","last4":"0002"}},
+            {"id":"T1","merchant_reference":"PAY-1","status":"Ok","statusDetail":"yes",
+             "amount":"51.34","currency":"GBP","refunded_amount":"5.00","token":"tok_1",
+             "created_at":"2026-03-01T10:00:00Z","card":{"brand":"VISA","last4":"0006"}}]}"#;
+        let canned = Canned::start(vec![
+            ("GET", "/provider/transactions?merchant_reference=PAY-1", 200, list.into()),
+            (
+                "GET",
+                "/provider/transactions?merchant_reference=PAY-404",
+                404,
+                r#"{"error":"no such transaction"}"#.into(),
+            ),
+            (
+                "GET",
+                "/provider/transactions?merchant_reference=PAY-0",
+                200,
+                r#"{"transactions":[]}"#.into(),
+            ),
+            ("GET", "/provider/transactions?since=", 200, list.into()),
+        ])
+        .await;
+        let card = CardAcquirerConnector::new(canned.config(), reqwest::Client::new());
+
+        let newest = card.find_by_reference("PAY-1").await.unwrap_or_else(|e| panic!("{e}"));
+        let newest = newest.unwrap_or_else(|| panic!("found"));
+        assert_eq!(newest.gateway_reference, "T2");
+        assert_eq!(newest.payment_reference.as_deref(), Some("PAY-1"));
+        assert_eq!(newest.status, GatewayStatus::Failed { reason: "no".into() });
+        assert!(
+            card.find_by_reference("PAY-404").await.unwrap_or_else(|e| panic!("{e}")).is_none()
+        );
+        assert!(card.find_by_reference("PAY-0").await.unwrap_or_else(|e| panic!("{e}")).is_none());
+
+        let since = "2026-03-01T00:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"));
+        let charges = card.charges(since).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(charges.len(), 1, "{charges:?}");
+        assert_eq!(charges[0].gateway_reference, "T1");
+        assert_eq!(charges[0].captured, Money::from_minor(5134, Currency::GBP));
+        assert_eq!(charges[0].refunded, Money::from_minor(500, Currency::GBP));
+        assert!(
+            canned.seen().contains(
+                &"GET /provider/transactions?since=2026-03-01T00%3A00%3A00%2B00%3A00".to_owned()
+            ),
+            "{:?}",
+            canned.seen()
+        );
     }
 
     #[test]

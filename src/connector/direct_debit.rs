@@ -5,6 +5,8 @@
 //! - `POST /collections` with a `mandate_id` (or `iban` + `account_holder`, which creates the
 //!   mandate) → `202 {id, status: "pending", mandate_id}`;
 //! - `GET /collections/{id}` → `pending`, `settled` or `bounced` with a `reason`;
+//! - `GET /collections?merchant_reference=…` and `GET /collections?since=…` →
+//!   `{"collections": [...]}`, newest first (lookup by Settle's reference, ledger check);
 //! - a signed notification (`settle-signature`) when the collection settles or bounces.
 //!
 //! A collection's outcome is never known when it is submitted, so [`Connector::direct_debit`]
@@ -16,9 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::connector::card_acquirer::path_segment;
 use crate::connector::http::send_json;
+use crate::connector::listing::{self, Filter};
 use crate::connector::{
-    Connector, ConnectorConfig, ConnectorError, DirectDebitRequest, GatewayResult, GatewayStatus,
-    Notification, signature,
+    Connector, ConnectorConfig, ConnectorError, DirectDebitRequest, GatewayCharge, GatewayResult,
+    GatewayStatus, Notification, signature,
 };
 use crate::iban::Iban;
 
@@ -66,6 +69,14 @@ impl DirectDebitConnector {
             false,
         )
         .await
+    }
+
+    /// `GET /collections?{filter}`: the collections, newest first.
+    async fn collections(
+        &self,
+        filter: &Filter<'_>,
+    ) -> Result<Vec<serde_json::Value>, ConnectorError> {
+        listing::list(&self.config, &self.client, "/collections", "collections", filter).await
     }
 }
 
@@ -193,6 +204,23 @@ impl Connector for DirectDebitConnector {
         collection_result(raw)
     }
 
+    async fn find_by_reference(
+        &self,
+        payment_reference: &str,
+    ) -> Result<Option<GatewayResult>, ConnectorError> {
+        let found = self.collections(&Filter::Reference(payment_reference)).await?;
+        listing::newest(found).map(collection_result).transpose()
+    }
+
+    async fn charges(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<GatewayCharge>, ConnectorError> {
+        // Only a settled collection holds money: a pending one may still bounce.
+        let listed = self.collections(&Filter::Since(since)).await?;
+        listing::charges(&listed, |status| status == "settled")
+    }
+
     fn verify_notification(
         &self,
         signature: Option<&str>,
@@ -228,5 +256,44 @@ mod tests {
                 .unwrap();
         assert_eq!(settled.status, GatewayStatus::Succeeded);
         assert!(collection_result(serde_json::json!({ "id": "C1", "status": "odd" })).is_err());
+    }
+
+    #[tokio::test]
+    async fn lookups_by_reference_and_settled_collections_only() {
+        use crate::connector::listing::tests::Canned;
+        use crate::money::{Currency, Money};
+        let list = r#"{"collections":[
+            {"id":"DD-3","mandate_id":"MD-1","merchant_reference":"PAY-3","status":"pending",
+             "amount":"5.00","currency":"EUR","refunded_amount":"0.00",
+             "created_at":"2026-03-01T12:00:00Z"},
+            {"id":"DD-2","mandate_id":"MD-1","merchant_reference":"PAY-2","status":"bounced",
+             "reason":"account closed","amount":"5.00","currency":"EUR",
+             "refunded_amount":"0.00","created_at":"2026-03-01T11:00:00Z"},
+            {"id":"DD-1","mandate_id":"MD-1","merchant_reference":"PAY-1","status":"settled",
+             "amount":"5.00","currency":"EUR","refunded_amount":"0.00",
+             "created_at":"2026-03-01T10:00:00Z","iban":"DE89370400440532013000"}]}"#;
+        let bounced = serde_json::json!({ "collections": [{
+            "id": "DD-2", "mandate_id": "MD-1", "merchant_reference": "PAY-2", "status": "bounced",
+            "reason": "account closed", "created_at": "2026-03-01T11:00:00Z",
+        }]});
+        let none = r#"{"error":"no such collection"}"#;
+        let canned = Canned::start(vec![
+            ("GET", "/provider/collections?merchant_reference=PAY-2", 200, bounced.to_string()),
+            ("GET", "/provider/collections?merchant_reference=PAY-0", 404, none.into()),
+            ("GET", "/provider/collections?since=", 200, list.into()),
+        ])
+        .await;
+        let bank = DirectDebitConnector::new(canned.config(), reqwest::Client::new());
+        let found = bank.find_by_reference("PAY-2").await.unwrap_or_else(|e| panic!("{e}"));
+        let found = found.unwrap_or_else(|| panic!("found"));
+        assert_eq!(found.status, GatewayStatus::Failed { reason: "account closed".into() });
+        assert_eq!(found.token.as_deref(), Some("MD-1"));
+        assert!(bank.find_by_reference("PAY-0").await.unwrap_or_else(|e| panic!("{e}")).is_none());
+
+        let since = "2026-03-01T00:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"));
+        let charges = bank.charges(since).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(charges.len(), 1);
+        assert_eq!(charges[0].gateway_reference, "DD-1");
+        assert_eq!(charges[0].captured, Money::from_minor(500, Currency::EUR));
     }
 }

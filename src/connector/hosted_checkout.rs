@@ -9,8 +9,11 @@
 //! Wire protocol (JSON, `Authorization: Bearer <api_key>`, amounts as exact decimal strings):
 //! - `POST {base}/checkouts` → `201` checkout (`id`, `redirect_url`, `status: "pending"`);
 //! - `GET {base}/checkouts/{id}` → the checkout or token charge and its status;
-//! - `GET {base}/checkouts?merchant_reference=…` → `{"checkouts": [...]}`, for settling a
-//!   payment whose creation timed out before Settle learned the provider's id;
+//! - `GET {base}/checkouts?merchant_reference=…` → `{"checkouts": [...]}` (checkouts and token
+//!   charges, newest first), for settling a payment whose creation timed out before Settle
+//!   learned the provider's id; `GET {base}/checkouts?since=…` lists them for the ledger check;
+//! - `POST {base}/checkouts/{id}/cancel` → the checkout as it now is: `cancelled` if it was
+//!   still pending, otherwise unchanged (the customer may have paid first);
 //! - `POST {base}/charges` → `201` token charge, `succeeded` or `failed`;
 //! - `POST {base}/checkouts/{id}/refund` → `201` refund;
 //! - notifications: `POST` to the notification URL with a `settle-signature` header.
@@ -21,10 +24,11 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::connector::http::send_json;
+use crate::connector::listing::{self, Filter};
 use crate::connector::signature::{self, SignatureError};
 use crate::connector::{
-    CheckoutRequest, CheckoutSession, Connector, ConnectorConfig, ConnectorError, GatewayResult,
-    GatewayStatus, Notification, TokenCollection,
+    CheckoutRequest, CheckoutSession, Connector, ConnectorConfig, ConnectorError, GatewayCharge,
+    GatewayResult, GatewayStatus, Notification, TokenCollection,
 };
 use crate::money::Money;
 
@@ -102,40 +106,15 @@ struct ProviderNotification {
     card_token: Option<String>,
 }
 
-/// `GET /checkouts?merchant_reference=…` answer.
-#[derive(Deserialize)]
-struct CheckoutList {
-    checkouts: Vec<serde_json::Value>,
-}
-
 impl HostedCheckoutConnector {
     /// A connector for the provider at `config.base_url`, sharing `client`'s connection pool.
     pub fn new(config: ConnectorConfig, client: reqwest::Client) -> HostedCheckoutConnector {
         HostedCheckoutConnector { config, client }
     }
 
-    /// Every checkout and charge the provider holds for `merchant_reference`, oldest first.
-    ///
-    /// Reconciliation needs this when creating a checkout or charging a token timed out: the
-    /// provider may have acted, but Settle never learned its id, so the status can only be
-    /// found by Settle's own reference.
-    pub async fn find_by_reference(
-        &self,
-        merchant_reference: &str,
-    ) -> Result<Vec<GatewayResult>, ConnectorError> {
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("merchant_reference", merchant_reference)
-            .finish();
-        let list: CheckoutList = send_json::<(), _>(
-            &self.config,
-            &self.client,
-            reqwest::Method::GET,
-            &format!("checkouts?{query}"),
-            None,
-            true,
-        )
-        .await?;
-        list.checkouts.into_iter().map(payment_result).collect()
+    /// `GET /checkouts?{filter}`: checkouts and token charges.
+    async fn list(&self, filter: &Filter<'_>) -> Result<Vec<serde_json::Value>, ConnectorError> {
+        listing::list(&self.config, &self.client, "checkouts", "checkouts", filter).await
     }
 
     async fn post(
@@ -243,6 +222,40 @@ impl Connector for HostedCheckoutConnector {
         payment_result(raw)
     }
 
+    async fn find_by_reference(
+        &self,
+        payment_reference: &str,
+    ) -> Result<Option<GatewayResult>, ConnectorError> {
+        // Reconciliation needs this when creating a checkout or charging a token timed out: the
+        // provider may have acted, but Settle never learned its id.
+        let found = self.list(&Filter::Reference(payment_reference)).await?;
+        listing::newest(found).map(payment_result).transpose()
+    }
+
+    async fn cancel(&self, gateway_reference: &str) -> Result<GatewayResult, ConnectorError> {
+        let path = format!("checkouts/{}/cancel", path_segment(gateway_reference));
+        // Safe to retry: cancelling twice leaves the checkout as the first cancel did, and the
+        // answer is the checkout as it stands either way.
+        let raw = send_json::<(), serde_json::Value>(
+            &self.config,
+            &self.client,
+            reqwest::Method::POST,
+            &path,
+            None,
+            true,
+        )
+        .await?;
+        payment_result(raw)
+    }
+
+    async fn charges(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<GatewayCharge>, ConnectorError> {
+        let listed = self.list(&Filter::Since(since)).await?;
+        listing::charges(&listed, |status| status == "succeeded")
+    }
+
     async fn refund(
         &self,
         gateway_reference: &str,
@@ -323,6 +336,69 @@ mod tests {
     fn ids_stay_one_path_segment() {
         assert_eq!(path_segment("co_abc"), "co_abc");
         assert_eq!(path_segment("../x?y"), "..%2Fx%3Fy");
+    }
+
+    #[tokio::test]
+    async fn cancel_lookup_and_charges_over_http() {
+        use crate::connector::listing::tests::Canned;
+        use crate::money::Currency;
+        let list = r#"{"checkouts":[
+            {"id":"ch_2","object":"charge","merchant_reference":"PAY-2","status":"succeeded",
+             "amount":"10.00","currency":"ZAR","refunded_amount":"0.00","card_token":"tok_9",
+             "created_at":"2026-03-01T12:00:00Z"},
+            {"id":"co_3","object":"checkout","merchant_reference":"PAY-1","status":"cancelled",
+             "amount":"378.90","currency":"ZAR","refunded_amount":"0.00",
+             "created_at":"2026-03-01T11:00:00Z"},
+            {"id":"co_1","object":"checkout","merchant_reference":"PAY-1","status":"succeeded",
+             "amount":"378.90","currency":"ZAR","refunded_amount":"100.00",
+             "created_at":"2026-03-01T10:00:00Z"}]}"#;
+        let pending = serde_json::json!({
+            "id": "co_pending", "merchant_reference": "PAY-7", "status": "cancelled",
+            "failure_reason": "cancelled by the merchant",
+        });
+        let paid = serde_json::json!({
+            "id": "co_paid", "merchant_reference": "PAY-8", "status": "succeeded",
+        });
+        let canned = Canned::start(vec![
+            ("POST", "/provider/checkouts/co_pending/cancel", 200, pending.to_string()),
+            ("POST", "/provider/checkouts/co_paid/cancel", 200, paid.to_string()),
+            ("POST", "/provider/checkouts/co_gone/cancel", 404, r#"{"error":"none"}"#.into()),
+            (
+                "GET",
+                "/provider/checkouts?merchant_reference=PAY-1",
+                200,
+                list.replace("PAY-2", "PAY-1"),
+            ),
+            (
+                "GET",
+                "/provider/checkouts?merchant_reference=PAY-0",
+                200,
+                r#"{"checkouts":[]}"#.into(),
+            ),
+            ("GET", "/provider/checkouts?since=", 200, list.into()),
+        ])
+        .await;
+        let c = HostedCheckoutConnector::new(canned.config(), reqwest::Client::new());
+
+        let cancelled = c.cancel("co_pending").await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cancelled.status, GatewayStatus::Failed { reason: CANCELLED_REASON.into() });
+        assert_eq!(cancelled.payment_reference.as_deref(), Some("PAY-7"));
+        let paid = c.cancel("co_paid").await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(paid.status, GatewayStatus::Succeeded, "the customer paid first");
+        assert!(matches!(
+            c.cancel("co_gone").await,
+            Err(ConnectorError::Refused { status: 404, .. })
+        ));
+
+        let found = c.find_by_reference("PAY-1").await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.map(|r| r.gateway_reference).as_deref(), Some("ch_2"), "the newest");
+        assert!(c.find_by_reference("PAY-0").await.unwrap_or_else(|e| panic!("{e}")).is_none());
+
+        let since = "2026-03-01T00:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"));
+        let charges = c.charges(since).await.unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = charges.iter().map(|c| c.gateway_reference.as_str()).collect();
+        assert_eq!(ids, ["ch_2", "co_1"], "succeeded checkouts and charges only");
+        assert_eq!(charges[1].refunded, Money::from_minor(10000, Currency::ZAR));
     }
 
     fn connector(secret: &str) -> HostedCheckoutConnector {

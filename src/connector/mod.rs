@@ -3,14 +3,16 @@
 //! Each gateway kind has one implementation speaking the provider's HTTP API with reqwest (with
 //! timeouts; retries only on connection errors, never on a request that may have charged). The
 //! orchestration core (`crate::payment`) sees only the [`Connector`] trait and maps its
-//! [`GatewayResult`]s to payment states. Unconfigured gateways point at the sandbox providers the
-//! server mounts under `/sandbox/...`, so these connectors are exercised over real HTTP.
+//! [`GatewayResult`]s to payment states. Gateways without a `base_url` point at the sandbox
+//! providers (at [`ConnectorSettings::sandbox_url`], by default the server's own `/sandbox/...`)
+//! and verify with the sandbox's key; so these connectors are exercised over real HTTP.
 
 pub mod apple_pay;
 pub mod card_acquirer;
 pub mod direct_debit;
 pub mod hosted_checkout;
 pub mod http;
+pub mod listing;
 pub mod signature;
 
 use std::collections::HashMap;
@@ -26,8 +28,10 @@ use crate::gateway::{Gateway, GatewayKind};
 use crate::iban::Iban;
 use crate::money::Money;
 
-/// The HMAC key the sandbox providers sign notifications with; demo gateways are configured with
-/// it. Real gateways get their own key from the provider.
+/// The development HMAC key of the sandbox providers. It is in the source, so it is trusted only
+/// where the server's configuration says so (`sandbox_signing_secret`, by default this key in
+/// development and a random one in production), and only for gateways that talk to the
+/// sandbox. Real gateways get their own key from the provider.
 pub const SANDBOX_SIGNING_SECRET: &str = "settle-sandbox-signing-secret";
 
 /// A postal address (billing address for card payments).
@@ -375,18 +379,31 @@ pub trait Connector: Send + Sync {
     }
 }
 
-/// What connectors need from the server: where the sandbox is, and one shared HTTP client.
-#[derive(Clone, Debug)]
+/// What connectors need from the server: where the sandbox is, its key, and one shared HTTP
+/// client.
+#[derive(Clone)]
 pub struct ConnectorSettings {
-    /// Base URL of the sandbox providers (`{public_url}/sandbox`), used by gateways without a
-    /// `base_url` of their own.
+    /// Base URL of the sandbox providers (by default `{public_url}/sandbox`), used by gateways
+    /// without a `base_url` of their own.
     pub sandbox_url: Url,
+    /// The key the sandbox signs notifications with: gateways without a `base_url` (and without
+    /// a `signing_secret` of their own) verify with it. No other gateway ever does.
+    pub sandbox_signing_secret: String,
     /// The shared HTTP client (connection pooling).
     pub client: reqwest::Client,
 }
 
-/// Where one gateway's connector finds its provider.
-#[derive(Clone, Debug)]
+impl std::fmt::Debug for ConnectorSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorSettings")
+            .field("sandbox_url", &self.sandbox_url.as_str())
+            .field("sandbox_signing_secret", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where one gateway's connector finds its provider. `Debug` shows neither key.
+#[derive(Clone)]
 pub struct ConnectorConfig {
     /// The gateway's key.
     pub gateway_id: String,
@@ -394,10 +411,23 @@ pub struct ConnectorConfig {
     pub base_url: Url,
     /// The API key sent with every request.
     pub api_key: String,
-    /// The HMAC key for notifications.
+    /// The HMAC key for notifications. Empty means none is configured: every notification is
+    /// refused as badly signed.
     pub signing_secret: String,
     /// Per-request timeout.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorConfig")
+            .field("gateway_id", &self.gateway_id)
+            .field("base_url", &self.base_url.as_str())
+            .field("api_key", &"***")
+            .field("signing_secret", &if self.signing_secret.is_empty() { "" } else { "***" })
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Connectors for every configured gateway, by gateway key.
@@ -430,6 +460,13 @@ impl Connectors {
                     .ok();
                 url
             });
+            // The sandbox's key only for gateways that talk to the sandbox; a gateway with a
+            // provider of its own and no key of its own trusts no notification at all.
+            let signing_secret = match (&g.signing_secret, &g.base_url) {
+                (Some(own), _) => own.clone(),
+                (None, None) => settings.sandbox_signing_secret.clone(),
+                (None, Some(_)) => String::new(),
+            };
             let config = ConnectorConfig {
                 gateway_id: g.gateway.id.clone(),
                 base_url,
@@ -437,10 +474,7 @@ impl Connectors {
                     .api_key
                     .clone()
                     .unwrap_or_else(|| format!("sandbox-key-{}", g.gateway.id)),
-                signing_secret: g
-                    .signing_secret
-                    .clone()
-                    .unwrap_or_else(|| SANDBOX_SIGNING_SECRET.to_owned()),
+                signing_secret,
                 timeout: g.timeout,
             };
             if let Some(connector) = http::build(g.gateway.kind, config, settings.client.clone()) {
@@ -474,4 +508,73 @@ pub struct GatewayConnection {
     pub signing_secret: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    fn connection(id: &str, base_url: Option<&str>, secret: Option<&str>) -> GatewayConnection {
+        GatewayConnection {
+            gateway: Gateway {
+                id: id.into(),
+                name: id.into(),
+                provider: "test".into(),
+                kind: GatewayKind::HostedCheckout,
+                currency: Currency::ZAR,
+                enabled: true,
+                created_at: chrono::Utc::now(),
+            },
+            base_url: base_url.map(|u| Url::parse(u).unwrap_or_else(|e| panic!("{e}"))),
+            api_key: None,
+            signing_secret: secret.map(str::to_owned),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn accepts(connectors: &Connectors, gateway: &str, key: &str) -> bool {
+        let body = br#"{"event_id":"evt_1","checkout_id":"co_1","status":"succeeded"}"#;
+        let header = signature::sign(key, body, chrono::Utc::now());
+        let connector = connectors.get(gateway).unwrap_or_else(|| panic!("no {gateway}"));
+        match connector.verify_notification(Some(&header), body) {
+            Ok(_) => true,
+            Err(ConnectorError::BadSignature(_)) => false,
+            Err(e) => panic!("{gateway}: {e}"),
+        }
+    }
+
+    #[test]
+    fn only_sandbox_gateways_trust_the_sandbox_key() {
+        let settings = ConnectorSettings {
+            sandbox_url: Url::parse("http://127.0.0.1:9/sandbox").unwrap_or_else(|e| panic!("{e}")),
+            sandbox_signing_secret: "configured-sandbox-key".into(),
+            client: reqwest::Client::new(),
+        };
+        let connectors = Connectors::for_gateways(
+            &[
+                connection("sandboxed", None, None),
+                connection("own-key", Some("https://psp.example/api"), Some("psp-key")),
+                connection("no-key", Some("https://psp.example/api"), None),
+            ],
+            &settings,
+        );
+        assert!(accepts(&connectors, "sandboxed", "configured-sandbox-key"));
+        assert!(!accepts(&connectors, "sandboxed", SANDBOX_SIGNING_SECRET));
+        assert!(accepts(&connectors, "own-key", "psp-key"));
+        assert!(!accepts(&connectors, "own-key", "configured-sandbox-key"));
+        for key in [SANDBOX_SIGNING_SECRET, "configured-sandbox-key", "psp-key", ""] {
+            assert!(!accepts(&connectors, "no-key", key), "no-key accepted {key:?}");
+        }
+        assert!(!format!("{settings:?}").contains("configured-sandbox-key"));
+        let config = ConnectorConfig {
+            gateway_id: "g".into(),
+            base_url: settings.sandbox_url.clone(),
+            api_key: "api-key-1".into(),
+            signing_secret: "signing-key-1".into(),
+            timeout: Duration::from_secs(1),
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("api-key-1") && !shown.contains("signing-key-1"), "{shown}");
+    }
 }

@@ -42,6 +42,9 @@ pub fn sign(secret: &str, body: &[u8], at: DateTime<Utc>) -> String {
 }
 
 /// Checks a signature header against `body` at time `now`, in constant time.
+///
+/// An empty `secret` means no key is configured: nothing verifies (HMAC would happily accept an
+/// empty key, and so would anyone forging with one).
 pub fn verify(
     secret: &str,
     header: &str,
@@ -65,6 +68,9 @@ pub fn verify(
     }
     if (now.timestamp() - t).abs() > TOLERANCE_SECS {
         return Err(SignatureError::Stale);
+    }
+    if secret.is_empty() {
+        return Err(SignatureError::Mismatch);
     }
     let expected = mac(secret, t, body);
     if signatures.iter().any(|s| expected.clone().verify_slice(s).is_ok()) {
@@ -92,5 +98,12 @@ mod tests {
         );
         assert_eq!(verify("secret", "v1=00", b"", now), Err(SignatureError::Malformed));
         assert_eq!(verify("secret", "garbage", b"", now), Err(SignatureError::Malformed));
+    }
+
+    #[test]
+    fn without_a_key_nothing_verifies() {
+        let now = Utc::now();
+        let header = sign("", b"{}", now);
+        assert_eq!(verify("", &header, b"{}", now), Err(SignatureError::Mismatch));
     }
 }

@@ -1,6 +1,7 @@
 //! The sandbox: simulated payment providers under `/sandbox/...`, speaking HTTP like the real
-//! ones, so Settle's connectors are exercised for real. On by default in development, off in
-//! production unless `sandbox = true`.
+//! ones, so Settle's connectors are exercised for real. Mounted in the server by default in
+//! development, off in production unless `sandbox = true`; or run on its own with
+//! `settle-server sandbox` ([`standalone`]) and reached through the server's `sandbox_url`.
 //!
 //! Each provider keeps its state in memory (it is a simulator, not a ledger) and reaches Settle
 //! only over HTTP: customers' browsers are redirected or post back, notifications are signed
@@ -13,6 +14,7 @@ pub mod card_acquirer;
 pub mod faults;
 pub mod hosted_checkout;
 mod request;
+pub mod standalone;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +34,8 @@ pub struct Sandbox {
     pub client: reqwest::Client,
     /// The key notifications are signed with.
     pub signing_secret: String,
-    /// Settle's public URL without a trailing slash; hosted pages live at
-    /// `{public_url}/sandbox/...`.
+    /// The public URL of the process serving the sandbox (Settle's own, or the standalone
+    /// sandbox's), without a trailing slash; hosted pages live at `{public_url}/sandbox/...`.
     pub public_url: String,
 }
 
@@ -49,6 +51,16 @@ impl Sandbox {
             signing_secret: signing_secret.into(),
             public_url: public_url.into(),
         }
+    }
+
+    /// The sandbox a configuration describes: signing with `sandbox_signing_secret`, starting
+    /// with `sandbox_faults`, its pages under `{public_url}/sandbox`.
+    pub fn from_config(config: &crate::config::Config, public_url: impl Into<String>) -> Sandbox {
+        let sandbox = Sandbox::new(config.sandbox_signing_secret(), public_url);
+        for (provider, faults) in &config.sandbox_faults {
+            sandbox.faults.set(provider, faults.clone());
+        }
+        sandbox
     }
 
     /// Posts a signed notification to `url` in the background, as the provider's fault plan

@@ -1,10 +1,12 @@
 //! Request handling shared by the sandbox providers: API-key check, JSON bodies, field errors,
-//! amounts and callback URLs, and late answers for injected hangs.
+//! amounts and callback URLs, list filters, and late answers for injected hangs.
 
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use settle::money::{Currency, Money};
@@ -149,4 +151,91 @@ pub(super) fn money_and_callback(
     let notification_url =
         parse_callback_url(notification_url).map_err(|m| errors.push(("notification_url", m))).ok();
     (amount, notification_url)
+}
+
+/// The query of a provider's list endpoint: `?merchant_reference=…` (a merchant looking up a
+/// payment by its own reference), `?since=<RFC 3339>` (everything since a time, for a ledger
+/// check), or both.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ListQuery {
+    merchant_reference: Option<String>,
+    since: Option<String>,
+}
+
+/// What a list keeps, read from a [`ListQuery`].
+#[derive(Debug)]
+pub(super) struct ListFilter {
+    reference: Option<String>,
+    since: Option<DateTime<Utc>>,
+}
+
+impl ListQuery {
+    /// The filter, or the field at fault and why. At least one filter is required: a provider
+    /// doesn't hand out its whole book unasked.
+    pub(super) fn filter(&self) -> Result<ListFilter, (&'static str, String)> {
+        let reference = self
+            .merchant_reference
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        let since = match self.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(text) => Some(parse_time(text).ok_or((
+                "since",
+                "must be an RFC 3339 time such as 2026-03-01T10:00:00Z".to_owned(),
+            ))?),
+        };
+        if reference.is_none() && since.is_none() {
+            return Err(("merchant_reference", "or since is required".to_owned()));
+        }
+        Ok(ListFilter { reference, since })
+    }
+}
+
+/// An RFC 3339 time. A `+` that arrived unencoded in a query string reads as a space; take it
+/// back rather than refuse `2026-03-01T10:00:00+02:00` typed into a shell.
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_rfc3339(&text.replace(' ', "+")))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl ListFilter {
+    /// Whether an object made under `reference` at `created_at` is listed.
+    pub(super) fn matches(&self, reference: &str, created_at: DateTime<Utc>) -> bool {
+        self.reference.as_deref().is_none_or(|r| r == reference)
+            && self.since.is_none_or(|since| created_at >= since)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(reference: Option<&str>, since: Option<&str>) -> ListQuery {
+        ListQuery { merchant_reference: reference.map(Into::into), since: since.map(Into::into) }
+    }
+
+    #[test]
+    fn list_filters_need_a_reference_or_a_time() {
+        let at = |t: &str| parse_time(t).unwrap_or_else(|| panic!("{t}"));
+        let filter = query(Some("PAY-1"), None).filter().unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(filter.matches("PAY-1", at("2000-01-01T00:00:00Z")));
+        assert!(!filter.matches("PAY-2", at("2000-01-01T00:00:00Z")));
+
+        let filter = query(None, Some("2026-03-01T10:00:00 02:00")).filter();
+        let filter = filter.unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(filter.matches("any", at("2026-03-01T08:00:00Z")), "at the time itself");
+        assert!(!filter.matches("any", at("2026-03-01T07:59:59Z")));
+
+        let both = query(Some("PAY-1"), Some("2026-03-01T10:00:00Z")).filter();
+        let both = both.unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(!both.matches("PAY-1", at("2026-02-01T10:00:00Z")));
+
+        assert_eq!(query(None, None).filter().err().map(|e| e.0), Some("merchant_reference"));
+        assert_eq!(query(Some(" "), None).filter().err().map(|e| e.0), Some("merchant_reference"));
+        assert_eq!(query(None, Some("yesterday")).filter().err().map(|e| e.0), Some("since"));
+    }
 }

@@ -161,7 +161,11 @@ impl TestApp {
         let gateways = settle::gateway::Gateway::connections(&self.db).await?;
         let connectors = Connectors::for_gateways(
             &gateways,
-            &ConnectorSettings { sandbox_url, client: reqwest::Client::new() },
+            &ConnectorSettings {
+                sandbox_url,
+                sandbox_signing_secret: self.state.config.sandbox_signing_secret().to_owned(),
+                client: reqwest::Client::new(),
+            },
         );
         Ok(settle::payment::Orchestrator::new(
             self.db.clone(),

@@ -1,4 +1,8 @@
 //! The test harness: a real server on port 0 against a fresh database per test, on each backend.
+//! Tests that need more than one server, other settings, or the server as a child process
+//! ([`process`]) get the fresh database instead and start what they need.
+
+pub mod process;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,6 +19,17 @@ use sqlx::Connection;
 
 /// A test body: gets a running app, returns Ok if every step held.
 pub type TestFn = fn(TestApp) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// A test body that gets only a fresh, empty database and starts its own servers.
+pub type DatabaseTestFn = fn(TestDatabase) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// A fresh database for one test (created before, dropped after it).
+#[derive(Clone, Debug)]
+pub struct TestDatabase {
+    pub backend: Backend,
+    /// The `sqlite:` or `postgres:` URL.
+    pub url: String,
+}
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,8 +179,9 @@ pub fn ensure(cond: bool, what: impl std::fmt::Display) -> Result<()> {
     if cond { Ok(()) } else { bail!("{what}") }
 }
 
-/// Runs every test on SQLite and, if configured, PostgreSQL.
-pub fn run(tests: &[(&'static str, TestFn)]) {
+/// Runs every test on SQLite and, if configured, PostgreSQL: `tests` against a running app,
+/// `database_tests` against a fresh database only.
+pub fn run(tests: &[(&'static str, TestFn)], database_tests: &[(&'static str, DatabaseTestFn)]) {
     let args = libtest_mimic::Arguments::from_args();
     let postgres = std::env::var("SETTLE_TEST_POSTGRES_URL").ok().filter(|u| !u.trim().is_empty());
     if postgres.is_none() {
@@ -173,50 +189,98 @@ pub fn run(tests: &[(&'static str, TestFn)]) {
             "note: SETTLE_TEST_POSTGRES_URL is not set, so the PostgreSQL runs of these tests are skipped"
         );
     }
+    let mut backends = vec![(Backend::Sqlite, "sqlite", None)];
+    if let Some(url) = postgres {
+        backends.push((Backend::Postgres, "postgres", Some(url)));
+    }
+    let bodies = tests
+        .iter()
+        .map(|&(name, test)| (name, Body::App(test)))
+        .chain(database_tests.iter().map(|&(name, test)| (name, Body::Database(test))));
     let mut trials = Vec::new();
-    for &(name, test) in tests {
-        trials.push(libtest_mimic::Trial::test(format!("sqlite::{name}"), move || {
-            run_one(Backend::Sqlite, None, test).map_err(|e| format!("{e:#}").into())
-        }));
-        if let Some(url) = postgres.clone() {
-            trials.push(libtest_mimic::Trial::test(format!("postgres::{name}"), move || {
-                run_one(Backend::Postgres, Some(url.clone()), test)
-                    .map_err(|e| format!("{e:#}").into())
+    for (name, body) in bodies {
+        for (backend, prefix, url) in &backends {
+            let (backend, url) = (*backend, url.clone());
+            trials.push(libtest_mimic::Trial::test(format!("{prefix}::{name}"), move || {
+                run_one(backend, url.as_deref(), body).map_err(|e| format!("{e:#}").into())
             }));
         }
     }
     libtest_mimic::run(&args, trials).exit();
 }
 
-fn run_one(backend: Backend, postgres_url: Option<String>, test: TestFn) -> Result<()> {
+#[derive(Clone, Copy)]
+enum Body {
+    App(TestFn),
+    Database(DatabaseTestFn),
+}
+
+fn run_one(backend: Backend, postgres_url: Option<&str>, body: Body) -> Result<()> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        let database = FreshDatabase::create(backend, postgres_url.as_deref()).await?;
-        let server = spawn(&database.url).await?;
-        let app = TestApp {
-            base: format!("http://{}", server.addr),
-            client: browser(),
-            db: server.state.db.clone(),
-            backend,
-            state: server.state.clone(),
+        let database = FreshDatabase::create(backend, postgres_url).await?;
+        let outcome = match body {
+            Body::App(test) => match start_app(&database.test_database(), &[]).await {
+                Ok(OwnedApp { app, server }) => {
+                    let outcome = test(app).await;
+                    server.stop().await;
+                    outcome
+                }
+                Err(e) => Err(e),
+            },
+            Body::Database(test) => test(database.test_database()).await,
         };
-        let outcome = test(app).await;
-        server.stop().await;
         database.drop().await;
         outcome
     })
 }
 
-/// Starts the real server on 127.0.0.1:0 in development mode (demo data, sandbox).
-async fn spawn(database_url: &str) -> Result<RunningServer> {
-    let config = Config::from_figment(
-        Figment::from(Serialized::defaults(Config::default()))
-            .merge(Serialized::default("bind", "127.0.0.1:0"))
-            .merge(Serialized::default("database_url", database_url))
-            .merge(Serialized::default("database_max_connections", 5))
-            .merge(Serialized::default("log", "warn")),
-    )?;
+/// A server started by a test, with its app handle; [`OwnedApp::stop`] ends it.
+pub struct OwnedApp {
+    pub app: TestApp,
+    server: RunningServer,
+}
+
+impl OwnedApp {
+    /// Stops the server and closes its database pool.
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+}
+
+/// Starts the real server on 127.0.0.1:0 against `database`, in development mode (demo data,
+/// sandbox) unless `settings` (configuration keys and values, as in `settle.toml`) say
+/// otherwise.
+pub async fn start_app(
+    database: &TestDatabase,
+    settings: &[(&str, serde_json::Value)],
+) -> Result<OwnedApp> {
+    let server = spawn(&database.url, settings).await?;
+    let app = TestApp {
+        base: format!("http://{}", server.addr),
+        client: browser(),
+        db: server.state.db.clone(),
+        backend: database.backend,
+        state: server.state.clone(),
+    };
+    Ok(OwnedApp { app, server })
+}
+
+/// Starts the real server on 127.0.0.1:0 with the test defaults and `settings` over them.
+async fn spawn(
+    database_url: &str,
+    settings: &[(&str, serde_json::Value)],
+) -> Result<RunningServer> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()))
+        .merge(Serialized::default("bind", "127.0.0.1:0"))
+        .merge(Serialized::default("database_url", database_url))
+        .merge(Serialized::default("database_max_connections", 5))
+        .merge(Serialized::default("log", "warn"));
+    for (key, value) in settings {
+        figment = figment.merge(Serialized::default(key, value));
+    }
+    let config = Config::from_figment(figment)?;
     if std::env::var("SETTLE_TEST_LOG").is_ok() {
         settle_server::telemetry::init(&config);
     }
@@ -236,6 +300,14 @@ enum Cleanup {
 }
 
 impl FreshDatabase {
+    fn test_database(&self) -> TestDatabase {
+        let backend = match self.cleanup {
+            Cleanup::File(_) => Backend::Sqlite,
+            Cleanup::Postgres { .. } => Backend::Postgres,
+        };
+        TestDatabase { backend, url: self.url.clone() }
+    }
+
     async fn create(backend: Backend, postgres_url: Option<&str>) -> Result<FreshDatabase> {
         let unique = uuid::Uuid::new_v4().simple().to_string();
         match backend {

@@ -8,15 +8,18 @@
 //! - After the bank's settlement delay the collection settles, or bounces for the documented
 //!   test IBANs, and a signed notification `{event_id, collection_id, mandate_id,
 //!   merchant_reference, status: settled|bounced, reason?}` is posted. `GET /collections/{id}`
-//!   (the bank's id, or the merchant reference of the latest collection with it).
+//!   (the bank's id, or the merchant reference of the latest collection with it);
+//!   `GET /collections?merchant_reference=…` or `?since=<RFC 3339>` lists them, newest first.
 //! - `GET`/`PUT /settings` `{settle_after_ms}`: the settlement delay (default 2000 ms), a
 //!   simulator control like `/sandbox/faults`, so it takes no API key and no faults.
 //!
 //! Full IBANs are kept (a bank needs them) but never sent back: answers show them masked.
+//! The collection endpoints are in `collections.rs`.
+
+mod collections;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -33,9 +36,7 @@ use tokio::time::Instant;
 
 use super::Sandbox;
 use super::faults::{self, RequestFault};
-use super::request::{
-    Refusal, answer_after, check_api_key, error, invalid, money_and_callback, parse_json,
-};
+use super::request::{Refusal, answer_after, check_api_key, error, invalid, parse_json};
 
 /// The provider name for fault injection and notifications.
 pub const PROVIDER: &str = "bank";
@@ -129,6 +130,8 @@ impl Collection {
             "amount": self.amount.to_decimal().to_string(),
             "currency": self.amount.currency().code(),
             "merchant_reference": self.merchant_reference,
+            // Direct debits are not refunded through this bank; shown for the ledger check.
+            "refunded_amount": Money::zero(self.amount.currency()).to_decimal().to_string(),
             "created_at": self.created_at,
         });
         if let CollectionStatus::Bounced(reason) = self.status {
@@ -248,8 +251,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
         .route("/settings", get(show_settings).put(set_settings))
         .route("/mandates", post(create_mandate))
         .route("/mandates/{id}", get(show_mandate))
-        .route("/collections", post(create_collection))
-        .route("/collections/{id}", get(show_collection))
+        .route(
+            "/collections",
+            post(collections::create_collection).get(collections::list_collections),
+        )
+        .route("/collections/{id}", get(collections::show_collection))
         .with_state(bank)
 }
 
@@ -347,134 +353,6 @@ async fn show_mandate(
             Some(mandate) => Json(mandate.view()).into_response(),
             None => error(StatusCode::NOT_FOUND, "no such mandate").into_response(),
         },
-    };
-    answer_after(fault, None, response).await
-}
-
-/// `POST /collections`.
-#[derive(Deserialize)]
-struct CollectionBody {
-    mandate_id: Option<String>,
-    iban: Option<String>,
-    account_holder: Option<String>,
-    amount: Option<Value>,
-    currency: Option<String>,
-    merchant_reference: Option<String>,
-    notification_url: Option<String>,
-}
-
-async fn create_collection(State(bank): State<Bank>, headers: HeaderMap, body: Bytes) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match bank.collection(&headers, &body) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
-    };
-    answer_after(fault, None, response).await
-}
-
-impl Bank {
-    fn collection(&self, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
-        check_api_key(headers)?;
-        let request: CollectionBody = parse_json(body)?;
-        let mut errors = Vec::new();
-        let reference =
-            required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
-        let (amount, notification_url) = money_and_callback(
-            request.currency.as_deref(),
-            request.amount.as_ref(),
-            request.notification_url.as_deref(),
-            &mut errors,
-        );
-        // Either an existing mandate, or the account to create one on.
-        let existing = match text(request.mandate_id.as_ref()) {
-            Some(id) => match self.lock().mandates.get(id) {
-                Some(mandate) => Some(Some(mandate.clone())),
-                None => {
-                    errors.push(("mandate_id", "is not a mandate at this bank".into()));
-                    None
-                }
-            },
-            None => Some(None),
-        };
-        let new_account = match existing {
-            Some(None) => {
-                let iban = iban_field(request.iban.as_ref(), &mut errors);
-                let holder =
-                    required(request.account_holder.as_ref(), "account_holder", &mut errors);
-                iban.zip(holder)
-            }
-            _ => None,
-        };
-        let (Some(reference), Some(amount), Some(notification_url), Some(existing)) =
-            (reference, amount, notification_url, existing)
-        else {
-            return Err(invalid(errors));
-        };
-        if !errors.is_empty() {
-            return Err(invalid(errors));
-        }
-        let mandate = match (existing, new_account) {
-            (Some(mandate), _) => mandate,
-            (None, Some((iban, holder))) => self.new_mandate(iban, holder, reference)?,
-            (None, None) => return Err(invalid(errors)),
-        };
-
-        let (delay, collection) = {
-            let mut store = self.lock();
-            let delay = Duration::from_millis(store.settings.settle_after_ms);
-            let collection = Collection {
-                id: format!("DD-{}", uuid::Uuid::new_v4().simple()),
-                mandate_id: mandate.id.clone(),
-                amount,
-                merchant_reference: reference.to_owned(),
-                notification_url,
-                status: CollectionStatus::Pending,
-                outcome: match bounce_reason(&mandate.iban) {
-                    Some(reason) => CollectionStatus::Bounced(reason),
-                    None => CollectionStatus::Settled,
-                },
-                due: Instant::now() + delay,
-                created_at: Utc::now(),
-            };
-            store.collections.insert(collection.id.clone(), collection.clone());
-            (delay, collection)
-        };
-        let (bank, id) = (self.clone(), collection.id.clone());
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            bank.finish_if_due(&id);
-        });
-        Ok((StatusCode::ACCEPTED, Json(collection.view())).into_response())
-    }
-}
-
-async fn show_collection(
-    State(bank): State<Bank>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match check_api_key(&headers) {
-        Err(refused) => refused.into_response(),
-        Ok(()) => {
-            let found = bank.lock().resolve(&id);
-            match found {
-                Some(id) => {
-                    bank.finish_if_due(&id);
-                    match bank.lock().collections.get(&id) {
-                        Some(collection) => Json(collection.view()).into_response(),
-                        None => error(StatusCode::NOT_FOUND, "no such collection").into_response(),
-                    }
-                }
-                None => error(StatusCode::NOT_FOUND, "no such collection").into_response(),
-            }
-        }
     };
     answer_after(fault, None, response).await
 }
