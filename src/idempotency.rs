@@ -206,6 +206,21 @@ pub async fn claim(
     Ok(if taken == 1 { Claim::Run } else { Claim::InProgress })
 }
 
+/// Takes over a key whose first request is still marked running, once the payment that request
+/// started is settled: the retry is then answered from that payment (the core finds it by the
+/// key), so it need not wait for the first request's lock to expire (it died, e.g. in a crash).
+pub async fn take_over(db: &Db, scope: &str, key: &str, lock_for: Duration) -> Result<bool> {
+    let sql = "UPDATE idempotency_keys SET locked_until = $3 WHERE scope = $1 AND key = $2 AND response_status IS NULL";
+    let taken = with_db!(db, pool => sqlx::query(sql)
+        .bind(scope)
+        .bind(key)
+        .bind(Utc::now() + lock_for)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(taken == 1)
+}
+
 /// Stores the response of the request that claimed the key.
 pub async fn finish(db: &Db, scope: &str, key: &str, response: &StoredResponse) -> Result<()> {
     let sql = "UPDATE idempotency_keys SET response_status = $3, response_body = $4, response_content_type = $5, response_location = $6 WHERE scope = $1 AND key = $2";

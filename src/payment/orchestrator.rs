@@ -237,8 +237,9 @@ impl Orchestrator {
             .gateways
             .get(&payment.gateway_id)
             .map_or(Duration::from_secs(30), |g| g.timeout);
-        // Twice the request timeout plus a margin for clocks and retries of the connection.
-        let window = chrono::Duration::from_std(timeout * 2).unwrap_or(chrono::Duration::MAX)
+        // Requests that may charge are sent once (never retried), so the request timeout plus a
+        // margin for clocks.
+        let window = chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX)
             + chrono::Duration::seconds(5);
         payment.updated_at + window
     }

@@ -17,8 +17,11 @@ use crate::payment::record::Payment;
 use crate::payment::start::chrono_duration;
 use crate::payment::transition::{self, Change};
 
-/// How long one sweep holds the payments it claimed before another sweep may take them.
-const CLAIM_FOR: chrono::Duration = chrono::Duration::seconds(60);
+/// How long one sweep holds the payments it claimed before another sweep may take them: about as
+/// long as asking one gateway can take. Short, because a sweep that dies (a crash) leaves its
+/// claims for this long, and two sweeps asking about one payment is harmless anyway (a status
+/// query changes nothing; applying an answer is a compare-and-set).
+const CLAIM_FOR: chrono::Duration = chrono::Duration::seconds(15);
 
 /// What one reconciliation sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

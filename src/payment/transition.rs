@@ -14,8 +14,8 @@ use crate::payment::record::{CardSummary, Payment};
 use crate::with_tx;
 
 /// How long fulfilment may take before reconciliation picks up a paid payment whose service
-/// isn't active yet (a crash between the two steps).
-const FULFIL_WITHIN: Duration = Duration::from_secs(60);
+/// isn't active yet (a crash between the two steps): the customer paid, so soon.
+const FULFIL_WITHIN: Duration = Duration::from_secs(5);
 
 /// How long an unsettled payment waits before reconciliation first asks its gateway, when the
 /// caller doesn't say (the orchestrator passes the first step of its schedule).
@@ -147,7 +147,9 @@ pub async fn apply(
     };
     let now = Utc::now();
     let settle_by = match to {
-        PaymentState::PaymentSuccess | PaymentState::ConvertingPolicy => Some(now + FULFIL_WITHIN),
+        PaymentState::PaymentSuccess | PaymentState::ConvertingPolicy => {
+            Some(now + change.settle_after.unwrap_or(FULFIL_WITHIN).min(FULFIL_WITHIN))
+        }
         s if s.is_final() || s == PaymentState::Invoiced => None,
         _ => Some(now + change.settle_after.unwrap_or(DEFAULT_SETTLE_AFTER)),
     };

@@ -21,9 +21,11 @@ use crate::state::AppState;
 pub const HEADER: &str = "idempotency-key";
 /// Largest request or response body the layer buffers.
 const MAX_BODY: usize = 1024 * 1024;
-/// How long a first request holds its key before a crashed attempt may be taken over (the
-/// takeover is safe: a payment the first run started is found by the key, not started again).
-const LOCK_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a first request holds its key before a crashed attempt may be taken over: longer
+/// than a request takes (gateway calls time out after 10 s by default). The takeover is safe
+/// whenever it happens: a payment the first run started is found by the key, never started
+/// again; one already settled lets a retry take the key over at once.
+const LOCK_FOR: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The scoped, hashed key of the request being handled, if it carried one.
 #[derive(Clone, Debug, Default)]
@@ -63,7 +65,8 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
             format!("client:{}", client.unwrap_or_default())
         }
     };
-    parts.extensions.insert(IdempotencyKey(Some(idempotency::scoped_key(&scope, &key))));
+    let scoped = idempotency::scoped_key(&scope, &key);
+    parts.extensions.insert(IdempotencyKey(Some(scoped.clone())));
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large.")
             .into_response();
@@ -82,6 +85,11 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
                 "This Idempotency-Key was used for a different request. Use a new key for a new request.",
             )
             .into_response();
+        }
+        Ok(Claim::InProgress) if settled_attempt(&state, &scoped).await => {
+            if let Err(e) = idempotency::take_over(&state.db, &scope, &key, LOCK_FOR).await {
+                return ApiError::from(e).into_response();
+            }
         }
         Ok(Claim::InProgress) => {
             return ApiError::new(
@@ -121,6 +129,15 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     }
     parts.headers.insert("idempotent-replayed", HeaderValue::from_static("false"));
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Whether the request holding this key started a payment that is settled: its answer can then
+/// be given from the payment, whether or not that request is still alive.
+async fn settled_attempt(state: &AppState, scoped_key: &str) -> bool {
+    matches!(
+        settle::payment::Payment::find_by_idempotency_key(&state.db, scoped_key).await,
+        Ok(Some(payment)) if payment.state != settle::payment::PaymentState::Processing
+    )
 }
 
 fn replay(stored: StoredResponse) -> Response {

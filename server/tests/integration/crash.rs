@@ -119,3 +119,266 @@ pub async fn server_restarts_after_kill_9_and_keeps_its_payments(db: TestDatabas
     let log = sandbox.log_text();
     ensure(log.matches("Settle sandbox is serving").count() == 1, format!("one sandbox:\n{log}"))
 }
+
+/// Quotes paid in the burst, and how many clients pay them at once.
+const BURST: usize = 60;
+const CLIENTS: usize = 10;
+
+/// What one client saw for its quote: the answer it finally got (if any), and how often it had
+/// to retry because the server was gone.
+#[derive(Debug, Default)]
+struct Outcome {
+    acknowledged: Option<Value>,
+    retries: usize,
+    /// The last refusal, for the failure message.
+    last: Option<String>,
+}
+
+/// The demo world plus `n` short-term motor quotes for the demo customer, written before the
+/// server starts (it then finds users and loads no demo data of its own).
+async fn seed_quotes(db: &TestDatabase, n: usize) -> Result<Vec<String>> {
+    use settle::product::Product;
+    use settle::purchase::{LineType, NewLine, Purchase, PurchaseStatus};
+    use settle::service::{BillingStatus, Service};
+    let store = settle::Db::connect(&db.url, 2).await?;
+    store.migrate().await?;
+    settle::demo::load(&store).await?;
+    let product = Product::list(&store)
+        .await?
+        .into_iter()
+        .find(|p| p.code == "SHORT-MOTOR")
+        .context("the short-term product")?;
+    let thandi = Service::find_by_reference(&store, CARD_POLICY_NUMBER)
+        .await?
+        .context("the demo quote")?
+        .customer_id;
+    let mut numbers = Vec::new();
+    for i in 0..n {
+        let number = format!("CRASH/{i:04}/SHORT/WEB");
+        let mut quote =
+            Service::new(&number, &product, thandi.clone(), "quoted", BillingStatus::Unbilled);
+        quote.details = json!({ "policy_address": { "house": "21b", "street": "Tuesday Market Place", "postcode": "PE301JW" } });
+        quote.insert(&store).await?;
+        Purchase::create(
+            &store,
+            &quote.id,
+            PurchaseStatus::Open,
+            Utc::now(),
+            vec![NewLine {
+                line_type: LineType::Day,
+                description: "Short-term motor cover, 1 day".into(),
+                quantity: 1,
+                unit_price: product.unit_price,
+                period_per_quantity: 1,
+                tax_rate: product.tax_rate,
+            }],
+        )
+        .await?;
+        numbers.push(number);
+    }
+    store.close().await;
+    Ok(numbers)
+}
+
+/// One client paying one quote the way a careful seed 003 app does: one idempotency key for
+/// the payment, retried (same key) whenever the server is unreachable or answers 409, until it
+/// gets an answer or runs out of time.
+async fn pay_quote(base: String, token: String, number: String) -> Outcome {
+    let client = match Client::builder().timeout(Duration::from_secs(5)).build() {
+        Ok(client) => client,
+        Err(_) => return Outcome::default(),
+    };
+    let mut key = uuid::Uuid::new_v4().to_string();
+    let mut outcome = Outcome::default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut uuid: Option<String> = None;
+    while tokio::time::Instant::now() < deadline {
+        let step = async {
+            if uuid.is_none() {
+                let (status, prepared) = call(
+                    client
+                        .post(format!("{base}/api/v1/payments/"))
+                        .bearer_auth(&token)
+                        .json(&json!({ "policy_number": number })),
+                )
+                .await?;
+                if matches!(status, 200 | 201) {
+                    uuid = prepared["uuid"].as_str().map(str::to_owned);
+                }
+            }
+            let Some(id) = &uuid else { return anyhow::Ok(None) };
+            let (status, taken) = call(
+                client
+                    .post(format!("{base}/api/v1/payments/{id}/take-payment/"))
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", &key)
+                    .json(&json!({
+                        "card_details": {"card_holder": "T MOKOENA", "card_number": "4929 0000 0000 6",
+                                         "expiry_date": "1030", "cv2": "123"},
+                        "billing_use_policy_address": true
+                    })),
+            )
+            .await?;
+            if status == 200 {
+                return Ok(Some(taken));
+            }
+            anyhow::bail!("{status} {taken}")
+        };
+        match step.await {
+            // Failed without a charge (it never reached the acquirer before a crash): the app
+            // tries again, as a new payment.
+            Ok(Some(answer))
+                if [7, 8, 9].contains(&answer["payment_status"].as_i64().unwrap_or(0)) =>
+            {
+                outcome.retries += 1;
+                key = uuid::Uuid::new_v4().to_string();
+            }
+            Ok(Some(answer)) => {
+                outcome.acknowledged = Some(answer);
+                return outcome;
+            }
+            other => {
+                outcome.last = other.err().map(|e| format!("{e:#}"));
+                outcome.retries += 1;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+    outcome
+}
+
+pub async fn kill_9_during_a_burst_loses_and_doubles_no_charge(db: TestDatabase) -> Result<()> {
+    let started = std::time::Instant::now();
+    let quotes = seed_quotes(&db, BURST).await?;
+    let scratch = Scratch::new("crash-burst")?;
+    let sandbox = SandboxProcess::start(&scratch).await?;
+    // A slow acquirer, so kills land while authorisations are in flight; a short schedule, so
+    // the test's sweep window is seconds.
+    client_put_faults(&sandbox, json!({ "latency_ms": 200 })).await?;
+    let settings = [
+        ("SETTLE_RECONCILE_SCHEDULE_SECONDS", "[1, 2, 3]".to_owned()),
+        ("SETTLE_LOG", "warn".to_owned()),
+    ];
+    let mut server = ServerProcess::start_with(&scratch, &db, &sandbox, &settings).await?;
+    let client = Client::builder().timeout(REQUEST_TIMEOUT).build()?;
+    let token = customer_token(&client, &server).await?;
+    let since = Utc::now() - chrono::Duration::minutes(1);
+
+    // The burst: CLIENTS at a time, each with its own quote.
+    let base = server.base.clone();
+    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(quotes.clone()));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..CLIENTS {
+        let (queue, base, token) = (queue.clone(), base.clone(), token.clone());
+        workers.spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                let next = queue.lock().await.pop();
+                let Some(number) = next else { return seen };
+                let outcome = pay_quote(base.clone(), token.clone(), number.clone()).await;
+                seen.push((number, outcome));
+            }
+        });
+    }
+    // kill -9 three times while the burst runs, restarting each time.
+    for pause in [700, 900, 1100] {
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        server.kill_9().await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server.restart().await?;
+    }
+    let mut outcomes = Vec::new();
+    while let Some(done) = workers.join_next().await {
+        outcomes.extend(done?);
+    }
+    client_put_faults(&sandbox, json!({})).await?;
+
+    // Within the sweep window every attempt is final, and the gateway's word settled each.
+    let store = settle::Db::connect(&db.url, 2).await?;
+    let final_in_time = eventually("every attempt is final", Duration::from_secs(30), || async {
+        let sql = "SELECT COUNT(*) FROM payments WHERE state NOT IN (7, 8, 9, 11, 12, 13)";
+        let open: i64 =
+            settle::with_db!(&store, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
+        Ok(open == 0)
+    })
+    .await;
+    if let Err(e) = final_in_time {
+        let sql = "SELECT reference, state, settle_by, reconcile_attempts FROM payments WHERE state NOT IN (7, 8, 9, 11, 12, 13)";
+        let open: Vec<(String, i64, Option<chrono::DateTime<Utc>>, i64)> =
+            settle::with_db!(&store, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        let log = server.log_text();
+        let tail: String = log.lines().rev().take(30).collect::<Vec<_>>().join("\n");
+        anyhow::bail!("{e}: {open:?} (now {}); server log ends:\n{tail}", Utc::now());
+    }
+    let orchestrator = settle::payment::Orchestrator::from_database(
+        store.clone(),
+        settle::connector::ConnectorSettings {
+            sandbox_url: url::Url::parse(&sandbox.sandbox_url())?,
+            sandbox_signing_secret: settle::connector::SANDBOX_SIGNING_SECRET.into(),
+            client: reqwest::Client::new(),
+        },
+        settle::payment::orchestrator::CallbackUrls { public_url: url::Url::parse(&server.base)? },
+        settle::payment::orchestrator::ReconcilePolicy::default(),
+    )
+    .await?;
+    let ledger = settle::ledger::check(&orchestrator, since, Duration::from_secs(60)).await?;
+    ensure(ledger.is_clean(), format!("the ledger agrees with the acquirer: {ledger:?}"))?;
+
+    // Every charge belongs to exactly one successful payment; no quote is charged twice.
+    let charges = sandbox.card_transactions(&[("since", &since.to_rfc3339())]).await?;
+    let charged: Vec<&Value> = charges.iter().filter(|t| t["status"] == "Ok").collect();
+    let count = |sql: &'static str| {
+        let store = store.clone();
+        async move {
+            anyhow::Ok(
+                settle::with_db!(&store, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await)?,
+            )
+        }
+    };
+    let attempts = count("SELECT COUNT(*) FROM payments").await?;
+    let converted = count("SELECT COUNT(*) FROM payments WHERE state = 11").await?;
+    let paid_quotes =
+        count("SELECT COUNT(DISTINCT purchase_id) FROM payments WHERE state = 11").await?;
+    ensure(converted == paid_quotes, "one successful payment per paid quote")?;
+    ensure(
+        charged.len() as i64 == converted,
+        format!("{} charges at the acquirer for {converted} successful payments", charged.len()),
+    )?;
+    // Every payment a client was told about exists, at least as far as it was told.
+    let mut acknowledged = 0;
+    for (number, outcome) in &outcomes {
+        let Some(answer) = &outcome.acknowledged else { continue };
+        acknowledged += 1;
+        let told = answer["payment_status"].as_i64().unwrap_or_default();
+        let sql = "SELECT MAX(p.state) FROM payments p JOIN purchases pu ON pu.id = p.purchase_id JOIN services s ON s.id = pu.service_id WHERE s.reference = $1 AND p.state IN (6, 10, 11)";
+        let stored: Option<i64> = settle::with_db!(&store, pool => sqlx::query_scalar(sql).bind(number).fetch_one(pool).await)?;
+        if [6, 10, 11].contains(&told) {
+            ensure(stored == Some(11), format!("{number}: told {told}, stored {stored:?}"))?;
+        }
+    }
+    let retries: usize = outcomes.iter().map(|(_, o)| o.retries).sum();
+    eprintln!(
+        "crash burst ({:?}): {BURST} quotes, {attempts} attempts, {} charges at the acquirer, {converted} successful payments, 0 stuck, {acknowledged} acknowledged, {retries} client retries, 3 kill -9, {:.1} s",
+        db.backend,
+        charged.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let unanswered: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, o)| o.acknowledged.is_none())
+        .map(|(n, o)| format!("{n}: {:?}", o.last))
+        .collect();
+    ensure(
+        acknowledged == BURST,
+        format!("every client got its answer: {acknowledged}/{BURST}: {unanswered:#?}"),
+    )?;
+    store.close().await;
+    Ok(())
+}
+
+/// Sets the sandbox process's card faults.
+async fn client_put_faults(sandbox: &SandboxProcess, faults: Value) -> Result<()> {
+    let response =
+        Client::new().put(sandbox.url("/sandbox/faults/card")).json(&faults).send().await?;
+    ensure(response.status() == 200, format!("card faults: {}", response.status()))
+}

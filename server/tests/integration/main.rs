@@ -144,6 +144,7 @@ fn main() {
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,
             crash::server_restarts_after_kill_9_and_keeps_its_payments,
+            crash::kill_9_during_a_burst_loses_and_doubles_no_charge,
         ],
     );
 }
