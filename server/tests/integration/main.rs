@@ -4,6 +4,7 @@
 mod access;
 mod accounts;
 mod api_client;
+mod card_data;
 mod crash;
 mod documents;
 mod edge;
@@ -145,6 +146,7 @@ fn main() {
             gateway_keys::development_sandbox_key_is_refused_in_production,
             crash::server_restarts_after_kill_9_and_keeps_its_payments,
             crash::kill_9_during_a_burst_loses_and_doubles_no_charge,
+            card_data::no_card_number_or_security_code_is_kept_anywhere,
         ],
     );
 }
