@@ -216,14 +216,20 @@ fn frame_origins(
     config: &Config,
     gateways: &[settle::connector::GatewayConnection],
 ) -> Vec<String> {
+    // Card gateways without a base URL of their own use the sandbox, which may be a process of
+    // its own on another origin (`sandbox_url`): its issuer pages load in the frame too.
+    let sandbox = url::Url::parse(&config.sandbox_url()).ok();
     let from_gateways = gateways
         .iter()
         .filter(|g| g.gateway.kind == settle::gateway::GatewayKind::Card3ds)
-        .filter_map(|g| g.base_url.as_ref())
+        .filter_map(|g| g.base_url.clone().or_else(|| sandbox.clone()))
         .map(|url| url.origin())
         .filter(|origin| origin.is_tuple())
         .map(|origin| origin.ascii_serialization());
-    from_gateways.chain(config.frame_origins()).collect()
+    let mut origins: Vec<String> = from_gateways.chain(config.frame_origins()).collect();
+    origins.sort();
+    origins.dedup();
+    origins
 }
 
 /// The payment orchestrator over the configured gateways; gateways without a base URL of their
