@@ -21,19 +21,9 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::with_db;
 
-/// Body fields left out of a fingerprint: card data never enters it, even hashed.
-const CARD_FIELDS: &[&str] = &[
-    "number",
-    "card_number",
-    "cardnumber",
-    "pan",
-    "cvv",
-    "cv2",
-    "cvc",
-    "security_code",
-    "expiry",
-    "expiry_date",
-];
+/// Body fields left out of a fingerprint besides the card data keys: card data never enters
+/// it, even hashed, and the expiry would narrow a search for the number.
+const EXPIRY_FIELDS: &[&str] = &["expiry", "expiry_date"];
 
 /// How long keys are kept.
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
@@ -105,9 +95,10 @@ fn without_card_data(body: &[u8]) -> Vec<u8> {
 
 fn is_card_field(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    CARD_FIELDS
-        .iter()
-        .any(|f| key == *f || key.ends_with(&format!(".{f}")) || key.ends_with(&format!("[{f}]")))
+    crate::redact::CARD_DATA_KEYS.iter().chain(EXPIRY_FIELDS).any(|f| {
+        let f = f.to_ascii_lowercase();
+        key == f || key.ends_with(&format!(".{f}")) || key.ends_with(&format!("[{f}]"))
+    })
 }
 
 fn strip_json(value: serde_json::Value) -> serde_json::Value {

@@ -2,6 +2,20 @@
 
 use serde_json::Value;
 
+/// Field names that carry card data (number, security code, expiry) as clients and gateways
+/// name them; every list of secrets to keep out of storage includes these.
+pub const CARD_DATA_KEYS: &[&str] = &[
+    "number",
+    "card_number",
+    "cardnumber",
+    "pan",
+    "cvv",
+    "cv2",
+    "cvc",
+    "security_code",
+    "securityCode",
+];
+
 /// What a blanked value becomes.
 pub const REDACTED: &str = "[redacted]";
 

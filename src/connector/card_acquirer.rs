@@ -28,9 +28,7 @@ use crate::connector::{
 };
 use crate::money::Money;
 
-/// Keys whose values are card data and must never reach `raw` (and so the payment timeline).
-const CARD_DATA_KEYS: &[&str] =
-    &["number", "card_number", "pan", "cvv", "cv2", "cvc", "securityCode"];
+use crate::redact::CARD_DATA_KEYS;
 
 /// Connector for a card acquirer with 3-D Secure 2 (`GatewayKind::Card3ds`).
 #[derive(Clone, Debug)]

@@ -75,16 +75,8 @@ pub async fn timeline(db: &Db, payment: &PaymentId) -> Result<Vec<PaymentEvent>>
         .collect())
 }
 
-/// Fields that may carry secrets or card data; their values are replaced before storing.
+/// Fields that may carry secrets (besides card data); their values are replaced before storing.
 const SECRET_KEYS: &[&str] = &[
-    "number",
-    "card_number",
-    "cardnumber",
-    "pan",
-    "cvv",
-    "cv2",
-    "cvc",
-    "security_code",
     "password",
     "secret",
     "client_secret",
@@ -98,7 +90,9 @@ const SECRET_KEYS: &[&str] = &[
 /// A copy of a gateway payload with secret-looking fields replaced by `"[redacted]"` at any
 /// depth, so the timeline can show what the gateway said without keeping what it must not.
 pub fn redact(value: &serde_json::Value) -> serde_json::Value {
-    crate::redact::redact(value, SECRET_KEYS)
+    let keys: Vec<&str> =
+        crate::redact::CARD_DATA_KEYS.iter().chain(SECRET_KEYS).copied().collect();
+    crate::redact::redact(value, &keys)
 }
 
 #[cfg(test)]

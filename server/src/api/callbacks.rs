@@ -120,22 +120,15 @@ static PAYMENT_COMPLETE_CSP: LazyLock<String> = LazyLock::new(|| {
     format!("default-src 'none'; script-src 'sha256-{hash}'; frame-ancestors 'self'")
 });
 
-/// What the frame shows when the acquirer refused the challenge result: the payment still waits
-/// for its challenge, nothing was charged. It still tells the parent page the frame is done (the
-/// same script as the seed's page), so a client polls and sees `PAYMENT_3DAUTH`.
-const CHALLENGE_NOT_CONFIRMED: &str = r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-    <meta charset="UTF-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1.0">
-    <title>Payment Complete</title>
-    <script>
-        window.parent.postMessage("PaymentComplete", "*");
-    </script>
-</head>
-<body><p>Your bank's check could not be confirmed, so nothing was charged. Go back to the payment page and try the check again.</p></body>
-</html>
-"#;
+/// What the frame shows when the acquirer refused the challenge result: the seed's page with a
+/// sentence in its body. It still tells the parent page the frame is done (the same script), so a
+/// client polls and sees `PAYMENT_3DAUTH`.
+static CHALLENGE_NOT_CONFIRMED: LazyLock<String> = LazyLock::new(|| {
+    PAYMENT_COMPLETE.replace(
+        "<body></body>",
+        "<body><p>Your bank's check could not be confirmed, so nothing was charged. Go back to the payment page and try the check again.</p></body>",
+    )
+});
 
 /// `POST /payments/{reference}/3ds-complete`: the issuer's page is done. Settle completes the
 /// payment with the acquirer, then answers the seed's `PaymentComplete` page; a result the
@@ -147,8 +140,10 @@ pub async fn challenge_complete(
 ) -> Result<Response, ApiError> {
     let outcome = state.payments.complete_challenge(&reference, &result.cres).await?;
     let (status, page) = match outcome {
-        ChallengeOutcome::Completed(_) => (StatusCode::OK, PAYMENT_COMPLETE),
-        ChallengeOutcome::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, CHALLENGE_NOT_CONFIRMED),
+        ChallengeOutcome::Completed(_) => (StatusCode::OK, PAYMENT_COMPLETE.to_owned()),
+        ChallengeOutcome::Refused(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, CHALLENGE_NOT_CONFIRMED.clone())
+        }
     };
     let mut response = (status, Html(page)).into_response();
     if let Ok(csp) = HeaderValue::from_str(&PAYMENT_COMPLETE_CSP) {

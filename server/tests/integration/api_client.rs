@@ -195,10 +195,6 @@ impl TestApp {
     pub async fn other_customer(&self) -> Result<OtherCustomer> {
         use settle::account::{Email, NewUser, Password, Role, User};
         use settle::customer::Customer;
-        use settle::product::Product;
-        use settle::purchase::{LineType, NewLine, Purchase, PurchaseStatus};
-        use settle::service::{BillingStatus, Service};
-
         let (email, password) = ("bongani@settle.test".to_owned(), "bongani-password-1".to_owned());
         let customer =
             Customer::create(&self.db, "CUST-0002", "Bongani Zulu", Some(&email), None).await?;
@@ -213,31 +209,8 @@ impl TestApp {
             },
         )
         .await?;
-        let product = Product::list(&self.db)
-            .await?
-            .into_iter()
-            .find(|p| p.code == "SHORT-MOTOR")
-            .context("the short-term motor product")?;
         let policy_number = "DEMO/0099/SHORT/WEB".to_owned();
-        let mut quote =
-            Service::new(&policy_number, &product, customer.id, "quoted", BillingStatus::Unbilled);
-        quote.details = json!({ "policy_address": { "house": "3", "street": "Long Street", "postcode": "8001" } });
-        quote.insert(&self.db).await?;
-        Purchase::create(
-            &self.db,
-            &quote.id,
-            PurchaseStatus::Open,
-            chrono::Utc::now(),
-            vec![NewLine {
-                line_type: LineType::Day,
-                description: "Short-term motor cover, 2 days".into(),
-                quantity: 2,
-                unit_price: product.unit_price,
-                period_per_quantity: 1,
-                tax_rate: product.tax_rate,
-            }],
-        )
-        .await?;
+        crate::support::short_term_quote(&self.db, &customer.id, &policy_number, 2).await?;
         let token = self.password_token(&email, &password).await?;
         Ok(OtherCustomer { email, password, token, policy_number })
     }

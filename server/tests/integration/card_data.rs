@@ -13,7 +13,7 @@ use settle::demo::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::support::process::{SandboxProcess, Scratch, ServerProcess};
+use crate::support::process::{SandboxProcess, Scratch, ServerProcess, demo_world_with_quotes};
 use crate::support::{Backend, TestDatabase, ensure};
 
 /// Every card the sandbox documents, as clients write them.
@@ -133,46 +133,9 @@ async fn everything_stored(db: &TestDatabase) -> Result<Vec<u8>> {
     }
 }
 
-/// A fresh quote for each card (a paid quote can't be paid again), made before the server starts.
-async fn quotes(db: &TestDatabase, n: usize) -> Result<Vec<String>> {
-    use settle::product::Product;
-    use settle::purchase::{LineType, NewLine, Purchase, PurchaseStatus};
-    use settle::service::{BillingStatus, Service};
-    let store = settle::Db::connect(&db.url, 1).await?;
-    store.migrate().await?;
-    settle::demo::load(&store).await?;
-    let product = Product::list(&store)
-        .await?
-        .into_iter()
-        .find(|p| p.code == "SHORT-MOTOR")
-        .context("product")?;
-    let customer =
-        Service::find_by_reference(&store, CARD_POLICY_NUMBER).await?.context("quote")?.customer_id;
-    let mut numbers = Vec::new();
-    for i in 0..n {
-        let number = format!("CARDS/{i:03}/SHORT/WEB");
-        let mut quote =
-            Service::new(&number, &product, customer.clone(), "quoted", BillingStatus::Unbilled);
-        quote.details = json!({ "policy_address": { "house": "21b", "street": "Tuesday Market Place", "postcode": "PE301JW" } });
-        quote.insert(&store).await?;
-        let line = NewLine {
-            line_type: LineType::Day,
-            description: "cover".into(),
-            quantity: 1,
-            unit_price: product.unit_price,
-            period_per_quantity: 1,
-            tax_rate: product.tax_rate,
-        };
-        Purchase::create(&store, &quote.id, PurchaseStatus::Open, chrono::Utc::now(), vec![line])
-            .await?;
-        numbers.push(number);
-    }
-    store.close().await;
-    Ok(numbers)
-}
-
 pub async fn no_card_number_or_security_code_is_kept_anywhere(db: TestDatabase) -> Result<()> {
-    let numbers = quotes(&db, CARDS.len() + 2).await?;
+    // A fresh quote for each card (a paid quote can't be paid again).
+    let numbers = demo_world_with_quotes(&db, "CARDS", CARDS.len() + 2).await?;
     let scratch = Scratch::new("card-data")?;
     let sandbox = SandboxProcess::start(&scratch).await?;
     let settings = [("SETTLE_LOG", "debug".to_owned())];

@@ -10,7 +10,9 @@ use reqwest::Client;
 use serde_json::{Value, json};
 use settle::demo::{CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD, MERCHANT_CLIENT_ID};
 
-use crate::support::process::{REQUEST_TIMEOUT, SandboxProcess, Scratch, ServerProcess};
+use crate::support::process::{
+    REQUEST_TIMEOUT, SandboxProcess, Scratch, ServerProcess, demo_world_with_quotes,
+};
 use crate::support::{TestDatabase, ensure, eventually};
 
 /// A customer's bearer token (password grant), as seed 003's app holds one.
@@ -134,52 +136,6 @@ struct Outcome {
     last: Option<String>,
 }
 
-/// The demo world plus `n` short-term motor quotes for the demo customer, written before the
-/// server starts (it then finds users and loads no demo data of its own).
-async fn seed_quotes(db: &TestDatabase, n: usize) -> Result<Vec<String>> {
-    use settle::product::Product;
-    use settle::purchase::{LineType, NewLine, Purchase, PurchaseStatus};
-    use settle::service::{BillingStatus, Service};
-    let store = settle::Db::connect(&db.url, 2).await?;
-    store.migrate().await?;
-    settle::demo::load(&store).await?;
-    let product = Product::list(&store)
-        .await?
-        .into_iter()
-        .find(|p| p.code == "SHORT-MOTOR")
-        .context("the short-term product")?;
-    let thandi = Service::find_by_reference(&store, CARD_POLICY_NUMBER)
-        .await?
-        .context("the demo quote")?
-        .customer_id;
-    let mut numbers = Vec::new();
-    for i in 0..n {
-        let number = format!("CRASH/{i:04}/SHORT/WEB");
-        let mut quote =
-            Service::new(&number, &product, thandi.clone(), "quoted", BillingStatus::Unbilled);
-        quote.details = json!({ "policy_address": { "house": "21b", "street": "Tuesday Market Place", "postcode": "PE301JW" } });
-        quote.insert(&store).await?;
-        Purchase::create(
-            &store,
-            &quote.id,
-            PurchaseStatus::Open,
-            Utc::now(),
-            vec![NewLine {
-                line_type: LineType::Day,
-                description: "Short-term motor cover, 1 day".into(),
-                quantity: 1,
-                unit_price: product.unit_price,
-                period_per_quantity: 1,
-                tax_rate: product.tax_rate,
-            }],
-        )
-        .await?;
-        numbers.push(number);
-    }
-    store.close().await;
-    Ok(numbers)
-}
-
 /// One client paying one quote the way a careful seed 003 app does: one idempotency key for
 /// the payment, retried (same key) whenever the server is unreachable or answers 409, until it
 /// gets an answer or runs out of time.
@@ -249,7 +205,7 @@ async fn pay_quote(base: String, token: String, number: String) -> Outcome {
 
 pub async fn kill_9_during_a_burst_loses_and_doubles_no_charge(db: TestDatabase) -> Result<()> {
     let started = std::time::Instant::now();
-    let quotes = seed_quotes(&db, BURST).await?;
+    let quotes = demo_world_with_quotes(&db, "CRASH", BURST).await?;
     let scratch = Scratch::new("crash-burst")?;
     let sandbox = SandboxProcess::start(&scratch).await?;
     // A slow acquirer, so kills land while authorisations are in flight; a short schedule, so

@@ -54,6 +54,14 @@ async fn charged_once(app: &TestApp, policy_number: &str) -> Result<()> {
     ensure(ledger.is_clean(), format!("ledger: {ledger:?}"))
 }
 
+/// Seed 000's token for the demo policy: a hosted checkout the customer is sent to.
+async fn hosted_token(app: &TestApp, token: &str) -> Result<crate::api_client::Answer> {
+    let path = format!(
+        "/api/v3/payment/token/?policy_number={POLICY_NUMBER}&url=http://localhost:8080/done"
+    );
+    app.call(Method::GET, &path, Some(token), None, None).await
+}
+
 /// How many answers had each status.
 fn tally(statuses: &[u16]) -> String {
     let mut seen: Vec<(u16, usize)> = Vec::new();
@@ -165,17 +173,7 @@ pub async fn concurrent_card_page_submits_charge_once(app: TestApp) -> Result<()
 
 pub async fn a_replaced_hosted_checkout_is_cancelled_at_the_gateway(app: TestApp) -> Result<()> {
     let token = app.merchant_token().await?;
-    let started = app
-        .call(
-            Method::GET,
-            &format!(
-                "/api/v3/payment/token/?policy_number={POLICY_NUMBER}&url=http://localhost:8080/done"
-            ),
-            Some(&token),
-            None,
-            None,
-        )
-        .await?;
+    let started = hosted_token(&app, &token).await?;
     ensure(started.status == 200, format!("token: {started:?}"))?;
     let first_page = started.body["url"].as_str().context("the hosted page")?.to_owned();
     // The client changes its mind: the policy is to be invoiced instead.
@@ -220,17 +218,7 @@ pub async fn a_replaced_hosted_checkout_is_cancelled_at_the_gateway(app: TestApp
 
 pub async fn money_that_reaches_a_lost_attempt_is_refunded(app: TestApp) -> Result<()> {
     let token = app.merchant_token().await?;
-    let started = app
-        .call(
-            Method::GET,
-            &format!(
-                "/api/v3/payment/token/?policy_number={POLICY_NUMBER}&url=http://localhost:8080/done"
-            ),
-            Some(&token),
-            None,
-            None,
-        )
-        .await?;
+    let started = hosted_token(&app, &token).await?;
     let page_url = started.body["url"].as_str().context("the hosted page")?.to_owned();
     let reference = started.body["token"].as_str().context("the payment")?.to_owned();
     // As if the attempt had been given up here while the gateway could still take money

@@ -138,6 +138,38 @@ impl TestApp {
     }
 }
 
+/// A short-term motor quote of `days` days for `customer` under policy number `number`, with the
+/// policy address seed 003's flows bill by default. Returns the quote's service.
+pub async fn short_term_quote(
+    db: &Db,
+    customer: &settle::customer::CustomerId,
+    number: &str,
+    days: i64,
+) -> Result<settle::service::Service> {
+    use settle::product::Product;
+    use settle::purchase::{LineType, NewLine, Purchase, PurchaseStatus};
+    use settle::service::{BillingStatus, Service};
+    let product = Product::list(db)
+        .await?
+        .into_iter()
+        .find(|p| p.code == "SHORT-MOTOR")
+        .context("the short-term motor product")?;
+    let mut quote =
+        Service::new(number, &product, customer.clone(), "quoted", BillingStatus::Unbilled);
+    quote.details = serde_json::json!({ "policy_address": { "house": "21b", "street": "Tuesday Market Place", "postcode": "PE301JW" } });
+    quote.insert(db).await?;
+    let line = NewLine {
+        line_type: LineType::Day,
+        description: format!("Short-term motor cover, {days} days"),
+        quantity: days,
+        unit_price: product.unit_price,
+        period_per_quantity: 1,
+        tax_rate: product.tax_rate,
+    };
+    Purchase::create(db, &quote.id, PurchaseStatus::Open, chrono::Utc::now(), vec![line]).await?;
+    Ok(quote)
+}
+
 /// Waits (bounded) until `check` holds, polling every 50 ms.
 pub async fn eventually<F, Fut>(
     what: &str,

@@ -373,3 +373,29 @@ impl ServerProcess {
         read_log(&self.log)
     }
 }
+
+/// Loads the demo world into `database` and adds `n` one-day short-term motor quotes for the
+/// demo customer (`{prefix}/0000/SHORT/WEB`, …), before any server starts on it (a server then
+/// finds users and loads no demo data of its own). Tests that pay many quotes use these.
+pub async fn demo_world_with_quotes(
+    database: &TestDatabase,
+    prefix: &str,
+    n: usize,
+) -> Result<Vec<String>> {
+    let store = settle::Db::connect(&database.url, 2).await?;
+    store.migrate().await?;
+    settle::demo::load(&store).await?;
+    let customer =
+        settle::service::Service::find_by_reference(&store, settle::demo::CARD_POLICY_NUMBER)
+            .await?
+            .context("the demo quote")?
+            .customer_id;
+    let mut numbers = Vec::new();
+    for i in 0..n {
+        let number = format!("{prefix}/{i:04}/SHORT/WEB");
+        super::short_term_quote(&store, &customer, &number, 1).await?;
+        numbers.push(number);
+    }
+    store.close().await;
+    Ok(numbers)
+}
