@@ -164,7 +164,7 @@ mod tests {
             active_payment_method_id: None,
             period_start: None,
             period_end: None,
-            details: serde_json::json!({}),
+            details: Default::default(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -47,6 +47,11 @@ pub const DEMO_COLLECTOR_ID: &str = "195ccad5-02fc-4dc2-8589-7d85e44ffe30";
 /// The global "add new payment method" medium (the id seed 004 uses).
 pub const ADD_NEW_METHOD_ID: &str = "aa8b416b-a7d9-4bc0-af81-041722e11ad4";
 
+/// Typed service details from the demo's JSON.
+fn details(value: serde_json::Value) -> Result<crate::service::ServiceDetails> {
+    serde_json::from_value(value).map_err(|e| Error::Internal(format!("demo service details: {e}")))
+}
+
 /// Loads the demo world into a database that has no users yet; refuses otherwise, so demo
 /// records never mix with real ones.
 pub async fn load(db: &Db) -> Result<()> {
@@ -74,6 +79,12 @@ pub async fn load(db: &Db) -> Result<()> {
                 "http://localhost:8080".into(),
             ],
         },
+    )
+    .await?;
+    crate::document::Seller::set_payment_instructions(
+        db,
+        &merchant.id,
+        Some("Pay by bank transfer to Demo Insurer & ISP, Standard Bank, account 012 345 678, branch code 051001."),
     )
     .await?;
     // Seed 001's client logs customers in without a secret (a public client).
@@ -223,11 +234,11 @@ pub async fn load(db: &Db) -> Result<()> {
     // The insurance policy awaiting checkout: a quote with its premium due.
     let mut policy =
         Service::new(POLICY_NUMBER, &motor, thandi.id.clone(), "quoted", BillingStatus::Unbilled);
-    policy.details = json!({
+    policy.details = details(json!({
         "quote": { "reference": "Q-2026-000173", "scheme_code": "9999", "scheme_name": "Demo Motor Comprehensive", "insurer_name": "Trinity Lane" },
         "policy_address": { "house": "21b", "street": "Tuesday Market Place", "city": "King's Lynn", "county": "Norfolk", "postcode": "PE301JW" },
         "vehicle": { "reg_no": "RE23EA", "make": "Fiat", "model": "500", "year_of_manufacture": 2010, "cc": 1242, "fuel_type_name": "Petrol" }
-    });
+    }))?;
     policy.insert(db).await?;
     Purchase::create(
         db,
@@ -253,11 +264,11 @@ pub async fn load(db: &Db) -> Result<()> {
         "quoted",
         BillingStatus::Unbilled,
     );
-    short.details = json!({
+    short.details = details(json!({
         "quote": { "reference": "0e02575f-f9e1-4061-8408-f960f2a91173", "scheme_code": "9999", "scheme_name": "Trinity Lane - Short Term Test", "insurer_name": "Trinity Lane" },
         "policy_address": { "house": "21b", "street": "Tuesday Market Place", "city": "King's Lynn", "county": "Norfolk", "postcode": "PE301JW" },
         "vehicle": { "vehicle_type": 1, "reg_no": "RE23EA", "abi_code": 16545701, "year_of_manufacture": 2010, "cc": 1242, "number_of_doors": 3, "number_of_seats": 4, "make": "Fiat", "model": "500", "gearbox_type_id": "002", "gearbox_type_name": "Manual", "body_type_id": "02", "body_type_name": "Hatchback", "fuel_type_id": "002", "fuel_type_name": "Petrol" }
-    });
+    }))?;
     short.insert(db).await?;
     Purchase::create(
         db,
@@ -301,7 +312,7 @@ pub async fn load(db: &Db) -> Result<()> {
     fibre_service.period_start = Some(Utc::now() - Duration::days(45));
     fibre_service.period_end = Some(Utc::now() - Duration::days(15));
     fibre_service.details =
-        json!({ "collector_id": DEMO_COLLECTOR_ID, "service_type": "Recurring" });
+        details(json!({ "collector_id": DEMO_COLLECTOR_ID, "service_type": "Recurring" }))?;
     fibre_service.insert(db).await?;
     Purchase::create(
         db,

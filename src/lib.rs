@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod account;
+pub mod address;
 pub mod api_token;
 pub mod card;
 pub mod checkout;
@@ -29,7 +30,6 @@ pub mod payment_method;
 pub mod product;
 pub mod purchase;
 pub mod purchase_source;
-pub mod quote_payment;
 pub mod redact;
 pub mod secret;
 pub mod service;

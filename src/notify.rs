@@ -17,6 +17,8 @@ use crate::with_db;
 
 /// Job kind: write the customer's email and SMS about a converted payment.
 pub const CUSTOMER_JOB: &str = "notify.customer";
+/// Job kind: write the customer's invoice notice for an invoiced payment.
+pub const INVOICE_JOB: &str = "notify.invoice";
 /// Job kind: tell the merchant's system a payment succeeded.
 pub const WEBHOOK_JOB: &str = "notify.merchant_webhook";
 
@@ -43,6 +45,79 @@ pub async fn enqueue_for(tx: &mut Tx, payment: &Payment) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// Enqueues the customer's invoice notice for an invoiced payment, inside `tx`.
+pub async fn enqueue_invoice_notice(tx: &mut Tx, payment: &Payment) -> Result<()> {
+    let payload = serde_json::to_value(PaymentJob { payment_id: payment.id.clone() })
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    job::enqueue_in(
+        tx,
+        NewJob::new(INVOICE_JOB, payload).dedupe_key(format!("{INVOICE_JOB}:{}", payment.id)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes the invoice notice email for an invoiced payment: what is owed, the invoice number and
+/// how to pay it (the seller's payment instructions). Idempotent: one per payment.
+pub async fn write_invoice_notice(db: &Db, payment_id: &PaymentId) -> Result<usize> {
+    let payment = Payment::find(db, payment_id).await?.ok_or(Error::NotFound("payment"))?;
+    let (service, customer) = service_and_customer(db, &payment).await?;
+    let Some(email) = customer.email.clone() else { return Ok(0) };
+    let seller = match service.merchant_id.as_ref().or(payment.merchant_id.as_ref()) {
+        Some(id) => crate::document::Seller::find(db, id).await?,
+        None => None,
+    };
+    let how = seller
+        .as_ref()
+        .and_then(|s| s.payment_instructions.clone())
+        .unwrap_or_else(|| "The invoice shows how to pay it.".into());
+    let number = crate::document::invoice_number(&payment.reference);
+    let body = format!(
+        "Dear {},\n\nYour invoice {number} for {} is ready: {} to pay.\n\n{how}\nQuote {number} as the payment reference.\n\nThank you.",
+        customer.name, service.reference, payment.amount,
+    );
+    write(
+        db,
+        &customer.id,
+        &payment,
+        "invoice",
+        "email",
+        &email,
+        &format!("Invoice {number}"),
+        &body,
+    )
+    .await
+}
+
+/// Stores one message (once per payment, kind and channel).
+#[allow(clippy::too_many_arguments)] // one column each
+async fn write(
+    db: &Db,
+    customer: &crate::customer::CustomerId,
+    payment: &Payment,
+    kind: &str,
+    channel: &str,
+    recipient: &str,
+    subject: &str,
+    body: &str,
+) -> Result<usize> {
+    let sql = "INSERT INTO customer_notifications (id, customer_id, payment_id, channel, recipient, subject, body, created_at, kind)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
+    Ok(with_db!(db, pool => sqlx::query(sql)
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(customer)
+        .bind(&payment.id)
+        .bind(channel)
+        .bind(recipient)
+        .bind(subject)
+        .bind(body)
+        .bind(Utc::now())
+        .bind(kind)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() as usize))?)
 }
 
 /// Writes the policy/service email and SMS for a converted payment (idempotent: one row per
@@ -84,20 +159,9 @@ pub async fn write_customer_messages(db: &Db, payment_id: &PaymentId) -> Result<
         ),
     ] {
         let Some(recipient) = recipient else { continue };
-        let sql = "INSERT INTO customer_notifications (id, customer_id, payment_id, channel, recipient, subject, body, created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
-        written += with_db!(db, pool => sqlx::query(sql)
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&customer.id)
-            .bind(&payment.id)
-            .bind(channel)
-            .bind(&recipient)
-            .bind(&subject)
-            .bind(&text)
-            .bind(Utc::now())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected() as usize))?;
+        written +=
+            write(db, &customer.id, &payment, "activation", channel, &recipient, &subject, &text)
+                .await?;
     }
     Ok(written)
 }

@@ -1,9 +1,11 @@
 //! Services: what payments activate or extend — an insurance policy or an ISP service.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
+use crate::address::Address;
 use crate::customer::CustomerId;
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::merchant::MerchantId;
 use crate::money::Money;
@@ -11,7 +13,7 @@ use crate::payment_method::PaymentMethodId;
 use crate::product::{Product, ProductId, ServiceKind};
 use crate::purchase::Purchase;
 use crate::text_enum::stored;
-use crate::{text_enum, with_db};
+use crate::{text_enum, with_db, with_tx};
 
 crate::id_type!(
     /// Identifies a service.
@@ -29,6 +31,51 @@ text_enum!(
         Unbilled = "Unbilled",
     }
 );
+
+/// The quote a policy was bought from, as the insurer described it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteDetails {
+    /// The quote's id or reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The insurer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurer_name: Option<String>,
+    /// The scheme's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme_code: Option<String>,
+    /// The scheme's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme_name: Option<String>,
+}
+
+/// What a merchant told Settle about a service beyond its product: a policy's quote, address and
+/// vehicle; an ISP service's collector and type. Every part is optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceDetails {
+    /// The quote a policy came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<QuoteDetails>,
+    /// The policy's (insured) address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_address: Option<Address>,
+    /// The insured vehicle's attributes (registration, make, model, …), as the insurer gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The ISP's collector that bills the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector_id: Option<String>,
+    /// How the ISP bills it (`Recurring`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_type: Option<String>,
+}
+
+impl ServiceDetails {
+    /// The policy address, if one with any line filled in was given.
+    pub fn policy_address(&self) -> Option<&Address> {
+        self.policy_address.as_ref().filter(|a| !a.is_empty())
+    }
+}
 
 /// A policy or ISP service belonging to a customer.
 #[derive(Clone, Debug)]
@@ -55,8 +102,8 @@ pub struct Service {
     pub period_start: Option<DateTime<Utc>>,
     /// End of the paid period (policy end date).
     pub period_end: Option<DateTime<Utc>>,
-    /// Seed-specific detail: quote, vehicle, addresses.
-    pub details: serde_json::Value,
+    /// What the merchant told Settle about it: the quote, the policy address, the vehicle.
+    pub details: ServiceDetails,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -89,7 +136,7 @@ impl TryFrom<ServiceRow> for Service {
             kind: stored("services.kind", &r.kind)?,
             billing_status: stored("services.billing_status", &r.billing_status)?,
             details: serde_json::from_str(&r.details).map_err(|e| {
-                Error::Internal(format!("services.details of {} is not JSON: {e}", r.id))
+                Error::Internal(format!("services.details of {} can't be read: {e}", r.id))
             })?,
             id: r.id,
             reference: r.reference,
@@ -141,7 +188,7 @@ impl Service {
             active_payment_method_id: None,
             period_start: None,
             period_end: None,
-            details: serde_json::json!({}),
+            details: ServiceDetails::default(),
             created_at: now,
             updated_at: now,
         }
@@ -163,7 +210,7 @@ impl Service {
             .bind(&self.active_payment_method_id)
             .bind(self.period_start)
             .bind(self.period_end)
-            .bind(self.details.to_string())
+            .bind(serde_json::to_string(&self.details).map_err(|e| Error::Internal(e.to_string()))?)
             .bind(self.created_at)
             .bind(self.updated_at)
             .execute(pool)
@@ -186,6 +233,37 @@ impl Service {
         let row: Option<ServiceRow> =
             with_db!(db, pool => sqlx::query_as(&sql).bind(reference).fetch_optional(pool).await)?;
         row.map(Service::try_from).transpose()
+    }
+
+    /// Activates a service inside `tx`: a policy becomes `active`, a suspended ISP service
+    /// `Active` (statuses keep their seeds' spelling); the period starts now unless it started
+    /// already. With `paid_until`, its paid-up period ends then and its billing status follows what
+    /// is still owed; without (a policy activated on invoice, before it is paid), both are left.
+    pub(crate) async fn activate(
+        tx: &mut Tx,
+        id: &ServiceId,
+        start: DateTime<Utc>,
+        paid_until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let sql = "UPDATE services SET
+                       status = CASE WHEN kind = 'policy' THEN 'active' WHEN status = 'Suspended' THEN 'Active' ELSE status END,
+                       period_start = COALESCE(period_start, $2),
+                       period_end = COALESCE($3, period_end),
+                       billing_status = CASE
+                           WHEN $3 IS NULL THEN billing_status
+                           WHEN EXISTS (SELECT 1 FROM purchases WHERE service_id = $1 AND status = 'open') THEN 'InArrears'
+                           ELSE 'PaidUp' END,
+                       updated_at = $4
+                   WHERE id = $1";
+        with_tx!(tx, conn => sqlx::query(sql)
+            .bind(id)
+            .bind(start)
+            .bind(paid_until)
+            .bind(Utc::now())
+            .execute(conn)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 
     /// A customer's services with what is owed on each, for their home page.

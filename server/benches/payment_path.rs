@@ -46,7 +46,7 @@ async fn pay_once(
         "quoted",
         BillingStatus::Unbilled,
     );
-    service.details = serde_json::json!({});
+    service.details = Default::default();
     service.insert(db).await.expect("service");
     let purchase = Purchase::create(
         db,
@@ -78,7 +78,7 @@ async fn pay_once(
             purchase_id: purchase.id,
             gateways: vec!["sagepay-gbp".into()],
             instrument: Instrument::Card { card, billing_address: Address::default() },
-            return_url: None,
+            return_to: None,
             details: serde_json::json!({}),
             idempotency_key: None,
         })

@@ -23,7 +23,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -131,32 +131,7 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         .layer(from_fn_with_state(state.clone(), web::guard::guard))
         .layer(sessions);
 
-    let api = Router::new()
-        .route("/healthz", get(api::health::healthz))
-        .route("/readyz", get(api::health::readyz))
-        .route("/oauth/token", post(api::oauth::token))
-        .route("/auth/realms/{realm}/protocol/openid-connect/token", post(api::oauth::token))
-        .route("/oauth/userinfo", get(api::oauth::userinfo))
-        .route("/auth/realms/{realm}/protocol/openid-connect/userinfo", get(api::oauth::userinfo))
-        .route("/gateway/notify/{gateway}", post(api::callbacks::notify))
-        .route(
-            "/api/v3/payment/process/",
-            get(api::callbacks::process).post(api::callbacks::process),
-        )
-        .route(
-            "/api/v3/payment/process",
-            get(api::callbacks::process).post(api::callbacks::process),
-        )
-        .merge(api::insurance_checkout::router(&state))
-        .merge(api::quote_payments::router(&state))
-        .merge(api::documents::router(&state))
-        .route("/payments/{reference}/3ds-complete", post(api::callbacks::challenge_complete))
-        .route("/api/payments/{reference}", get(api::payments::show))
-        .merge(
-            Router::new()
-                .route("/api/payments", post(api::payments::start))
-                .layer(from_fn_with_state(state.clone(), api::idempotency::idempotent)),
-        );
+    let api = api::router(&state);
 
     let mut router = Router::new().merge(api).merge(static_files::router()).merge(web);
     if state.config.sandbox_enabled() {

@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub use crate::address::Address;
 use crate::card::{CardNumber, Cvv, ExpiryDate};
 use crate::gateway::{Gateway, GatewayKind};
 use crate::iban::Iban;
@@ -33,21 +34,6 @@ use crate::money::Money;
 /// development and a random one in production), and only for gateways that talk to the
 /// sandbox. Real gateways get their own key from the provider.
 pub const SANDBOX_SIGNING_SECRET: &str = "settle-sandbox-signing-secret";
-
-/// A postal address (billing address for card payments).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Address {
-    /// House number or name.
-    pub house: Option<String>,
-    /// Street.
-    pub street: Option<String>,
-    /// City.
-    pub city: Option<String>,
-    /// County or region.
-    pub county: Option<String>,
-    /// Postcode.
-    pub postcode: Option<String>,
-}
 
 /// A form the customer's browser must POST to reach a gateway page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,12 +17,14 @@ pub struct Seller {
     pub tax_number: Option<String>,
     /// Postal address, one line per line.
     pub address: Option<String>,
+    /// How to pay its invoices (bank transfer details), if it gave them.
+    pub payment_instructions: Option<String>,
 }
 
 impl Seller {
     /// Loads a merchant's document details.
     pub async fn find(db: &Db, id: &MerchantId) -> Result<Option<Seller>> {
-        let sql = "SELECT id, name, tax_number, address FROM merchants WHERE id = $1";
+        let sql = "SELECT id, name, tax_number, address, payment_instructions FROM merchants WHERE id = $1";
         Ok(with_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?)
     }
 
@@ -49,6 +51,18 @@ impl Seller {
         if updated == 0 {
             return Err(Error::NotFound("merchant"));
         }
+        Ok(())
+    }
+
+    /// Sets how customers pay the merchant's invoices (blank clears it).
+    pub async fn set_payment_instructions(
+        db: &Db,
+        id: &MerchantId,
+        text: Option<&str>,
+    ) -> Result<()> {
+        let text = text.map(str::trim).filter(|t| !t.is_empty());
+        let sql = "UPDATE merchants SET payment_instructions = $2 WHERE id = $1";
+        with_db!(db, pool => sqlx::query(sql).bind(id).bind(text).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 

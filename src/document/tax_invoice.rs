@@ -311,6 +311,7 @@ mod tests {
                 name: "Shop (Pty) Ltd".into(),
                 tax_number: None,
                 address: None,
+                payment_instructions: None,
             },
             customer: Customer {
                 id: CustomerId::from_string("c"),

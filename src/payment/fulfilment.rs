@@ -106,22 +106,8 @@ async fn activate_service(tx: &mut Tx, payment: &Payment) -> Result<Activation> 
         .ok_or_else(|| {
             Error::Internal(format!("service period of payment {} overflows", payment.reference))
         })?;
-    let update = "UPDATE services SET
-                      status = CASE WHEN kind = 'policy' THEN 'active' WHEN status = 'Suspended' THEN 'Active' ELSE status END,
-                      period_start = COALESCE(period_start, $2),
-                      period_end = $3,
-                      billing_status = CASE WHEN EXISTS (SELECT 1 FROM purchases WHERE service_id = $1 AND status = 'open')
-                                            THEN 'InArrears' ELSE 'PaidUp' END,
-                      updated_at = $4
-                  WHERE id = $1";
-    with_tx!(tx, conn => sqlx::query(update)
-        .bind(&service_id)
-        .bind(start)
-        .bind(end)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|_| ()))?;
+    let service_id = crate::service::ServiceId::from_string(service_id);
+    crate::service::Service::activate(tx, &service_id, start, Some(end)).await?;
     tracing::info!(payment = %payment.reference, service = %reference, %kind, until = %end, "service activated");
     Ok(Activation { service_reference: reference, period_start: start, period_end: end })
 }

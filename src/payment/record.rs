@@ -9,7 +9,7 @@ use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::merchant::MerchantId;
 use crate::money::{Currency, Money};
-use crate::payment::PaymentState;
+use crate::payment::{PaymentState, ReturnTo};
 use crate::payment_method::PaymentMethodId;
 use crate::purchase::PurchaseId;
 use crate::text_enum::stored;
@@ -56,8 +56,8 @@ pub struct Payment {
     pub gateway_reference: Option<String>,
     /// Where the customer is sent to pay (hosted page, payment link).
     pub redirect_url: Option<String>,
-    /// Where the customer is sent back to (a registered origin).
-    pub return_url: Option<String>,
+    /// How the customer is sent back to the client, if the client named it.
+    pub return_to: Option<ReturnTo>,
     /// The card, for card payments.
     pub card: Option<CardSummary>,
     /// The pending 3-D Secure challenge.
@@ -92,7 +92,7 @@ struct PaymentRow {
     amount_minor: i64,
     gateway_reference: Option<String>,
     redirect_url: Option<String>,
-    return_url: Option<String>,
+    return_to: Option<String>,
     card_brand: Option<String>,
     card_last4: Option<String>,
     card_expiry: Option<String>,
@@ -127,6 +127,10 @@ impl TryFrom<PaymentRow> for Payment {
             None => None,
         };
         let details = serde_json::from_str(&r.details).map_err(|e| bad("details", e))?;
+        let return_to = match r.return_to.as_deref() {
+            Some(text) => Some(serde_json::from_str(text).map_err(|e| bad("return_to", e))?),
+            None => None,
+        };
         Ok(Payment {
             three_ds,
             details,
@@ -141,7 +145,7 @@ impl TryFrom<PaymentRow> for Payment {
             amount: Money::from_minor(r.amount_minor, currency),
             gateway_reference: r.gateway_reference,
             redirect_url: r.redirect_url,
-            return_url: r.return_url,
+            return_to,
             card,
             failure_reason: r.failure_reason,
             created_at: r.created_at,
@@ -153,7 +157,7 @@ impl TryFrom<PaymentRow> for Payment {
     }
 }
 
-const COLUMNS: &str = "id, reference, purchase_id, merchant_id, gateway_id, payment_method_id, purchase_source_id, state, currency, amount_minor, gateway_reference, redirect_url, return_url, card_brand, card_last4, card_expiry, three_ds, failure_reason, details, created_at, updated_at, settle_by, reconcile_attempts, idempotency_key";
+const COLUMNS: &str = "id, reference, purchase_id, merchant_id, gateway_id, payment_method_id, purchase_source_id, state, currency, amount_minor, gateway_reference, redirect_url, return_to, card_brand, card_last4, card_expiry, three_ds, failure_reason, details, created_at, updated_at, settle_by, reconcile_attempts, idempotency_key";
 
 /// A new payment reference: `PAY-` and 12 Crockford base-32 characters (60 random bits), short
 /// enough to read over the phone, unambiguous (no I, L, O, U).
@@ -180,7 +184,7 @@ impl Payment {
             amount,
             gateway_reference: None,
             redirect_url: None,
-            return_url: None,
+            return_to: None,
             card: None,
             three_ds: None,
             failure_reason: None,
@@ -215,7 +219,7 @@ impl Payment {
             .bind(self.amount.minor())
             .bind(&self.gateway_reference)
             .bind(&self.redirect_url)
-            .bind(&self.return_url)
+            .bind(self.return_to.as_ref().map(serde_json::to_string).transpose().map_err(internal)?)
             .bind(self.card.as_ref().map(|c| &c.brand))
             .bind(self.card.as_ref().map(|c| &c.last4))
             .bind(self.card.as_ref().map(|c| &c.expiry))

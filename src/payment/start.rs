@@ -95,9 +95,9 @@ pub struct PaymentRequest {
     pub gateways: Vec<String>,
     /// How.
     pub instrument: Instrument,
-    /// Where the customer goes back to afterwards (already checked against the merchant's
-    /// registered origins by the caller).
-    pub return_url: Option<Url>,
+    /// How the customer goes back to the client afterwards (already checked against the
+    /// merchant's registered origins by the caller).
+    pub return_to: Option<crate::payment::ReturnTo>,
     /// Extras kept with the payment (the billing choice, the channel).
     pub details: serde_json::Value,
     /// The caller's idempotency key, scoped and hashed: a retry of the same request finds the
@@ -296,7 +296,7 @@ impl Orchestrator {
         let mut payment = Payment::new(purchase.id.clone(), &first.id, purchase.amounts.gross());
         payment.merchant_id =
             request.payer.merchant().cloned().or_else(|| service.merchant_id.clone());
-        payment.return_url = request.return_url.as_ref().map(Url::to_string);
+        payment.return_to = request.return_to.clone();
         payment.details = request.details.clone();
         payment.idempotency_key = request.idempotency_key.clone();
         match &request.instrument {

@@ -92,29 +92,25 @@ pub async fn load_card_page(
     policy: String,
     gateway: Option<String>,
 ) -> Result<CardView, PageError> {
-    use settle::product::Product;
-    use settle::purchase::Purchase;
-
-    use crate::pages::checkout::{address_line, internal, owned_policy};
+    use crate::pages::checkout::{internal, payer};
 
     let user = crate::auth::require(Role::Customer)?;
     let ctx = crate::context::page_context()?;
-    let service = owned_policy(&ctx, &user, &policy)
-        .await?
-        .ok_or_else(|| PageError::not_found("We can't find that policy on your account."))?;
-    let product = Product::find(&ctx.db, &service.product_id)
-        .await
-        .map_err(internal("loading the product"))?
-        .ok_or_else(|| PageError::internal("This policy's product is missing."))?;
-    let purchase = Purchase::open_for_service(&ctx.db, &service.id)
-        .await
-        .map_err(internal("loading the premium"))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| PageError::conflict("Nothing is due on this policy."))?;
-    let gateway = card_gateway(&ctx, &service.product_id, gateway.as_deref())
-        .await?
-        .ok_or_else(|| PageError::conflict("This policy can't be paid by card. Choose another way to pay on the checkout page."))?;
+    let offer =
+        settle::checkout::policy(&ctx.db, &payer(&user)?, &policy).await.map_err(|e| match e {
+            settle::Error::NotFound(_) => {
+                PageError::not_found("We can't find that policy on your account.")
+            }
+            other => internal("loading the policy")(other),
+        })?;
+    let purchase =
+        offer.owed.clone().ok_or_else(|| PageError::conflict("Nothing is due on this policy."))?;
+    let gateway = card_gateway(&offer, gateway.as_deref()).ok_or_else(|| {
+        PageError::conflict(
+            "This policy can't be paid by card. Choose another way to pay on the checkout page.",
+        )
+    })?;
+    let (service, product) = (offer.service, offer.product);
     let session: tower_sessions::Session = leptos_axum::extract().await?;
     let kept = session
         .remove::<CardForm>(CARD_FORM_KEY)
@@ -127,7 +123,7 @@ pub async fn load_card_page(
         product: product.name,
         total: purchase.amounts.gross().to_string(),
         gateway: gateway.id,
-        policy_address: address_line(service.details.get("policy_address")),
+        policy_address: service.details.policy_address().map(|a| a.one_line()),
         form: kept.unwrap_or_else(|| CardForm::new(&service.reference)),
     })
 }
@@ -151,24 +147,29 @@ pub async fn pay_by_card(
     county: Option<String>,
     postcode: Option<String>,
 ) -> Result<(), PageError> {
-    use settle::card::{CardNumber, Cvv, ExpiryDate};
-    use settle::connector::{Address, CardDetails};
-    use settle::payment::{Instrument, PaymentRequest, PaymentState};
-    use settle::purchase::Purchase;
+    use settle::checkout::card::{self as rules, FieldNames};
+    use settle::checkout::{AddressEntry, Billing, CardEntry, Method, PayRequest};
+    use settle::payment::PaymentState;
 
     use crate::flash::Flash;
-    use crate::pages::checkout::{flash_redirect, internal, owned_policy, start_error_message};
+    use crate::pages::checkout::{flash_redirect, internal, payer, start_error_message};
 
     let user = crate::auth::require(Role::Customer)?;
     let ctx = crate::context::page_context()?;
-    let Some(service) = owned_policy(&ctx, &user, &policy).await? else {
-        return flash_redirect(
-            Flash::error("We can't find that policy on your account."),
-            "/account",
-        )
-        .await;
+    let viewer = payer(&user)?;
+    let offer = match settle::checkout::policy(&ctx.db, &viewer, &policy).await {
+        Ok(offer) => offer,
+        Err(settle::Error::NotFound(_)) => {
+            return flash_redirect(
+                Flash::error("We can't find that policy on your account."),
+                "/account",
+            )
+            .await;
+        }
+        Err(e) => return Err(internal("loading the policy")(e)),
     };
-    let Some(gateway) = card_gateway(&ctx, &service.product_id, gateway.as_deref()).await? else {
+    let service = offer.service.clone();
+    let Some(gateway) = card_gateway(&offer, gateway.as_deref()) else {
         return flash_redirect(
             Flash::error("This policy can't be paid by card. Choose another way to pay."),
             &checkout_href(&service.reference),
@@ -188,101 +189,83 @@ pub async fn pay_by_card(
         postcode: clean(postcode),
         errors: Vec::new(),
     };
-
-    let mut errors: Vec<(String, String)> = Vec::new();
-    let mut note = |field: &str, message: String| errors.push((field.to_owned(), message));
-    if form.card_holder.is_empty() {
-        note("card_holder", "is required".into());
-    } else if form.card_holder.chars().count() > 100 {
-        note("card_holder", "must be at most 100 characters".into());
-    }
-    let number = CardNumber::parse(&card_number).map_err(|e| note("card_number", e.message)).ok();
-    let expiry = ExpiryDate::parse(&expiry_date).map_err(|e| note("expiry_date", e.message)).ok();
-    if let Some(expiry) = expiry
-        && expiry.is_expired_at(chrono::Utc::now().date_naive())
-    {
-        note("expiry_date", "is in the past: this card has expired".into());
-    }
-    let cvv = Cvv::parse(&cv2).map_err(|e| note("cv2", e.message)).ok();
-    if let (Some(number), Some(cvv)) = (&number, &cvv)
-        && let Err(e) = cvv.check_for(number.brand())
-    {
-        note("cv2", e.message);
-    }
-    let billing_address = if form.billing_same {
-        let on_file = service
-            .details
-            .get("policy_address")
-            .cloned()
-            .and_then(|a| serde_json::from_value::<Address>(a).ok())
-            .filter(|a| a.postcode.is_some() || a.street.is_some());
-        if on_file.is_none() {
-            note(
-                "billing_same",
-                "can't be the policy address: we have none on file. Untick the box and enter your billing address".into(),
-            );
-        }
-        on_file.unwrap_or_default()
+    // The core's card and billing rules, under this form's field names.
+    const FIELDS: &[(&str, &str)] = &[
+        (FieldNames::HOLDER, "card_holder"),
+        (FieldNames::NUMBER, "card_number"),
+        (FieldNames::EXPIRY, "expiry_date"),
+        (FieldNames::CVV, "cv2"),
+        (FieldNames::BILLING, "billing"),
+    ];
+    let entry = CardEntry {
+        holder: Some(form.card_holder.clone()),
+        number: Some(card_number),
+        expiry: Some(expiry_date),
+        cvv: Some(cv2),
+        card_type: None,
+    };
+    let mut errors = Vec::new();
+    let card = entry.check(chrono::Utc::now().date_naive()).map_err(|e| errors.extend(e)).ok();
+    let billing = if form.billing_same {
+        Billing::PolicyAddress
     } else {
-        for (field, value) in
-            [("house", &form.house), ("street", &form.street), ("postcode", &form.postcode)]
-        {
-            if value.is_empty() {
-                note(field, "is required".into());
+        let entered = AddressEntry {
+            house: Some(form.house.clone()),
+            street: Some(form.street.clone()),
+            city: Some(form.city.clone()),
+            county: Some(form.county.clone()),
+            postcode: Some(form.postcode.clone()),
+        };
+        match entered.check() {
+            Ok(address) => Billing::Address(address),
+            Err(e) => {
+                errors.extend(e);
+                Billing::PolicyAddress
             }
         }
-        let some = |s: &String| (!s.is_empty()).then(|| s.clone());
-        Address {
-            house: some(&form.house),
-            street: some(&form.street),
-            city: some(&form.city),
-            county: some(&form.county),
-            postcode: some(&form.postcode),
+    };
+    let billing_address = match billing.address(service.details.policy_address()) {
+        Ok(address) => Some(address),
+        Err(e) => {
+            errors.push(e.at("billing_same"));
+            None
         }
     };
-    let card = match (number, expiry, cvv) {
-        (Some(number), Some(expiry), Some(cvv)) if errors.is_empty() => {
-            CardDetails { holder: form.card_holder.clone(), number, expiry, cvv }
-        }
-        _ => {
-            let count = errors.len();
-            form.errors = errors;
-            keep_form(&form).await?;
-            let message = if count == 1 {
-                "Please correct the detail marked below.".to_owned()
-            } else {
-                format!("Please correct the {count} details marked below.")
-            };
-            return flash_redirect(Flash::error(message), &back).await;
-        }
-    };
-
-    let Some(purchase) = Purchase::open_for_service(&ctx.db, &service.id)
-        .await
-        .map_err(internal("loading the premium"))?
-        .into_iter()
-        .next()
+    let (Some(card), Some(billing_address), true) = (card, billing_address, errors.is_empty())
     else {
+        let errors = rules::rename(errors, FIELDS);
+        let count = errors.len();
+        form.errors = errors
+            .into_iter()
+            .map(|e| (e.field.strip_prefix("billing.").unwrap_or(&e.field).to_owned(), e.message))
+            .collect();
+        keep_form(&form).await?;
+        let message = if count == 1 {
+            "Please correct the detail marked below.".to_owned()
+        } else {
+            format!("Please correct the {count} details marked below.")
+        };
+        return flash_redirect(Flash::error(message), &back).await;
+    };
+    let Some(purchase) = offer.owed.clone() else {
         // The checkout page says so.
         leptos_axum::redirect(&checkout_href(&service.reference));
         return Ok(());
     };
-    let started = ctx
-        .payments
-        .start(PaymentRequest {
-            payer: crate::pages::checkout::payer(&user)?,
+    let started = settle::checkout::pay(
+        &ctx.payments,
+        PayRequest {
+            payer: viewer,
             purchase_id: purchase.id,
             gateways: vec![gateway.id.clone()],
-            instrument: Instrument::Card { card, billing_address: billing_address.clone() },
-            return_url: None,
+            method: Method::Card { card, billing_address },
+            return_to: None,
+            details: serde_json::json!({ "channel": "settle-web", "billing_use_policy_address": form.billing_same }),
             idempotency_key: None,
-            details: serde_json::json!({
-                "channel": "settle-web",
-                "billing_use_policy_address": form.billing_same,
-                "billing_address": billing_address,
-            }),
-        })
-        .await;
+        },
+    )
+    .await
+    .map(|started| started.payment);
     let payment = match started {
         Ok(payment) => payment,
         Err(settle::Error::PaymentInProgress(reference)) => {
@@ -639,23 +622,17 @@ pub fn ChallengeFramePage() -> impl IntoView {
 /// The card gateway to pay through: the requested one if it is one of the product's card
 /// gateways, otherwise the product's first card gateway.
 #[cfg(feature = "ssr")]
-async fn card_gateway(
-    ctx: &crate::PageContext,
-    product: &settle::product::ProductId,
+fn card_gateway(
+    offer: &settle::checkout::Offer,
     requested: Option<&str>,
-) -> Result<Option<settle::gateway::Gateway>, PageError> {
-    use settle::gateway::{Gateway, GatewayKind};
+) -> Option<settle::gateway::Gateway> {
+    use settle::gateway::GatewayKind;
 
-    let cards: Vec<Gateway> = Gateway::for_product(&ctx.db, product)
-        .await
-        .map_err(crate::pages::checkout::internal("loading the gateways"))?
-        .into_iter()
-        .filter(|g| g.kind == GatewayKind::Card3ds)
-        .collect();
-    Ok(match requested.map(str::trim).filter(|r| !r.is_empty()) {
-        Some(requested) => cards.into_iter().find(|g| g.id == requested),
-        None => cards.into_iter().next(),
-    })
+    let mut cards = offer.gateways.iter().filter(|g| g.kind == GatewayKind::Card3ds);
+    match requested.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(requested) => cards.find(|g| g.id == requested).cloned(),
+        None => cards.next().cloned(),
+    }
 }
 
 /// Keeps the form's safe values (holder, address, errors) for the next card page.

@@ -101,11 +101,6 @@ fn query_value(value: &str) -> String {
 /// The checkout summary of one of the customer's policies.
 #[server(prefix = "/account/api", endpoint = "checkout")]
 pub async fn load_checkout(policy: String) -> Result<CheckoutView, PageError> {
-    use settle::gateway::Gateway;
-    use settle::payment::Payment;
-    use settle::product::Product;
-    use settle::purchase::Purchase;
-
     let user = crate::auth::require(Role::Customer)?;
     let ctx = crate::context::page_context()?;
     if policy.trim().is_empty() {
@@ -113,58 +108,36 @@ pub async fn load_checkout(policy: String) -> Result<CheckoutView, PageError> {
             "No policy was chosen. Choose the policy to pay on your account page.",
         ));
     }
-    let service = owned_policy(&ctx, &user, &policy)
-        .await?
-        .ok_or_else(|| PageError::not_found("We can't find that policy on your account."))?;
-    let product = Product::find(&ctx.db, &service.product_id)
-        .await
-        .map_err(internal("loading the product"))?
-        .ok_or_else(|| PageError::internal("This policy's product is missing."))?;
-    let purchase = Purchase::open_for_service(&ctx.db, &service.id)
-        .await
-        .map_err(internal("loading the premium"))?
-        .into_iter()
-        .next();
-    let gateways = Gateway::for_product(&ctx.db, &service.product_id)
-        .await
-        .map_err(internal("loading the gateways"))?;
-    let open_payment = match &purchase {
-        Some(purchase) => Payment::for_purchase(&ctx.db, &purchase.id)
-            .await
-            .map_err(internal("loading payments"))?
-            .into_iter()
-            .find(|p| !p.state.is_final())
-            .map(|p| (p.reference.clone(), p.state.client_feedback().to_owned())),
-        None => None,
-    };
+    let offer =
+        settle::checkout::policy(&ctx.db, &payer(&user)?, &policy).await.map_err(|e| match e {
+            settle::Error::NotFound(_) => {
+                PageError::not_found("We can't find that policy on your account.")
+            }
+            other => internal("loading the policy")(other),
+        })?;
+    let settle::checkout::Offer { service, product, gateways, owed: purchase, open } = offer;
+    let open_payment = open.map(|p| (p.reference.clone(), p.state.client_feedback().to_owned()));
     let details = &service.details;
-    let text = |path: &[&str]| {
-        let mut value = details;
-        for key in path {
-            value = value.get(*key)?;
-        }
-        match value {
-            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
-    };
-    let insurer = match (text(&["quote", "insurer_name"]), text(&["quote", "scheme_name"])) {
+    let quote = details.quote.clone().unwrap_or_default();
+    let insurer = match (quote.insurer_name, quote.scheme_name) {
+        (Some(insurer), Some(scheme)) if scheme.starts_with(&insurer) => Some(scheme),
         (Some(insurer), Some(scheme)) => Some(format!("{insurer}, {scheme}")),
         (insurer, scheme) => insurer.or(scheme),
     };
-    let vehicle = {
-        let name: Vec<String> = [text(&["vehicle", "make"]), text(&["vehicle", "model"])]
-            .into_iter()
-            .flatten()
-            .collect();
-        let year = text(&["vehicle", "year_of_manufacture"]).map(|y| format!(" ({y})"));
-        let reg = text(&["vehicle", "reg_no"]).map(|r| format!(", registration {r}"));
+    let vehicle = details.vehicle.as_ref().and_then(|v| {
+        let text = |key: &str| match v.get(key) {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let name: Vec<String> = [text("make"), text("model")].into_iter().flatten().collect();
+        let year = text("year_of_manufacture").map(|y| format!(" ({y})"));
+        let reg = text("reg_no").map(|r| format!(", registration {r}"));
         (!name.is_empty()).then(|| {
             format!("{}{}{}", name.join(" "), year.unwrap_or_default(), reg.unwrap_or_default())
         })
-    };
-    let policy_address = address_line(details.get("policy_address"));
+    });
+    let policy_address = details.policy_address().map(|a| a.one_line());
     let period = match (service.period_start, service.period_end) {
         (Some(start), Some(end)) => Some(format!("{} to {}", long_date(start), long_date(end))),
         _ => None,
@@ -220,31 +193,34 @@ pub async fn load_checkout(policy: String) -> Result<CheckoutView, PageError> {
 /// message on the checkout page.
 #[server(prefix = "/account/api", endpoint = "checkout_pay")]
 pub async fn start_checkout(policy: String, gateway: Option<String>) -> Result<(), PageError> {
-    use settle::gateway::{Gateway, GatewayKind};
-    use settle::payment::{Instrument, PaymentRequest, PaymentState};
-    use settle::purchase::Purchase;
+    use settle::gateway::GatewayKind;
+    use settle::payment::PaymentState;
 
     use crate::flash::Flash;
 
     let user = crate::auth::require(Role::Customer)?;
     let ctx = crate::context::page_context()?;
     let back = checkout_href(&policy);
-    let Some(service) = owned_policy(&ctx, &user, &policy).await? else {
-        return flash_redirect(
-            Flash::error("We can't find that policy on your account."),
-            "/account",
-        )
-        .await;
+    let viewer = payer(&user)?;
+    let offer = match settle::checkout::policy(&ctx.db, &viewer, &policy).await {
+        Ok(offer) => offer,
+        Err(settle::Error::NotFound(_)) => {
+            return flash_redirect(
+                Flash::error("We can't find that policy on your account."),
+                "/account",
+            )
+            .await;
+        }
+        Err(e) => return Err(internal("loading the policy")(e)),
     };
     let Some(gateway_id) = gateway.filter(|g| !g.trim().is_empty()) else {
         return flash_redirect(Flash::error("Choose how you would like to pay."), &back).await;
     };
-    let gateways = Gateway::for_product(&ctx.db, &service.product_id)
-        .await
-        .map_err(internal("loading the gateways"))?;
-    let Some(gateway) = gateways
-        .into_iter()
+    let Some(gateway) = offer
+        .gateways
+        .iter()
         .find(|g| g.id == gateway_id && payable_here(g.kind, &g.name).is_some())
+        .cloned()
     else {
         return flash_redirect(
             Flash::error("That way of paying isn't available for this policy. Choose another."),
@@ -252,38 +228,26 @@ pub async fn start_checkout(policy: String, gateway: Option<String>) -> Result<(
         )
         .await;
     };
-    let Some(purchase) = Purchase::open_for_service(&ctx.db, &service.id)
-        .await
-        .map_err(internal("loading the premium"))?
-        .into_iter()
-        .next()
-    else {
+    if offer.owed.is_none() {
         // The checkout page says so.
         leptos_axum::redirect(&back);
         return Ok(());
-    };
-    let instrument = match gateway.kind {
-        GatewayKind::Card3ds => {
-            leptos_axum::redirect(&card_href(&service.reference, Some(&gateway.id)));
-            return Ok(());
-        }
-        GatewayKind::Invoice => Instrument::Invoice,
-        _ => Instrument::HostedCheckout { save_card: false },
-    };
-    let started = ctx
-        .payments
-        .start(PaymentRequest {
-            payer: payer(&user)?,
-            purchase_id: purchase.id,
-            gateways: vec![gateway.id.clone()],
-            instrument,
-            return_url: None,
-            details: serde_json::json!({ "channel": "settle-web" }),
-            idempotency_key: None,
-        })
-        .await;
+    }
+    if gateway.kind == GatewayKind::Card3ds {
+        leptos_axum::redirect(&card_href(&offer.service.reference, Some(&gateway.id)));
+        return Ok(());
+    }
+    let started = settle::checkout::start_by_gateway(
+        &ctx.payments,
+        &viewer,
+        &offer.service.reference,
+        &gateway.id,
+        None,
+        None,
+    )
+    .await;
     let payment = match started {
-        Ok(payment) => payment,
+        Ok(started) => started.payment,
         Err(settle::Error::PaymentInProgress(reference)) => {
             return flash_redirect(in_progress_flash(), &status_href(&reference)).await;
         }
@@ -509,54 +473,10 @@ fn cover_length(lines: &[settle::purchase::PurchaseLine]) -> Option<String> {
     }
 }
 
-/// An address from a service's details as one line ("21b Tuesday Market Place, King's Lynn").
-#[cfg(feature = "ssr")]
-pub(crate) fn address_line(address: Option<&serde_json::Value>) -> Option<String> {
-    let address = address?;
-    let part = |key: &str| {
-        address.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty())
-    };
-    let first = [part("house"), part("street")].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    let parts: Vec<String> = std::iter::once(first)
-        .chain(
-            [part("city"), part("county"), part("postcode")]
-                .into_iter()
-                .flatten()
-                .map(String::from),
-        )
-        .filter(|s| !s.is_empty())
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(", "))
-}
-
 /// A date as people write it: "4 February 2026".
 #[cfg(feature = "ssr")]
 pub(crate) fn long_date(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%-d %B %Y").to_string()
-}
-
-/// The customer's policy with this number, or `None` if there is none or it isn't theirs (the
-/// two look the same, so nobody learns other customers' policy numbers).
-#[cfg(feature = "ssr")]
-pub(crate) async fn owned_policy(
-    ctx: &crate::PageContext,
-    user: &settle::account::User,
-    reference: &str,
-) -> Result<Option<settle::service::Service>, PageError> {
-    use settle::product::ServiceKind;
-    use settle::service::Service;
-
-    let Some(customer) = &user.customer_id else {
-        return Err(PageError::forbidden("Your account has no customer record."));
-    };
-    let reference = reference.trim();
-    if !plausible_reference(reference) {
-        return Ok(None);
-    }
-    let service = Service::find_by_reference(&ctx.db, reference)
-        .await
-        .map_err(internal("loading the policy"))?;
-    Ok(service.filter(|s| &s.customer_id == customer && s.kind == ServiceKind::Policy))
 }
 
 /// The customer's payment with this reference and the policy it pays, or `None` if there is none
@@ -707,19 +627,5 @@ mod tests {
             Some("1 month and 1 day")
         );
         assert_eq!(cover_length(&[]), None);
-    }
-
-    #[test]
-    fn addresses_read_as_one_line() {
-        let address = serde_json::json!({
-            "house": "21b", "street": "Tuesday Market Place", "city": "King's Lynn",
-            "county": null, "postcode": "PE301JW"
-        });
-        assert_eq!(
-            address_line(Some(&address)).as_deref(),
-            Some("21b Tuesday Market Place, King's Lynn, PE301JW")
-        );
-        assert_eq!(address_line(Some(&serde_json::json!({}))), None);
-        assert_eq!(address_line(None), None);
     }
 }

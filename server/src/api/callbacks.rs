@@ -1,21 +1,34 @@
-//! Where gateways reach Settle: server-to-server notifications, the customer's return from a
-//! hosted page, and the end of a 3-D Secure challenge.
+//! Where gateways reach Settle whatever the client: server-to-server notifications and the end of
+//! a 3-D Secure challenge. (The customer's return from a hosted page is seed 000's `process/`,
+//! which every hosted flow shares: see `insurance_checkout`.)
 
 use std::sync::LazyLock;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::post;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
-use settle::payment::{ChallengeOutcome, Payment, PaymentState};
+use settle::payment::ChallengeOutcome;
 use sha2::{Digest, Sha256};
 
+use crate::api::routes::{Guard, POST, Routes};
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The callbacks' routes.
+pub fn routes() -> Routes {
+    Routes::new().add(Guard::Gateway, POST, "/gateway/notify/{gateway}", post(notify)).add(
+        Guard::Gateway,
+        POST,
+        "/payments/{reference}/3ds-complete",
+        post(challenge_complete),
+    )
+}
 
 /// `POST /gateway/notify/{gateway}`: a signed notification. 200 once recorded (even a duplicate,
 /// so the gateway stops resending), 401 if the signature doesn't verify.
@@ -28,66 +41,6 @@ pub async fn notify(
     let signature = headers.get(settle::connector::signature::HEADER).and_then(|v| v.to_str().ok());
     let outcome = state.payments.handle_notification(&gateway, signature, &body).await?;
     Ok(Json(json!({ "received": true, "outcome": format!("{outcome:?}") })).into_response())
-}
-
-/// Where the gateway sends the customer back (`?token=<payment reference>`, GET or POST).
-#[derive(Debug, Default, Deserialize)]
-pub struct ProcessQuery {
-    token: Option<String>,
-}
-
-/// `/api/v3/payment/process/`: the customer is back from the gateway's page (seed 000). Settle
-/// asks the gateway where the payment stands (the redirect itself proves nothing: anyone can
-/// type this URL), records the outcome, activates the policy on success, and sends the
-/// customer on to the client's URL with the outcome, so a failed payment can be retried.
-pub async fn process(
-    State(state): State<AppState>,
-    Query(query): Query<ProcessQuery>,
-    form: Result<Form<ProcessQuery>, axum::extract::rejection::FormRejection>,
-) -> Result<Response, ApiError> {
-    // Gateways that POST the customer back may carry the token in the body instead.
-    let posted = form.ok().and_then(|Form(f)| f.token);
-    let token = query
-        .token
-        .or(posted)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| settle::Error::invalid("token", "is required"))?;
-    let payment = Payment::find_by_reference(&state.db, &token)
-        .await?
-        .ok_or(settle::Error::NotFound("payment"))?;
-    let mut payment = state.payments.refresh(&payment).await?;
-    // A notification racing this return may be mid-way through fulfilment; give it a moment
-    // so the client learns the final outcome rather than CONVERTING_POLICY.
-    for _ in 0..20 {
-        if !matches!(payment.state, PaymentState::PaymentSuccess | PaymentState::ConvertingPolicy) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        payment = Payment::find(&state.db, &payment.id)
-            .await?
-            .ok_or(settle::Error::NotFound("payment"))?;
-    }
-    Ok(Redirect::to(&continue_url(&payment)).into_response())
-}
-
-/// Where a customer goes after a payment step: the client's return URL (its origin was checked
-/// against the merchant's when the payment started) with the outcome, or the customer's status
-/// page in Settle.
-pub fn continue_url(payment: &Payment) -> String {
-    match &payment.return_url {
-        Some(url) => {
-            let mut url = match url::Url::parse(url) {
-                Ok(url) => url,
-                Err(_) => return format!("/account/payments/{}", payment.reference),
-            };
-            url.query_pairs_mut()
-                .append_pair("reference", &payment.reference)
-                .append_pair("status", payment.state.name())
-                .append_pair("payment_status", &payment.state.code().to_string());
-            url.to_string()
-        }
-        None => format!("/account/payments/{}", payment.reference),
-    }
 }
 
 /// The 3-D Secure result the issuer's page posts.

@@ -3,9 +3,21 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::routing::get;
 use serde_json::{Value, json};
 
+use crate::api::routes::{GET, Guard, Routes};
 use crate::state::AppState;
+
+/// Liveness and readiness, open to anyone (load balancers, orchestrators).
+pub fn routes() -> Routes {
+    Routes::new().add(Guard::Public, GET, "/healthz", get(healthz)).add(
+        Guard::Public,
+        GET,
+        "/readyz",
+        get(readyz),
+    )
+}
 
 /// The process is up.
 pub async fn healthz() -> Json<Value> {

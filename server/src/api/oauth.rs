@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
@@ -15,6 +16,7 @@ use settle::oauth::{self, TokenOutcome, TokenRefusal, TokenRequest};
 use settle_app::auth::ClientAddr;
 
 use crate::api::bearer::ApiCaller;
+use crate::api::routes::{GET, Guard, POST, Routes};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -26,6 +28,16 @@ pub struct TokenForm {
     client_secret: Option<String>,
     username: Option<String>,
     password: Option<String>,
+}
+
+/// The token and userinfo endpoints, also at the Keycloak paths seed 001's clients use.
+pub fn routes() -> Routes {
+    let keycloak = "/auth/realms/{realm}/protocol/openid-connect";
+    Routes::new()
+        .add(Guard::Public, POST, "/oauth/token", post(token))
+        .add(Guard::Public, POST, &format!("{keycloak}/token"), post(token))
+        .add(Guard::Bearer, GET, "/oauth/userinfo", get(userinfo))
+        .add(Guard::Bearer, GET, &format!("{keycloak}/userinfo"), get(userinfo))
 }
 
 /// Issues a token for the `password` or `client_credentials` grant.

@@ -4,36 +4,52 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use settle::FieldError;
 use settle::access::{self, Viewer};
-use settle::card::{CardNumber, Cvv, ExpiryDate};
-use settle::connector::{Address, CardDetails};
+use settle::checkout::card::{self, FieldNames};
+use settle::checkout::{self, AddressEntry, CardEntry, Method, PayRequest, ReturnTo};
 use settle::iban::Iban;
 use settle::merchant::Merchant;
+use settle::payment::Payment;
 use settle::payment::event::timeline;
-use settle::payment::{Instrument, Payment, PaymentRequest};
-use settle::payment_method::{PaymentMethod, PaymentMethodId};
+use settle::payment_method::PaymentMethodId;
 use settle::purchase::PurchaseId;
 
 use crate::api::bearer::ApiCaller;
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{IdempotencyKey, idempotent};
 use crate::api::json::ApiJson;
+use crate::api::routes::{GET, Guard, POST, Routes};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Card fields as clients send them.
-#[derive(Debug, Deserialize)]
+/// Card fields as clients send them. Not `Debug`: it holds the number and security code.
+#[derive(Deserialize)]
 pub struct CardInput {
     holder: Option<String>,
     number: Option<String>,
     expiry: Option<String>,
     cvv: Option<String>,
+    /// The scheme, if the client names it (`VISA`).
+    #[serde(rename = "type")]
+    r#type: Option<String>,
+}
+
+/// A billing address as clients send it.
+#[derive(Debug, Deserialize)]
+pub struct AddressInput {
+    house: Option<String>,
+    street: Option<String>,
+    city: Option<String>,
+    county: Option<String>,
+    postcode: Option<String>,
 }
 
 /// `POST /api/payments` body.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct StartPayment {
     purchase_id: Option<String>,
     /// One gateway key, or several to try in order.
@@ -43,7 +59,7 @@ pub struct StartPayment {
     #[serde(default)]
     save_card: bool,
     card: Option<CardInput>,
-    billing_address: Option<Address>,
+    billing_address: Option<AddressInput>,
     payment_method_id: Option<String>,
     iban: Option<String>,
     account_holder: Option<String>,
@@ -119,6 +135,17 @@ impl From<&Payment> for PaymentView {
     }
 }
 
+/// Settle's own payments API. Starting a payment moves money: it honours `Idempotency-Key`.
+pub fn routes(state: &AppState) -> Routes {
+    let start = post(start).layer(from_fn_with_state(state.clone(), idempotent));
+    Routes::new().add(Guard::Bearer, POST, "/api/payments", start).add(
+        Guard::Bearer,
+        GET,
+        "/api/payments/{reference}",
+        get(show),
+    )
+}
+
 /// `POST /api/payments`: starts a payment. 201 with the payment; 422 with errors per field.
 pub async fn start(
     State(state): State<AppState>,
@@ -129,18 +156,22 @@ pub async fn start(
     let merchant = Merchant::find(&state.db, caller.merchant_id())
         .await?
         .ok_or(settle::Error::Unauthorized)?;
-    let mut request = parse_request(&state, &merchant, &caller.viewer, body).await?;
+    let mut request = parse_request(&merchant, &caller.viewer, body)?;
     request.idempotency_key = key;
-    let payment = state.payments.start(request).await?;
-    Ok((StatusCode::CREATED, Json(PaymentView::from(&payment))).into_response())
+    let started = checkout::pay(&state.payments, request)
+        .await
+        .map_err(|e| card::rename_error(e, &[("payment_method", "payment_method_id")]))?;
+    Ok((StatusCode::CREATED, Json(PaymentView::from(&started.payment))).into_response())
 }
 
-async fn parse_request(
-    state: &AppState,
+/// This API's names for the core's card fields.
+const CARD_FIELDS: &[(&str, &str)] = &[(FieldNames::CARD_TYPE, "card.type")];
+
+fn parse_request(
     merchant: &Merchant,
     viewer: &Viewer,
     body: StartPayment,
-) -> Result<PaymentRequest, settle::Error> {
+) -> Result<PayRequest, settle::Error> {
     let mut errors = Vec::new();
     let purchase_id = body.purchase_id.filter(|p| !p.is_empty());
     if purchase_id.is_none() {
@@ -154,19 +185,22 @@ async fn parse_request(
     if gateways.is_empty() {
         errors.push(FieldError::new("gateway", "is required"));
     }
-    let return_url = body.return_url.and_then(|raw| {
-        settle::checkout::return_url(merchant, &raw, "return_url").map_err(|e| errors.push(e)).ok()
+    let return_to = body.return_url.and_then(|raw| {
+        checkout::return_to::registered_url(merchant, &raw, "return_url")
+            .map(|url| ReturnTo::AppendOutcome { url })
+            .map_err(|e| errors.push(e))
+            .ok()
     });
-    let instrument = match body.method.as_deref() {
-        Some("hosted_checkout") => Some(Instrument::HostedCheckout { save_card: body.save_card }),
-        Some("invoice") => Some(Instrument::Invoice),
-        Some("card") => parse_card(body.card, body.billing_address, &mut errors),
+    let method = match body.method.as_deref() {
+        Some("hosted_checkout") => Some(Method::HostedPage { save_card: body.save_card }),
+        Some("invoice") => Some(Method::Invoice),
+        Some("card") => card_method(body.card, body.billing_address, &mut errors),
         Some("direct_debit") => {
             let iban = body.iban.as_deref().map(Iban::parse);
             let holder = body.account_holder.filter(|h| !h.trim().is_empty());
             match (iban, holder) {
                 (Some(Ok(iban)), Some(account_holder)) => {
-                    Some(Instrument::DirectDebit { iban, account_holder })
+                    Some(Method::BankAccount { iban, account_holder })
                 }
                 (iban, holder) => {
                     match iban {
@@ -182,13 +216,7 @@ async fn parse_request(
             }
         }
         Some("saved_method") => match body.payment_method_id {
-            Some(id) => match find_method(state, &id).await? {
-                Some(method) => Some(Instrument::SavedMethod(Box::new(method))),
-                None => {
-                    errors.push(FieldError::new("payment_method_id", "no such payment method"));
-                    None
-                }
-            },
+            Some(id) => Some(Method::SavedMethod(PaymentMethodId::from_string(id))),
             None => {
                 errors.push(FieldError::new("payment_method_id", "is required"));
                 None
@@ -202,13 +230,13 @@ async fn parse_request(
             None
         }
     };
-    match (errors.is_empty(), purchase_id, instrument) {
-        (true, Some(purchase_id), Some(instrument)) => Ok(PaymentRequest {
+    match (errors.is_empty(), purchase_id, method) {
+        (true, Some(purchase_id), Some(method)) => Ok(PayRequest {
             payer: viewer.clone(),
             purchase_id: PurchaseId::from_string(purchase_id),
             gateways,
-            instrument,
-            return_url,
+            method,
+            return_to,
             details: serde_json::json!({}),
             idempotency_key: None,
         }),
@@ -216,45 +244,45 @@ async fn parse_request(
     }
 }
 
-fn parse_card(
+/// A card with its billing address, by the core's rules (the address is required here: this API
+/// knows no policy address to default to).
+fn card_method(
     card: Option<CardInput>,
-    address: Option<Address>,
+    address: Option<AddressInput>,
     errors: &mut Vec<FieldError>,
-) -> Option<Instrument> {
+) -> Option<Method> {
     let Some(card) = card else {
         errors.push(FieldError::new("card", "is required"));
         return None;
     };
-    let required = |v: Option<String>, field: &str, errors: &mut Vec<FieldError>| {
-        let v = v.filter(|v| !v.trim().is_empty());
-        if v.is_none() {
-            errors.push(FieldError::new(field, "is required"));
-        }
-        v
+    let entry = CardEntry {
+        holder: card.holder,
+        number: card.number,
+        expiry: card.expiry,
+        cvv: card.cvv,
+        card_type: card.r#type,
     };
-    let holder = required(card.holder, "card.holder", errors);
-    let number = required(card.number, "card.number", errors)
-        .and_then(|n| CardNumber::parse(&n).map_err(|e| errors.push(e.at("card.number"))).ok());
-    let expiry = required(card.expiry, "card.expiry", errors)
-        .and_then(|e| ExpiryDate::parse(&e).map_err(|e| errors.push(e.at("card.expiry"))).ok());
-    let cvv = required(card.cvv, "card.cvv", errors)
-        .and_then(|c| Cvv::parse(&c).map_err(|e| errors.push(e.at("card.cvv"))).ok());
-    if let Some(expiry) = &expiry
-        && expiry.is_expired_at(chrono::Utc::now().date_naive())
-    {
-        errors.push(FieldError::new("card.expiry", "the card has expired"));
-    }
-    match (holder, number, expiry, cvv) {
-        (Some(holder), Some(number), Some(expiry), Some(cvv)) => Some(Instrument::Card {
-            card: CardDetails { holder, number, expiry, cvv },
-            billing_address: address.unwrap_or_default(),
-        }),
-        _ => None,
-    }
-}
-
-async fn find_method(state: &AppState, id: &str) -> Result<Option<PaymentMethod>, settle::Error> {
-    PaymentMethod::find(&state.db, &PaymentMethodId::from_string(id)).await
+    let checked = entry
+        .check(chrono::Utc::now().date_naive())
+        .map_err(|e| errors.extend(card::rename(e, CARD_FIELDS)))
+        .ok();
+    let billing_address = match address {
+        Some(a) => AddressEntry {
+            house: a.house,
+            street: a.street,
+            city: a.city,
+            county: a.county,
+            postcode: a.postcode,
+        }
+        .check()
+        .map_err(|e| errors.extend(e))
+        .ok(),
+        None => {
+            errors.push(FieldError::new("billing_address", "is required"));
+            None
+        }
+    };
+    Some(Method::Card { card: checked?, billing_address: billing_address? })
 }
 
 /// `GET /api/payments/{reference}`: the payment with its timeline.

@@ -19,7 +19,7 @@ pub async fn tax_invoice(
 ) -> Result<Response, ApiError> {
     let viewer = viewer_of(user)?;
     let file = document::tax_invoice_pdf(&state.db, &reference, &viewer).await?;
-    Ok(crate::api::documents::pdf(file))
+    Ok(crate::api::pdf::answer(file))
 }
 
 /// `GET /account/payments/{reference}/receipt.pdf`
@@ -30,7 +30,7 @@ pub async fn receipt(
 ) -> Result<Response, ApiError> {
     let viewer = viewer_of(user)?;
     let file = document::receipt_pdf(&state.db, &reference, &viewer).await?;
-    Ok(crate::api::documents::pdf(file))
+    Ok(crate::api::pdf::answer(file))
 }
 
 /// The guard has already required a customer login under `/account`; this just reads it.

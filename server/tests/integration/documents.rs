@@ -57,7 +57,7 @@ async fn pay(
             purchase_id: purchase.id.clone(),
             gateways: vec![gateway.to_owned()],
             instrument,
-            return_url: None,
+            return_to: None,
             details: json!({}),
             idempotency_key: None,
         })

@@ -294,7 +294,7 @@ pub async fn a_notification_ahead_of_the_answer_is_matched_by_reference(
                     ..Default::default()
                 },
             },
-            return_url: None,
+            return_to: None,
             details: json!({}),
             idempotency_key: None,
         })

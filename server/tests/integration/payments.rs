@@ -44,7 +44,7 @@ fn request(purchase: &PurchaseId, gateways: &[&str], instrument: Instrument) -> 
         purchase_id: purchase.clone(),
         gateways: gateways.iter().map(|g| g.to_string()).collect(),
         instrument,
-        return_url: None,
+        return_to: None,
         details: json!({}),
         idempotency_key: None,
     }
@@ -323,7 +323,9 @@ pub async fn concurrent_requests_with_one_idempotency_key_charge_once(app: TestA
         "purchase_id": purchase.as_str(),
         "gateway": "sagepay-gbp",
         "method": "card",
-        "card": { "holder": "J SMITH", "number": "4929 0000 0000 6", "expiry": "1230", "cvv": "123" }
+        "card": { "holder": "J SMITH", "number": "4929 0000 0000 6", "expiry": "1230", "cvv": "123" },
+        // One card and billing rule set for every entry point: a card is billed to an address.
+        "billing_address": { "house": "21b", "postcode": "PE301JW" }
     });
     let mut tasks = Vec::new();
     for _ in 0..50 {

@@ -9,13 +9,11 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use settle::access::Viewer;
 use settle::demo::{CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD, MERCHANT_CLIENT_ID};
 use settle::payment::Payment;
 use settle::payment::orchestrator::ReconcilePolicy;
 use settle::product::Product;
 use settle::purchase::{LineType, NewLine, Purchase, PurchaseId, PurchaseStatus};
-use settle::quote_payment;
 use settle::service::{BillingStatus, Service};
 
 use crate::support::{TestApp, ensure, html_forms};
@@ -149,7 +147,9 @@ async fn fresh_quote(app: &TestApp, n: usize) -> Result<String> {
         BillingStatus::Unbilled,
     );
     service.details = demo.details.clone();
-    service.details["quote"]["reference"] = json!(uuid::Uuid::new_v4().to_string());
+    if let Some(quote) = service.details.quote.as_mut() {
+        quote.reference = Some(uuid::Uuid::new_v4().to_string());
+    }
     service.insert(&app.db).await?;
     Purchase::create(
         &app.db,
@@ -624,20 +624,16 @@ pub async fn gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acq
     // possibly charged (PROCESSING). While the acquirer can't be asked, reconciliation keeps it
     // that way (it never guesses, however long it waits); once it can be asked, it learns the
     // card was charged, and the policy converts.
-    settle::with_db!(&app.db, pool => sqlx::query("UPDATE gateways SET timeout_ms = 300 WHERE id = 'sagepay-gbp'")
-        .execute(pool).await.map(|_| ()))?;
+    app.set_gateway_timeout("sagepay-gbp", 300).await?;
     app.set_faults("card", json!({ "hang_ms": 1000, "drop_notification_rate": 1.0 })).await?;
-    let payments = app.fresh_orchestrator().await?;
-    let principal = settle::api_token::authenticate(&app.db, &token).await?;
-    let viewer = Viewer::of_principal(&app.db, &principal).await?;
-    quote_payment::take_payment(
-        &payments,
-        &viewer,
-        &uuid,
+    let (status, _) = post(
+        &app,
+        &token,
+        &format!("/api/v1/payments/{uuid}/take-payment/"),
         &with_policy_address("4000000000000259", "VISA"),
-        None,
     )
     .await?;
+    ensure(status == StatusCode::OK, format!("take-payment: {status}"))?;
     let (_, waiting) = get(&app, &token, &format!("/api/v1/payments/{uuid}/")).await?;
     ensure(waiting["payment_status_state"] == "PROCESSING", format!("no answer yet: {waiting}"))?;
     app.set_faults("card", json!({ "error_rate": 1.0 })).await?;

@@ -156,7 +156,12 @@ pub async fn short_term_quote(
         .context("the short-term motor product")?;
     let mut quote =
         Service::new(number, &product, customer.clone(), "quoted", BillingStatus::Unbilled);
-    quote.details = serde_json::json!({ "policy_address": { "house": "21b", "street": "Tuesday Market Place", "postcode": "PE301JW" } });
+    quote.details.policy_address = Some(settle::address::Address {
+        house: Some("21b".into()),
+        street: Some("Tuesday Market Place".into()),
+        postcode: Some("PE301JW".into()),
+        ..Default::default()
+    });
     quote.insert(db).await?;
     let line = NewLine {
         line_type: LineType::Day,

@@ -1,14 +1,16 @@
 //! Seed 003's card payments API (`/api/v1/payments/...`, bearer token): prepare a quote's payment
 //! object, take a card payment (3-D Secure challenge or not) and poll it until the policy is
-//! converted. The rules live in `settle::quote_payment`; these handlers only translate HTTP.
+//! converted. The rules live in `settle::checkout` (`quote`, `card`); these handlers only
+//! translate HTTP, and `wire` holds the document's shapes.
 //!
 //! The document fixes no error shape, so errors are problem details as in the rest of Settle's
 //! API, except that invalid input is a 400 (the status the document's platform uses).
 
+pub mod wire;
+
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -18,28 +20,25 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::Value;
 use settle::FieldError;
-use settle::quote_payment::{self, PaymentObject, QuotePayment, QuoteRef};
+use settle::checkout::quote::{self, QuotePayment, QuoteRef};
 
+use self::wire::{AddressObject, PaymentObject, TakePayment};
 use crate::api::bearer::ApiCaller;
+use crate::api::body;
 use crate::api::idempotency::{IdempotencyKey, idempotent};
+use crate::api::routes::{GET, GET_POST, Guard, POST, Routes};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The routes of this API, each with and without the trailing slash the document shows.
-pub fn router(state: &AppState) -> Router<AppState> {
-    // Taking a payment moves money: it honours `Idempotency-Key`.
-    let take = Router::new()
-        .route("/api/v1/payments/{uuid}/take-payment/", post(take_payment))
-        .route("/api/v1/payments/{uuid}/take-payment", post(take_payment))
-        .layer(from_fn_with_state(state.clone(), idempotent));
-    Router::new()
-        .route("/api/v1/payments/", get(list).post(prepare))
-        .route("/api/v1/payments", get(list).post(prepare))
-        .route("/api/v1/payments/{uuid}/", get(show))
-        .route("/api/v1/payments/{uuid}", get(show))
-        .route("/api/v1/user/address/{uuid}/", get(address))
-        .route("/api/v1/user/address/{uuid}", get(address))
-        .merge(take)
+/// The routes of this API, each with and without the trailing slash the document shows. Taking
+/// a payment moves money: it honours `Idempotency-Key`.
+pub fn routes(state: &AppState) -> Routes {
+    let take = post(take_payment).layer(from_fn_with_state(state.clone(), idempotent));
+    Routes::new()
+        .add_both(Guard::Bearer, GET_POST, "/api/v1/payments/", get(list).post(prepare))
+        .add_both(Guard::Bearer, GET, "/api/v1/payments/{uuid}/", get(show))
+        .add_both(Guard::Bearer, POST, "/api/v1/payments/{uuid}/take-payment/", take)
+        .add_both(Guard::Bearer, GET, "/api/v1/user/address/{uuid}/", get(address))
 }
 
 /// An error of this API: invalid input is a 400 with errors per field, the rest as elsewhere.
@@ -97,14 +96,14 @@ fn path_uuid(raw: &str, what: &'static str) -> Answer<String> {
 /// The request body as JSON, whatever its `Content-Type` says: the document's own curl examples
 /// send JSON with `-d` and no content type (so curl labels it a form).
 fn json_body(body: &Bytes) -> Answer<Value> {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .filter(Value::is_object)
+    body::json_object(body)
+        .map(Value::Object)
         .ok_or_else(|| settle::Error::invalid("body", "must be a JSON object").into())
 }
 
 async fn object(state: &AppState, payment: &QuotePayment) -> Answer<PaymentObject> {
-    Ok(quote_payment::payment_object(&state.db, payment, &state.config.public_url()).await?)
+    let view = quote::view(&state.db, payment).await?;
+    Ok(wire::payment_object(&view, &state.config.public_url()))
 }
 
 /// `POST /api/v1/payments/` with `{"policy_number": …}` or `{"quote": …}` (a quote id or URL):
@@ -115,14 +114,9 @@ pub async fn prepare(
     body: Bytes,
 ) -> Answer<Response> {
     // JSON, or a plain form (`-d policy_number=…`).
-    let fields: HashMap<String, Value> = serde_json::from_slice(&body)
-        .or_else(|_| {
-            serde_urlencoded::from_bytes::<HashMap<String, String>>(&body)
-                .map(|form| form.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-        })
-        .map_err(|_| {
-            settle::Error::invalid("body", "must be a JSON object with policy_number or quote")
-        })?;
+    let fields = body::json_object(&body).or_else(|| body::form(&body)).ok_or_else(|| {
+        settle::Error::invalid("body", "must be a JSON object with policy_number or quote")
+    })?;
     let text = |key: &str| {
         fields.get(key).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty())
     };
@@ -138,7 +132,7 @@ pub async fn prepare(
         }
     };
     let viewer = &caller.viewer;
-    let prepared = quote_payment::prepare(&state.db, viewer, &quote).await?;
+    let prepared = quote::prepare(&state.db, viewer, &quote).await?;
     let view = object(&state, &prepared.payment).await?;
     let status = if prepared.created { StatusCode::CREATED } else { StatusCode::OK };
     let mut response = (status, Json(&view)).into_response();
@@ -169,7 +163,7 @@ pub async fn list(
     };
     let viewer = &caller.viewer;
     let mut views = Vec::new();
-    for payment in quote_payment::for_quote(&state.db, viewer, &quote).await? {
+    for payment in quote::for_quote(&state.db, viewer, &quote).await? {
         views.push(object(&state, &payment).await?);
     }
     Ok(Json(views))
@@ -183,7 +177,7 @@ pub async fn show(
 ) -> Answer<Json<PaymentObject>> {
     let id = path_uuid(&raw, "payment")?;
     let viewer = &caller.viewer;
-    let payment = quote_payment::find(&state.db, viewer, &id).await?;
+    let payment = quote::find(&state.db, viewer, &id).await?;
     Ok(Json(object(&state, &payment).await?))
 }
 
@@ -200,9 +194,19 @@ pub async fn take_payment(
     let id = path_uuid(&raw, "payment")?;
     let viewer = &caller.viewer;
     // An unknown payment is a 404 even with a bad body.
-    quote_payment::find(&state.db, viewer, &id).await?;
+    quote::find(&state.db, viewer, &id).await?;
     let body = json_body(&body)?;
-    let payment = quote_payment::take_payment(&state.payments, viewer, &id, &body, key).await?;
+    let request = TakePayment::parse(&body, chrono::Utc::now().date_naive())
+        .map_err(settle::Error::Validation)?;
+    let payment =
+        quote::take_card_payment(&state.payments, viewer, &id, request.card, request.billing, key)
+            .await
+            .map_err(|e| {
+                settle::checkout::card::rename_error(
+                    e,
+                    &[("billing_address", "billing_use_policy_address")],
+                )
+            })?;
     Ok(Json(object(&state, &payment).await?))
 }
 
@@ -211,9 +215,9 @@ pub async fn address(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(raw): Path<String>,
-) -> Answer<Json<quote_payment::AddressObject>> {
+) -> Answer<Json<AddressObject>> {
     let id = path_uuid(&raw, "address")?;
     let viewer = &caller.viewer;
-    let address = quote_payment::find_address(&state.db, viewer, &id).await?;
-    Ok(Json(address.object(&state.config.public_url())))
+    let address = quote::find_address(&state.db, viewer, &id).await?;
+    Ok(Json(wire::address_object(&address, &state.config.public_url())))
 }

@@ -1,0 +1,96 @@
+//! Where the customer goes back to after paying on a gateway's page: the client's rule
+//! ([`ReturnTo`]), checked against the merchant's registered origins. A URL a client gave for a purchase carries over to the purchase's later attempts; without
+//! one, the merchant's completion page for the gateway (or for all its gateways) is used.
+
+use url::Url;
+
+use crate::db::Db;
+use crate::error::{Error, FieldError, Result};
+use crate::merchant::{Merchant, MerchantId};
+use crate::payment::Payment;
+pub use crate::payment::ReturnTo;
+use crate::purchase::PurchaseId;
+use crate::with_db;
+
+/// Checks that every URL a rule can produce is an absolute http(s) URL on an origin the
+/// merchant registered; `field` names the client's field in the error.
+pub fn check(rule: ReturnTo, merchant: &Merchant, field: &str) -> Result<ReturnTo, FieldError> {
+    for url in rule.urls() {
+        registered_url(merchant, &url, field)?;
+    }
+    Ok(rule)
+}
+
+/// A client's URL, if absolute http(s) on an origin the merchant registered.
+pub fn registered_url(merchant: &Merchant, raw: &str, field: &str) -> Result<Url, FieldError> {
+    match Url::parse(raw.trim()) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+            if merchant.allows_return_to(&url) {
+                Ok(url)
+            } else {
+                Err(FieldError::new(
+                    field,
+                    format!(
+                        "{} is not an origin this merchant registered for customers to return to",
+                        url.origin().ascii_serialization()
+                    ),
+                ))
+            }
+        }
+        _ => Err(FieldError::new(field, "must be an absolute http(s) URL")),
+    }
+}
+
+/// The return a new attempt on `purchase` inherits when its client named none: the newest one
+/// an earlier attempt on the purchase was given.
+pub(crate) async fn carried_over(db: &Db, purchase: &PurchaseId) -> Result<Option<ReturnTo>> {
+    Ok(Payment::for_purchase(db, purchase).await?.into_iter().find_map(|p| p.return_to))
+}
+
+/// Where a customer goes after a payment step: the payment's own rule, else the completion
+/// page its merchant configured for its gateway (or for all its gateways), with the outcome
+/// appended. `None`: Settle's own status page.
+pub async fn continue_url(db: &Db, payment: &Payment) -> Result<Option<String>> {
+    if let Some(rule) = &payment.return_to {
+        return Ok(Some(rule.url_for(payment)));
+    }
+    let Some(merchant) = &payment.merchant_id else { return Ok(None) };
+    Ok(completion_page(db, merchant, &payment.gateway_id)
+        .await?
+        .map(|url| ReturnTo::AppendOutcome { url }.url_for(payment)))
+}
+
+/// A merchant's completion page for a gateway, else its page for all gateways.
+pub async fn completion_page(db: &Db, merchant: &MerchantId, gateway: &str) -> Result<Option<Url>> {
+    let sql = "SELECT url FROM merchant_completion_pages WHERE merchant_id = $1 AND gateway_id IN ($2, '*')
+               ORDER BY CASE WHEN gateway_id = '*' THEN 1 ELSE 0 END LIMIT 1";
+    let url: Option<String> = with_db!(db, pool => sqlx::query_scalar(sql)
+        .bind(merchant)
+        .bind(gateway)
+        .fetch_optional(pool)
+        .await)?;
+    url.map(|u| Url::parse(&u).map_err(|e| Error::Internal(format!("completion page {u}: {e}"))))
+        .transpose()
+}
+
+/// Sets a merchant's completion page for one gateway (`Some`) or for all of them (`None`); the
+/// URL must be on one of its registered origins.
+pub async fn set_completion_page(
+    db: &Db,
+    merchant: &Merchant,
+    gateway: Option<&str>,
+    url: &str,
+) -> Result<()> {
+    let url = registered_url(merchant, url, "url")?;
+    let sql =
+        "INSERT INTO merchant_completion_pages (merchant_id, gateway_id, url) VALUES ($1, $2, $3)
+               ON CONFLICT (merchant_id, gateway_id) DO UPDATE SET url = $3";
+    with_db!(db, pool => sqlx::query(sql)
+        .bind(&merchant.id)
+        .bind(gateway.unwrap_or("*"))
+        .bind(url.as_str())
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
