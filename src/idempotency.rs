@@ -263,8 +263,8 @@ mod tests {
     #[test]
     fn card_data_never_enters_the_fingerprint() {
         let k = b"server-secret";
-        let one = br#"{"card_details":{"card_number":"4929000000006","cv2":"123","expiry_date":"1030","card_holder":"J"},"x":1}"#;
-        let other = br#"{"card_details":{"card_number":"4462000000000003","cv2":"999","expiry_date":"1129","card_holder":"J"},"x":1}"#;
+        let one = br#"{"card":{"card_number":"4929000000006","cv2":"123","expiry_date":"1030","holder":"J"},"x":1}"#;
+        let other = br#"{"card":{"card_number":"4462000000000003","cv2":"999","expiry_date":"1129","holder":"J"},"x":1}"#;
         assert_eq!(fingerprint(k, "POST", "/p", one), fingerprint(k, "POST", "/p", other));
         let form_one = b"card_number=4929000000006&cv2=123&policy=P1";
         let form_other = b"card_number=4462000000000003&cv2=999&policy=P1";

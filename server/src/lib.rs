@@ -211,7 +211,7 @@ fn frame_origins(
 /// own talk to the sandbox at `sandbox_url` (by default this server's own).
 async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::payment::Orchestrator> {
     use settle::connector::ConnectorSettings;
-    use settle::payment::orchestrator::{CallbackUrls, ReconcilePolicy};
+    use settle::payment::orchestrator::ReconcilePolicy;
     let public_url = url::Url::parse(&config.public_url()).context("setting `public_url`")?;
     let sandbox_url = url::Url::parse(&config.sandbox_url()).context("setting `sandbox_url`")?;
     let sandbox_signing_secret = config.sandbox_signing_secret().to_owned();
@@ -231,7 +231,7 @@ async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::paymen
     Ok(settle::payment::Orchestrator::from_database(
         db.clone(),
         ConnectorSettings { sandbox_url, sandbox_signing_secret, client },
-        CallbackUrls { public_url },
+        api::callbacks::urls(public_url),
         reconcile,
     )
     .await?)

@@ -34,11 +34,18 @@ use crate::error::{Error, Result};
 use crate::gateway::Gateway;
 use crate::payment::record::Payment;
 
-/// Settle's own URLs the gateways call back.
+/// Settle's own URLs the gateways call back, as the server routes them: each a path template
+/// under `public_url` (`{gateway}`, `{reference}` filled in).
 #[derive(Clone, Debug)]
 pub struct CallbackUrls {
     /// Settle's public base URL.
     pub public_url: Url,
+    /// Where a gateway posts server-to-server notifications (`{gateway}`).
+    pub notification: String,
+    /// Where a hosted page sends the customer back (the payment reference goes in `?token=`).
+    pub hosted_return: String,
+    /// Where the issuer's 3-D Secure page posts its result (`{reference}`).
+    pub challenge_return: String,
 }
 
 impl CallbackUrls {
@@ -49,20 +56,19 @@ impl CallbackUrls {
 
     /// Where a gateway posts server-to-server notifications.
     pub fn notification(&self, gateway_id: &str) -> Result<Url> {
-        self.at(&format!("/gateway/notify/{gateway_id}"))
+        self.at(&self.notification.replace("{gateway}", gateway_id))
     }
 
-    /// Where a hosted checkout sends the customer back: seed 000's `/api/v3/payment/process/`,
-    /// which serves every hosted flow.
+    /// Where a hosted checkout sends the customer back.
     pub fn hosted_return(&self, reference: &str) -> Result<Url> {
-        let mut url = self.at("/api/v3/payment/process/")?;
+        let mut url = self.at(&self.hosted_return)?;
         url.query_pairs_mut().append_pair("token", reference);
         Ok(url)
     }
 
     /// Where the issuer's 3-D Secure page posts its result.
     pub fn challenge_return(&self, reference: &str) -> Result<Url> {
-        self.at(&format!("/payments/{reference}/3ds-complete"))
+        self.at(&self.challenge_return.replace("{reference}", reference))
     }
 }
 

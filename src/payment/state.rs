@@ -250,9 +250,10 @@ impl FromStr for PaymentState {
     type Err = FieldError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PaymentState::ALL.into_iter().find(|state| state.name() == s).ok_or_else(|| {
-            FieldError::new("payment_status_state", format!("{s} is not a payment state"))
-        })
+        PaymentState::ALL
+            .into_iter()
+            .find(|state| state.name() == s)
+            .ok_or_else(|| FieldError::new("state", format!("{s} is not a payment state")))
     }
 }
 

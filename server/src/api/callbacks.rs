@@ -20,6 +20,16 @@ use crate::api::routes::{Guard, POST, Routes};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Where gateways reach this server's callbacks, for the connectors to give them.
+pub fn urls(public_url: url::Url) -> settle::payment::orchestrator::CallbackUrls {
+    settle::payment::orchestrator::CallbackUrls {
+        public_url,
+        notification: "/gateway/notify/{gateway}".into(),
+        hosted_return: crate::api::insurance_checkout::PROCESS_PATH.into(),
+        challenge_return: "/payments/{reference}/3ds-complete".into(),
+    }
+}
+
 /// The callbacks' routes.
 pub fn routes() -> Routes {
     Routes::new().add(Guard::Gateway, POST, "/gateway/notify/{gateway}", post(notify)).add(

@@ -155,7 +155,6 @@ impl TestApp {
         reconcile: settle::payment::orchestrator::ReconcilePolicy,
     ) -> Result<settle::payment::Orchestrator> {
         use settle::connector::{ConnectorSettings, Connectors};
-        use settle::payment::orchestrator::CallbackUrls;
         let public_url = url::Url::parse(&self.base)?;
         let sandbox_url = url::Url::parse(&format!("{}/sandbox", self.base))?;
         let gateways = settle::gateway::Gateway::connections(&self.db).await?;
@@ -171,7 +170,7 @@ impl TestApp {
             self.db.clone(),
             connectors,
             gateways,
-            CallbackUrls { public_url },
+            settle_server::api::callbacks::urls(public_url),
             reconcile,
         ))
     }

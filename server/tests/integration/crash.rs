@@ -273,7 +273,7 @@ pub async fn kill_9_during_a_burst_loses_and_doubles_no_charge(db: TestDatabase)
             sandbox_signing_secret: settle::connector::SANDBOX_SIGNING_SECRET.into(),
             client: reqwest::Client::new(),
         },
-        settle::payment::orchestrator::CallbackUrls { public_url: url::Url::parse(&server.base)? },
+        settle_server::api::callbacks::urls(url::Url::parse(&server.base)?),
         settle::payment::orchestrator::ReconcilePolicy::default(),
     )
     .await?;

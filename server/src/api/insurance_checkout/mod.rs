@@ -36,6 +36,9 @@ use crate::api::routes::{GET, GET_POST, Guard, POST, Routes};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The return every hosted flow's gateway sends the customer to (the document's path).
+pub const PROCESS_PATH: &str = "/api/v3/payment/process/";
+
 /// The routes of this API. Initiate and token can move money, so they honour `Idempotency-Key`.
 pub fn routes(state: &AppState) -> Routes {
     let money = |handler: axum::routing::MethodRouter<AppState>| {
@@ -58,7 +61,7 @@ pub fn routes(state: &AppState) -> Routes {
             "/api/v3/payment/complete/",
             get(complete).post(complete),
         )
-        .add_both(Guard::Gateway, GET_POST, "/api/v3/payment/process/", get(process).post(process))
+        .add_both(Guard::Gateway, GET_POST, PROCESS_PATH, get(process).post(process))
         .add_both(Guard::Bearer, GET, "/api/v3/payment/{reference}/tax-invoice/", get(tax_invoice))
         .add_both(Guard::Bearer, GET, "/api/v3/payment/{reference}/receipt/", get(receipt))
 }
