@@ -13,6 +13,7 @@ pub mod bank;
 pub mod card_acquirer;
 pub mod faults;
 pub mod hosted_checkout;
+mod html;
 mod request;
 pub mod standalone;
 

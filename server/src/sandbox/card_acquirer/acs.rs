@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::sandbox::faults::{self, RequestFault};
+use crate::sandbox::html::{self, escape};
 use crate::sandbox::request::{Refusal, answer_after};
 
 /// A challenge for transaction `id`: `creq` as seed 003 shows it (base64url JSON), and the
@@ -103,7 +104,7 @@ pub(super) async fn acs_challenge_page(
 impl CardAcquirer {
     fn challenge_page(&self, body: &[u8]) -> Result<Response, Refusal> {
         let bad = |message: &str| -> Refusal {
-            html(StatusCode::BAD_REQUEST, "Challenge refused", message).into()
+            issuer_page(StatusCode::BAD_REQUEST, "Challenge refused", message).into()
         };
         let form: AcsForm = serde_urlencoded::from_bytes(body)
             .map_err(|_| bad("The challenge request could not be read."))?;
@@ -125,7 +126,7 @@ impl CardAcquirer {
             return Err(bad("This transaction has no challenge."));
         };
         if tx.status != Status::ThreeDAuth {
-            return Err(html(
+            return Err(issuer_page(
                 StatusCode::CONFLICT,
                 "Challenge closed",
                 "This challenge is closed.",
@@ -159,7 +160,7 @@ impl CardAcquirer {
             acs = escape(&challenge.acs_trans_id),
             session = escape(&session_data),
         );
-        Ok(html(StatusCode::OK, "3-D Secure challenge", &content))
+        Ok(issuer_page(StatusCode::OK, "3-D Secure challenge", &content))
     }
 
     /// The page after the customer answered: a form that takes the browser, with `cres`, back to
@@ -167,14 +168,18 @@ impl CardAcquirer {
     /// inline script to submit it automatically.
     fn result_page(&self, tx: &Transaction, authenticated: bool, session_data: &str) -> Response {
         let Some(challenge) = &tx.challenge else {
-            return html(
+            return issuer_page(
                 StatusCode::CONFLICT,
                 "Challenge closed",
                 "This transaction has no challenge.",
             );
         };
         let Some(return_url) = &tx.challenge_return_url else {
-            return html(StatusCode::CONFLICT, "Challenge closed", "No return address was given.");
+            return issuer_page(
+                StatusCode::CONFLICT,
+                "Challenge closed",
+                "No return address was given.",
+            );
         };
         let cres = json!({
             "messageType": "CRes",
@@ -197,7 +202,7 @@ impl CardAcquirer {
             cres = escape(&URL_SAFE_NO_PAD.encode(cres.to_string())),
             session = escape(session_data),
         );
-        html(StatusCode::OK, "3-D Secure challenge complete", &content)
+        issuer_page(StatusCode::OK, "3-D Secure challenge complete", &content)
     }
 }
 
@@ -220,7 +225,7 @@ pub(super) async fn acs_answer(
 impl CardAcquirer {
     fn answer(&self, id: &str, body: &[u8]) -> Result<Response, Refusal> {
         let bad = |message: &str| -> Refusal {
-            html(StatusCode::BAD_REQUEST, "Challenge refused", message).into()
+            issuer_page(StatusCode::BAD_REQUEST, "Challenge refused", message).into()
         };
         let form: AcsAnswerForm =
             serde_urlencoded::from_bytes(body).map_err(|_| bad("The answer could not be read."))?;
@@ -240,7 +245,7 @@ impl CardAcquirer {
             })
             .ok_or_else(|| bad("This challenge was not issued by this ACS."))?;
         if tx.status != Status::ThreeDAuth {
-            return Err(html(
+            return Err(issuer_page(
                 StatusCode::CONFLICT,
                 "Challenge closed",
                 "This challenge is closed.",
@@ -252,7 +257,7 @@ impl CardAcquirer {
         };
         match challenge.outcome {
             Some(given) if given != authenticated => {
-                return Err(html(
+                return Err(issuer_page(
                     StatusCode::CONFLICT,
                     "Challenge answered",
                     "This challenge was already answered differently.",
@@ -267,43 +272,10 @@ impl CardAcquirer {
     }
 }
 
-/// A plain page in Settle's stylesheet; no script (the content security policy forbids inline
-/// script, and the issuer's page needs none).
-fn html(status: StatusCode, title: &str, content: &str) -> Response {
-    let page = format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Sandbox issuer</title>
-<link rel="stylesheet" href="/style/settle.css">
-</head>
-<body>
-<main><div class="card narrow">
-<h1>{title}</h1>
-{content}
-</div></main>
-</body>
-</html>
-"#,
-        title = escape(title),
-    );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            // Challenge pages are one-off answers; a cached copy would replay them.
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        page,
-    )
-        .into_response()
-}
-
-/// Escapes text for HTML content and double-quoted attribute values.
-fn escape(text: &str) -> String {
-    html_escape::encode_double_quoted_attribute(text).into_owned()
+/// An issuer's page: the sandbox's frame, headed by its title.
+fn issuer_page(status: StatusCode, title: &str, content: &str) -> Response {
+    let content = format!("<h1>{}</h1>\n{content}", escape(title));
+    html::page(status, "Sandbox issuer", title, &content)
 }
 
 #[cfg(test)]
@@ -311,7 +283,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_round_trip_and_escape_is_complete() {
+    fn messages_round_trip() {
         let challenge = new_challenge("T1");
         let creq = decode_message(&challenge.creq).unwrap();
         let ids = message_ids(&creq, "CReq").unwrap();
@@ -321,9 +293,5 @@ mod tests {
         );
         assert!(message_ids(&creq, "CRes").is_none());
         assert!(decode_message("not base64!").is_none());
-        assert_eq!(
-            escape(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;"
-        );
     }
 }
