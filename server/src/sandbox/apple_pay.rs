@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Sandbox;
-use super::faults::{self, RequestFault};
+use super::faults::Gate;
 
 /// The fault-injection name of this provider.
 pub const PROVIDER: &str = "apple-pay";
@@ -31,7 +31,8 @@ const SESSION_LIFETIME_MS: i64 = 60 * 60 * 1000;
 
 /// The Apple Pay routes, to be nested at `/sandbox/apple-pay`.
 pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
-    Router::new().route("/paymentSession", post(payment_session)).with_state(sandbox)
+    let faults = Gate::new(&sandbox.faults, PROVIDER);
+    Router::new().route("/paymentSession", faults.guard(post(payment_session))).with_state(sandbox)
 }
 
 #[derive(Deserialize)]
@@ -88,19 +89,6 @@ async fn payment_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let hang = match sandbox.faults.before_request(PROVIDER).await {
-        RequestFault::None => None,
-        RequestFault::Unavailable => return faults::unavailable(),
-        RequestFault::Hang(d) => Some(d),
-    };
-    let response = session(&sandbox, &headers, &body);
-    if let Some(d) = hang {
-        tokio::time::sleep(d).await;
-    }
-    response
-}
-
-fn session(sandbox: &Sandbox, headers: &HeaderMap, body: &[u8]) -> Response {
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -110,7 +98,7 @@ fn session(sandbox: &Sandbox, headers: &HeaderMap, body: &[u8]) -> Response {
     if key.is_empty() {
         return refused(StatusCode::UNAUTHORIZED, "missing API key (Authorization: Bearer)");
     }
-    let Ok(request) = serde_json::from_slice::<SessionRequest>(body) else {
+    let Ok(request) = serde_json::from_slice::<SessionRequest>(&body) else {
         return refused(StatusCode::BAD_REQUEST, "Payment Services Exception: invalid request");
     };
     let merchant_identifier = request.merchant_identifier.trim();

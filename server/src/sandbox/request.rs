@@ -1,7 +1,5 @@
 //! Request handling shared by the sandbox providers: API-key check, JSON bodies, field errors,
-//! amounts and callback URLs, list filters, and late answers for injected hangs.
-
-use std::time::Duration;
+//! amounts and callback URLs, list filters.
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,8 +8,6 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use settle::money::{Currency, Money};
-
-use super::faults::RequestFault;
 
 /// A refused request's answer. Boxed because a `Response` is large and travels in `Err`.
 pub(super) struct Refusal(Box<Response>);
@@ -107,24 +103,6 @@ pub(super) fn parse_amount(amount: Option<&Value>, currency: Currency) -> Result
         return Err("must be more than zero".into());
     }
     Ok(money)
-}
-
-/// Answers after the fault's hang and any extra hang the request itself calls for: the work is
-/// already done, only the answer is late.
-pub(super) async fn answer_after(
-    fault: RequestFault,
-    extra: Option<Duration>,
-    response: Response,
-) -> Response {
-    let fault_hang = match fault {
-        RequestFault::Hang(d) => d,
-        RequestFault::None | RequestFault::Unavailable => Duration::ZERO,
-    };
-    let wait = fault_hang.max(extra.unwrap_or(Duration::ZERO));
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
-    }
-    response
 }
 
 /// Reads the `currency`, `amount` (a decimal string above zero) and `notification_url` that

@@ -31,16 +31,8 @@ pub(super) async fn create_collection(
     State(bank): State<Bank>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match bank.collection(&headers, &body) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
-    };
-    answer_after(fault, None, response).await
+) -> Result<Response, Refusal> {
+    bank.collection(&headers, &body)
 }
 
 impl Bank {
@@ -123,28 +115,17 @@ pub(super) async fn show_collection(
     State(bank): State<Bank>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let found = bank.lock().resolve(&id);
+    if let Some(id) = &found {
+        bank.finish_if_due(id);
     }
-    let response = match check_api_key(&headers) {
-        Err(refused) => refused.into_response(),
-        Ok(()) => {
-            let found = bank.lock().resolve(&id);
-            match found {
-                Some(id) => {
-                    bank.finish_if_due(&id);
-                    match bank.lock().collections.get(&id) {
-                        Some(collection) => Json(collection.view()).into_response(),
-                        None => error(StatusCode::NOT_FOUND, "no such collection").into_response(),
-                    }
-                }
-                None => error(StatusCode::NOT_FOUND, "no such collection").into_response(),
-            }
-        }
-    };
-    answer_after(fault, None, response).await
+    let store = bank.lock();
+    match found.and_then(|id| store.collections.get(&id)) {
+        Some(collection) => Ok(Json(collection.view()).into_response()),
+        None => Err(error(StatusCode::NOT_FOUND, "no such collection")),
+    }
 }
 
 /// `GET /collections?merchant_reference=…` or `?since=…`, newest first. Collections past their
@@ -153,29 +134,23 @@ pub(super) async fn list_collections(
     State(bank): State<Bank>,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
-) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let filter = query.filter().map_err(|(field, message)| invalid(vec![(field, message)]))?;
+    let matching: Vec<String> = bank
+        .lock()
+        .collections
+        .values()
+        .filter(|c| filter.matches(&c.merchant_reference, c.created_at))
+        .map(|c| c.id.clone())
+        .collect();
+    for id in &matching {
+        bank.finish_if_due(id);
     }
-    let listed = check_api_key(&headers).and_then(|()| {
-        let filter = query.filter().map_err(|(field, message)| invalid(vec![(field, message)]))?;
-        let matching: Vec<String> = bank
-            .lock()
-            .collections
-            .values()
-            .filter(|c| filter.matches(&c.merchant_reference, c.created_at))
-            .map(|c| c.id.clone())
-            .collect();
-        for id in &matching {
-            bank.finish_if_due(id);
-        }
-        let store = bank.lock();
-        let mut found: Vec<&Collection> =
-            matching.iter().filter_map(|id| store.collections.get(id)).collect();
-        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
-        let views: Vec<Value> = found.iter().map(|c| c.view()).collect();
-        Ok(Json(json!({ "collections": views })).into_response())
-    });
-    answer_after(fault, None, listed.unwrap_or_else(IntoResponse::into_response)).await
+    let store = bank.lock();
+    let mut found: Vec<&Collection> =
+        matching.iter().filter_map(|id| store.collections.get(id)).collect();
+    found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+    let views: Vec<Value> = found.iter().map(|c| c.view()).collect();
+    Ok(Json(json!({ "collections": views })).into_response())
 }

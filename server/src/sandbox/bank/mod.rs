@@ -35,8 +35,8 @@ use settle::money::Money;
 use tokio::time::Instant;
 
 use super::Sandbox;
-use super::faults::{self, RequestFault};
-use super::request::{Refusal, answer_after, check_api_key, error, invalid, parse_json};
+use super::faults::Gate;
+use super::request::{Refusal, check_api_key, error, invalid, parse_json};
 
 /// The provider name for fault injection and notifications.
 pub const PROVIDER: &str = "bank";
@@ -246,16 +246,18 @@ impl Bank {
 
 /// The bank provider's routes, to be nested at `/sandbox/bank`.
 pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    let faults = Gate::new(&sandbox.faults, PROVIDER);
     let bank = Bank { sandbox, store: Arc::new(Mutex::new(Store::default())) };
     Router::new()
+        // A simulator control, like `/sandbox/faults`: not subject to faults.
         .route("/settings", get(show_settings).put(set_settings))
-        .route("/mandates", post(create_mandate))
-        .route("/mandates/{id}", get(show_mandate))
+        .route("/mandates", faults.guard(post(create_mandate)))
+        .route("/mandates/{id}", faults.guard(get(show_mandate)))
         .route(
             "/collections",
-            post(collections::create_collection).get(collections::list_collections),
+            faults.guard(post(collections::create_collection).get(collections::list_collections)),
         )
-        .route("/collections/{id}", get(collections::show_collection))
+        .route("/collections/{id}", faults.guard(get(collections::show_collection)))
         .with_state(bank)
 }
 
@@ -309,52 +311,35 @@ struct MandateBody {
     merchant_reference: Option<String>,
 }
 
-async fn create_mandate(State(bank): State<Bank>, headers: HeaderMap, body: Bytes) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match bank.mandate(&headers, &body) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
+async fn create_mandate(
+    State(bank): State<Bank>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let request: MandateBody = parse_json(&body)?;
+    let mut errors = Vec::new();
+    let iban = iban_field(request.iban.as_ref(), &mut errors);
+    let holder = required(request.account_holder.as_ref(), "account_holder", &mut errors);
+    let reference =
+        required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
+    let (Some(iban), Some(holder), Some(reference)) = (iban, holder, reference) else {
+        return Err(invalid(errors));
     };
-    answer_after(fault, None, response).await
-}
-
-impl Bank {
-    fn mandate(&self, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
-        check_api_key(headers)?;
-        let request: MandateBody = parse_json(body)?;
-        let mut errors = Vec::new();
-        let iban = iban_field(request.iban.as_ref(), &mut errors);
-        let holder = required(request.account_holder.as_ref(), "account_holder", &mut errors);
-        let reference =
-            required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
-        let (Some(iban), Some(holder), Some(reference)) = (iban, holder, reference) else {
-            return Err(invalid(errors));
-        };
-        let mandate = self.new_mandate(iban, holder, reference)?;
-        Ok((StatusCode::CREATED, Json(mandate.view())).into_response())
-    }
+    let mandate = bank.new_mandate(iban, holder, reference)?;
+    Ok((StatusCode::CREATED, Json(mandate.view())).into_response())
 }
 
 async fn show_mandate(
     State(bank): State<Bank>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    match bank.lock().mandates.get(&id) {
+        Some(mandate) => Ok(Json(mandate.view()).into_response()),
+        None => Err(error(StatusCode::NOT_FOUND, "no such mandate")),
     }
-    let response = match check_api_key(&headers) {
-        Err(refused) => refused.into_response(),
-        Ok(()) => match bank.lock().mandates.get(&id) {
-            Some(mandate) => Json(mandate.view()).into_response(),
-            None => error(StatusCode::NOT_FOUND, "no such mandate").into_response(),
-        },
-    };
-    answer_after(fault, None, response).await
 }
 
 #[cfg(test)]

@@ -4,16 +4,15 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::sandbox::faults::{self, RequestFault};
 use crate::sandbox::html::{self, escape};
-use crate::sandbox::request::{Refusal, answer_after};
+use crate::sandbox::request::Refusal;
 
 /// A challenge for transaction `id`: `creq` as seed 003 shows it (base64url JSON), and the
 /// session data the browser carries through the ACS and back to the merchant.
@@ -89,16 +88,8 @@ struct AcsAnswerForm {
 pub(super) async fn acs_challenge_page(
     State(acquirer): State<CardAcquirer>,
     body: Bytes,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match acquirer.challenge_page(&body) {
-        Ok(page) => page,
-        Err(refused) => refused.into_response(),
-    };
-    answer_after(fault, None, response).await
+) -> Result<Response, Refusal> {
+    acquirer.challenge_page(&body)
 }
 
 impl CardAcquirer {
@@ -210,16 +201,8 @@ pub(super) async fn acs_answer(
     State(acquirer): State<CardAcquirer>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match acquirer.answer(&id, &body) {
-        Ok(page) => page,
-        Err(refused) => refused.into_response(),
-    };
-    answer_after(fault, None, response).await
+) -> Result<Response, Refusal> {
+    acquirer.answer(&id, &body)
 }
 
 impl CardAcquirer {

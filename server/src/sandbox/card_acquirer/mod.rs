@@ -36,6 +36,7 @@ use settle::card::{CardNumber, Cvv, ExpiryDate};
 use settle::money::Money;
 
 use super::Sandbox;
+use super::faults::Gate;
 
 /// The provider name for fault injection and notifications.
 pub const PROVIDER: &str = "card";
@@ -233,17 +234,24 @@ impl CardAcquirer {
 
 /// The card provider's routes, to be nested at `/sandbox/card`.
 pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    // Every endpoint is subject to faults, the issuer's pages too: an ACS in trouble is part of
+    // what a merchant's challenge flow must survive.
+    let faults = Gate::new(&sandbox.faults, PROVIDER);
     let acquirer = CardAcquirer { sandbox, store: Arc::new(Mutex::new(Store::default())) };
     Router::new()
         .route(
             "/transactions",
-            post(transactions::create_transaction).get(transactions::list_transactions),
+            faults
+                .guard(post(transactions::create_transaction).get(transactions::list_transactions)),
         )
-        .route("/transactions/{id}", get(transactions::show_transaction))
-        .route("/transactions/{id}/3d-secure-challenge", post(transactions::complete_challenge))
-        .route("/transactions/{id}/refund", post(transactions::refund))
-        .route("/acs", post(acs::acs_challenge_page))
-        .route("/acs/{id}", post(acs::acs_answer))
+        .route("/transactions/{id}", faults.guard(get(transactions::show_transaction)))
+        .route(
+            "/transactions/{id}/3d-secure-challenge",
+            faults.guard(post(transactions::complete_challenge)),
+        )
+        .route("/transactions/{id}/refund", faults.guard(post(transactions::refund)))
+        .route("/acs", faults.guard(post(acs::acs_challenge_page)))
+        .route("/acs/{id}", faults.guard(post(acs::acs_answer)))
         .with_state(acquirer)
 }
 

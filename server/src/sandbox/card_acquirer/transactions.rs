@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,10 +14,10 @@ use settle::money::Money;
 
 use super::acs::{decode_message, message_ids, new_challenge};
 use super::*;
-use crate::sandbox::faults::{self, RequestFault};
+use crate::sandbox::faults::LateAnswer;
 use crate::sandbox::request::{
-    ListQuery, Refusal, answer_after, check_api_key, error, invalid, money_and_callback,
-    parse_amount, parse_callback_url, parse_json,
+    ListQuery, Refusal, check_api_key, error, invalid, money_and_callback, parse_amount,
+    parse_callback_url, parse_json,
 };
 
 /// `POST /transactions`. Every field is read as text so that a wrongly typed card number can
@@ -51,25 +51,13 @@ pub(super) async fn create_transaction(
     State(acquirer): State<CardAcquirer>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let (response, hang) = match acquirer.create(&headers, &body) {
-        Ok(done) => done,
-        Err(refused) => (refused.into_response(), None),
-    };
-    answer_after(fault, hang, response).await
+) -> Result<Response, Refusal> {
+    acquirer.create(&headers, &body)
 }
 
 impl CardAcquirer {
-    /// Validates and carries out an authorisation; the answer and any hang it calls for.
-    fn create(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<(Response, Option<Duration>), Refusal> {
+    /// Validates and carries out an authorisation; the answer is late if the card says so.
+    fn create(&self, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
         check_api_key(headers)?;
         let request: TransactionBody = parse_json(body)?;
         let mut errors: Vec<(&str, String)> = Vec::new();
@@ -186,12 +174,17 @@ impl CardAcquirer {
             }
             store.transactions.insert(id, tx.clone());
         }
-        if final_outcome {
+        let status = if final_outcome {
             self.sandbox.notify(PROVIDER, &tx.notification_url, &tx.notification());
-            Ok((json_response(StatusCode::CREATED, view), hang))
+            StatusCode::CREATED
         } else {
-            Ok((json_response(StatusCode::ACCEPTED, view), hang))
+            StatusCode::ACCEPTED
+        };
+        let mut response = json_response(status, view);
+        if let Some(hang) = hang {
+            response.extensions_mut().insert(LateAnswer(hang));
         }
+        Ok(response)
     }
 }
 
@@ -249,19 +242,12 @@ pub(super) async fn show_transaction(
     State(acquirer): State<CardAcquirer>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    match acquirer.lock().find(&id) {
+        Some(tx) => Ok(json_response(StatusCode::OK, tx.view(&acquirer.sandbox.public_url))),
+        None => Err(error(StatusCode::NOT_FOUND, "no such transaction")),
     }
-    let response = match check_api_key(&headers) {
-        Err(refused) => refused.into_response(),
-        Ok(()) => match acquirer.lock().find(&id) {
-            Some(tx) => json_response(StatusCode::OK, tx.view(&acquirer.sandbox.public_url)),
-            None => error(StatusCode::NOT_FOUND, "no such transaction").into_response(),
-        },
-    };
-    answer_after(fault, None, response).await
 }
 
 /// `GET /transactions?merchant_reference=…` or `?since=…`: the matching transactions as
@@ -270,16 +256,8 @@ pub(super) async fn list_transactions(
     State(acquirer): State<CardAcquirer>,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match acquirer.list(&headers, &query) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
-    };
-    answer_after(fault, None, response).await
+) -> Result<Response, Refusal> {
+    acquirer.list(&headers, &query)
 }
 
 impl CardAcquirer {
@@ -310,16 +288,8 @@ pub(super) async fn complete_challenge(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match acquirer.complete(&headers, &id, &body) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
-    };
-    answer_after(fault, None, response).await
+) -> Result<Response, Refusal> {
+    acquirer.complete(&headers, &id, &body)
 }
 
 impl CardAcquirer {
@@ -404,16 +374,8 @@ pub(super) async fn refund(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match acquirer.refund(&headers, &id, &body) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
-    };
-    answer_after(fault, None, response).await
+) -> Result<Response, Refusal> {
+    acquirer.refund(&headers, &id, &body)
 }
 
 impl CardAcquirer {

@@ -38,7 +38,7 @@ use settle::money::{Currency, Money};
 use url::Url;
 
 use super::Sandbox;
-use super::faults::RequestFault;
+use super::faults::Gate;
 
 /// The fault-injection name of this provider.
 pub const PROVIDER: &str = "hosted-checkout";
@@ -260,13 +260,15 @@ impl Provider {
 
 /// The hosted-checkout routes, to be nested at `/sandbox/hosted-checkout`.
 pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    let faults = Gate::new(&sandbox.faults, PROVIDER);
     let provider = Provider { sandbox, books: Arc::new(Mutex::new(Books::default())) };
     Router::new()
-        .route("/checkouts", post(api::create_checkout).get(api::find_checkouts))
-        .route("/checkouts/{id}", get(api::show_checkout))
-        .route("/checkouts/{id}/cancel", post(api::cancel_checkout))
-        .route("/checkouts/{id}/refund", post(api::refund))
-        .route("/charges", post(api::charge_token))
+        .route("/checkouts", faults.guard(post(api::create_checkout).get(api::find_checkouts)))
+        .route("/checkouts/{id}", faults.guard(get(api::show_checkout)))
+        .route("/checkouts/{id}/cancel", faults.guard(post(api::cancel_checkout)))
+        .route("/checkouts/{id}/refund", faults.guard(post(api::refund)))
+        .route("/charges", faults.guard(post(api::charge_token)))
+        // Not subject to faults: token revocation and the customer's pages.
         .route("/tokens/{token}", delete(api::revoke_token))
         .route("/pay/{id}", get(pages::pay_page).post(pages::pay_submit))
         .with_state(provider)
@@ -318,6 +320,10 @@ fn invalid(field: &'static str, message: impl std::fmt::Display) -> Refusal {
     }
 }
 
+fn not_found(id: &str) -> Refusal {
+    error(StatusCode::NOT_FOUND, format!("no checkout or charge {id}"))
+}
+
 /// Like a real provider, the API wants a key; the sandbox takes any non-empty one.
 fn authorised(headers: &HeaderMap) -> Result<(), Refusal> {
     let key = headers
@@ -330,15 +336,6 @@ fn authorised(headers: &HeaderMap) -> Result<(), Refusal> {
         return Err(error(StatusCode::UNAUTHORIZED, "missing API key (Authorization: Bearer)"));
     }
     Ok(())
-}
-
-/// Answers the outcome of an API call, after hanging if the fault plan said so: the work is
-/// done either way, so a client that gave up does not know it happened.
-async fn answer(fault: RequestFault, outcome: Result<Response, Refusal>) -> Response {
-    if let RequestFault::Hang(d) = fault {
-        tokio::time::sleep(d).await;
-    }
-    outcome.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Parses a JSON body, answering 400 with the parser's reason when it isn't one.
