@@ -11,7 +11,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -22,6 +22,7 @@ use serde_json::json;
 
 use super::Sandbox;
 use super::faults::Gate;
+use super::request::has_api_key;
 
 /// The fault-injection name of this provider.
 pub const PROVIDER: &str = "apple-pay";
@@ -89,13 +90,7 @@ async fn payment_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    if key.is_empty() {
+    if !has_api_key(&headers) {
         return refused(StatusCode::UNAUTHORIZED, "missing API key (Authorization: Bearer)");
     }
     let Ok(request) = serde_json::from_slice::<SessionRequest>(&body) else {

@@ -1,5 +1,6 @@
 //! Request handling shared by the sandbox providers: API-key check, JSON bodies, field errors,
-//! amounts and callback URLs, list filters.
+//! amounts and callback URLs, list filters. A provider whose wire format differs (the hosted
+//! checkout's errors, Apple's) shapes its own refusals around the same checks.
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -51,18 +52,21 @@ pub(super) fn error(status: StatusCode, message: &str) -> Refusal {
     (status, axum::Json(json!({ "error": message }))).into_response().into()
 }
 
-/// Refuses requests without `Authorization: Bearer <key>`; any non-empty key is accepted.
-pub(super) fn check_api_key(headers: &HeaderMap) -> Result<(), Refusal> {
-    let key = headers
+/// Whether the request carries `Authorization: Bearer <key>`; any non-empty key will do.
+pub(super) fn has_api_key(headers: &HeaderMap) -> bool {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or("");
-    if key.is_empty() {
-        Err(error(StatusCode::UNAUTHORIZED, "missing API key: send Authorization: Bearer <key>"))
-    } else {
+        .is_some_and(|key| !key.trim().is_empty())
+}
+
+/// Refuses requests without `Authorization: Bearer <key>`; any non-empty key is accepted.
+pub(super) fn check_api_key(headers: &HeaderMap) -> Result<(), Refusal> {
+    if has_api_key(headers) {
         Ok(())
+    } else {
+        Err(error(StatusCode::UNAUTHORIZED, "missing API key: send Authorization: Bearer <key>"))
     }
 }
 
@@ -83,21 +87,33 @@ pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Refusal>
 }
 
 /// An absolute http(s) URL, or why not.
-pub(super) fn parse_callback_url(value: Option<&str>) -> Result<String, String> {
-    let text = value.map(str::trim).filter(|v| !v.is_empty()).ok_or("is required")?;
+pub(super) fn parse_http_url(text: &str) -> Result<url::Url, String> {
     match url::Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url.to_string()),
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
         _ => Err("must be an absolute http(s) URL".into()),
     }
 }
 
+/// A required absolute http(s) URL, or why not.
+pub(super) fn parse_callback_url(value: Option<&str>) -> Result<String, String> {
+    let text = value.map(str::trim).filter(|v| !v.is_empty()).ok_or("is required")?;
+    parse_http_url(text).map(|url| url.to_string())
+}
+
+/// Why an amount that is not a decimal string is refused.
+pub(super) const NOT_A_DECIMAL: &str = "must be a decimal string such as \"378.90\"";
+
 /// Reads `amount` (a decimal string) in `currency`; it must be above zero.
 pub(super) fn parse_amount(amount: Option<&Value>, currency: Currency) -> Result<Money, String> {
-    let text = match amount {
-        Some(Value::String(text)) => text,
-        Some(_) => return Err("must be a decimal string such as \"378.90\"".into()),
-        None => return Err("is required".into()),
-    };
+    match amount {
+        Some(Value::String(text)) => parse_decimal_amount(text, currency),
+        Some(_) => Err(NOT_A_DECIMAL.into()),
+        None => Err("is required".into()),
+    }
+}
+
+/// Reads an amount written as a decimal in `currency`; it must be above zero.
+pub(super) fn parse_decimal_amount(text: &str, currency: Currency) -> Result<Money, String> {
     let money = Money::parse_decimal(text, currency).map_err(|e| e.message)?;
     if money.is_zero() {
         return Err("must be more than zero".into());

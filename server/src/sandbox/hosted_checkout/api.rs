@@ -12,7 +12,7 @@ use serde_json::json;
 use settle::money::Money;
 
 use super::*;
-use crate::sandbox::request::ListQuery;
+use crate::sandbox::request::{ListQuery, Refusal, error};
 
 #[derive(Deserialize)]
 struct CreateCheckout {
@@ -223,7 +223,7 @@ pub(super) async fn refund(
     if payment.status != Status::Succeeded {
         return Err(error(
             StatusCode::CONFLICT,
-            format!(
+            &format!(
                 "only a succeeded payment can be refunded; this one is {}",
                 payment.status.as_str()
             ),

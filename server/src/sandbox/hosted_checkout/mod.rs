@@ -28,17 +28,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use settle::money::{Currency, Money};
 use url::Url;
 
 use super::Sandbox;
 use super::faults::Gate;
+use super::request::{
+    NOT_A_DECIMAL, Refusal, error, has_api_key, parse_decimal_amount, parse_http_url,
+};
 
 /// The fault-injection name of this provider.
 pub const PROVIDER: &str = "hosted-checkout";
@@ -284,64 +288,33 @@ fn decimal(amount: Money) -> String {
     amount.to_decimal().to_string()
 }
 
-/// Why the API refused a request; answered as `{"error": …, "field": …}`. Small, unlike a
-/// `Response`, so `?` can carry it through the validation helpers.
-struct Refusal {
-    status: StatusCode,
-    message: String,
-    field: Option<&'static str>,
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let body = match self.field {
-            Some(field) => json!({ "error": self.message, "field": field }),
-            None => json!({ "error": self.message }),
-        };
-        let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        }
-        response
-    }
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Refusal {
-    Refusal { status, message: message.into(), field: None }
-}
-
+/// A `422` naming the field at fault: `{"error": "<field> <message>", "field"}`.
 fn invalid(field: &'static str, message: impl std::fmt::Display) -> Refusal {
-    Refusal {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        message: format!("{field} {message}"),
-        field: Some(field),
-    }
+    let body = json!({ "error": format!("{field} {message}"), "field": field });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response().into()
 }
 
 fn not_found(id: &str) -> Refusal {
-    error(StatusCode::NOT_FOUND, format!("no checkout or charge {id}"))
+    error(StatusCode::NOT_FOUND, &format!("no checkout or charge {id}"))
 }
 
 /// Like a real provider, the API wants a key; the sandbox takes any non-empty one.
 fn authorised(headers: &HeaderMap) -> Result<(), Refusal> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    if key.is_empty() {
-        return Err(error(StatusCode::UNAUTHORIZED, "missing API key (Authorization: Bearer)"));
+    if has_api_key(headers) {
+        return Ok(());
     }
-    Ok(())
+    let mut response =
+        error(StatusCode::UNAUTHORIZED, "missing API key (Authorization: Bearer)").into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    Err(response.into())
 }
 
 /// Parses a JSON body, answering 400 with the parser's reason when it isn't one.
-fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Refusal> {
+fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("request body is not valid: {e}")))
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("request body is not valid: {e}")))
 }
 
 /// Reads an amount given as a decimal string or JSON number, exactly (never via `f64`).
@@ -350,13 +323,9 @@ fn parse_amount(value: &serde_json::Value, currency: Currency) -> Result<Money, 
         serde_json::Value::String(s) => s.clone(),
         // serde_json's `arbitrary_precision` keeps a number's text as it was written.
         serde_json::Value::Number(n) => n.to_string(),
-        _ => return Err(invalid("amount", "must be a decimal string such as \"378.90\"")),
+        _ => return Err(invalid("amount", NOT_A_DECIMAL)),
     };
-    let amount = Money::parse_decimal(&text, currency).map_err(|e| invalid("amount", e.message))?;
-    if amount.is_zero() {
-        return Err(invalid("amount", "must be more than zero"));
-    }
-    Ok(amount)
+    parse_decimal_amount(&text, currency).map_err(|m| invalid("amount", m))
 }
 
 fn parse_currency(code: &str) -> Result<Currency, Refusal> {
@@ -364,10 +333,7 @@ fn parse_currency(code: &str) -> Result<Currency, Refusal> {
 }
 
 fn parse_url(field: &'static str, text: &str) -> Result<Url, Refusal> {
-    match Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
-        _ => Err(invalid(field, "must be an absolute http(s) URL")),
-    }
+    parse_http_url(text).map_err(|m| invalid(field, m))
 }
 
 fn parse_reference(text: &str) -> Result<String, Refusal> {
@@ -388,6 +354,46 @@ mod tests {
         let card = books.token_card("demo-peach-token-4242");
         assert_eq!(card.map(|c| (c.brand, c.last4)), Some(("VISA".into(), "4242".into())));
         assert!(books.token_card("tok_unknown").is_none());
+    }
+
+    #[tokio::test]
+    async fn refusals_have_the_providers_shape() {
+        async fn answer(
+            refusal: Option<Refusal>,
+        ) -> (StatusCode, Option<String>, serde_json::Value) {
+            let response = refusal.map(IntoResponse::into_response).unwrap_or_default();
+            let status = response.status();
+            let challenge = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await;
+            let body = body.ok().and_then(|b| serde_json::from_slice(&b).ok());
+            (status, challenge, body.unwrap_or_default())
+        }
+        assert_eq!(
+            answer(Some(invalid("amount", "must be more than zero"))).await,
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                json!({ "error": "amount must be more than zero", "field": "amount" })
+            )
+        );
+        assert_eq!(
+            answer(authorised(&HeaderMap::new()).err()).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                Some("Bearer".to_owned()),
+                json!({ "error": "missing API key (Authorization: Bearer)" })
+            )
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, header::HeaderValue::from_static("Bearer k"));
+        assert!(authorised(&headers).is_ok());
+        let (status, _, body) = answer(parse_body::<serde_json::Value>(b"{").err()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["error"].as_str().is_some_and(|e| e.starts_with("request body is not valid")));
     }
 
     #[test]
