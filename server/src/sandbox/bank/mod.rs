@@ -122,21 +122,29 @@ struct Collection {
 }
 
 impl Collection {
-    fn view(&self) -> Value {
-        let mut view = json!({
-            "id": self.id,
+    /// What the API's view and the notification both say of the collection. (JSON objects
+    /// keep their keys sorted, so where a key is added does not change the text.)
+    fn facts(&self) -> Value {
+        let mut facts = json!({
             "mandate_id": self.mandate_id,
+            "merchant_reference": self.merchant_reference,
             "status": self.status_word(),
             "amount": self.amount.to_decimal().to_string(),
             "currency": self.amount.currency().code(),
-            "merchant_reference": self.merchant_reference,
-            // Direct debits are not refunded through this bank; shown for the ledger check.
-            "refunded_amount": Money::zero(self.amount.currency()).to_decimal().to_string(),
-            "created_at": self.created_at,
         });
         if let CollectionStatus::Bounced(reason) = self.status {
-            view["reason"] = json!(reason);
+            facts["reason"] = json!(reason);
         }
+        facts
+    }
+
+    fn view(&self) -> Value {
+        let mut view = self.facts();
+        view["id"] = json!(self.id);
+        // Direct debits are not refunded through this bank; shown for the ledger check.
+        view["refunded_amount"] =
+            json!(Money::zero(self.amount.currency()).to_decimal().to_string());
+        view["created_at"] = json!(self.created_at);
         view
     }
 
@@ -149,18 +157,9 @@ impl Collection {
     }
 
     fn notification(&self) -> Value {
-        let mut body = json!({
-            "event_id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
-            "collection_id": self.id,
-            "mandate_id": self.mandate_id,
-            "merchant_reference": self.merchant_reference,
-            "status": self.status_word(),
-            "amount": self.amount.to_decimal().to_string(),
-            "currency": self.amount.currency().code(),
-        });
-        if let CollectionStatus::Bounced(reason) = self.status {
-            body["reason"] = json!(reason);
-        }
+        let mut body = self.facts();
+        body["event_id"] = json!(format!("evt_{}", uuid::Uuid::new_v4().simple()));
+        body["collection_id"] = json!(self.id);
         body
     }
 }

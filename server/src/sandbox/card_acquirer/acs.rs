@@ -94,40 +94,32 @@ pub(super) async fn acs_challenge_page(
 
 impl CardAcquirer {
     fn challenge_page(&self, body: &[u8]) -> Result<Response, Refusal> {
-        let bad = |message: &str| -> Refusal {
-            issuer_page(StatusCode::BAD_REQUEST, "Challenge refused", message).into()
-        };
         let form: AcsForm = serde_urlencoded::from_bytes(body)
-            .map_err(|_| bad("The challenge request could not be read."))?;
+            .map_err(|_| refused_page("The challenge request could not be read."))?;
         let ids = form
             .creq
             .as_deref()
             .and_then(decode_message)
             .as_ref()
             .and_then(|m| message_ids(m, "CReq"))
-            .ok_or_else(|| bad("The challenge request (creq) is missing or malformed."))?;
+            .ok_or_else(|| refused_page("The challenge request (creq) is missing or malformed."))?;
         let session_data = form.session_data.unwrap_or_default();
         let store = self.lock();
         let tx = store
             .transactions
             .get(&ids.transaction_id)
             .filter(|tx| tx.challenge.as_ref().is_some_and(|c| c.acs_trans_id == ids.acs_trans_id))
-            .ok_or_else(|| bad("This challenge request was not issued by this ACS."))?;
+            .ok_or_else(|| refused_page("This challenge request was not issued by this ACS."))?;
         let Some(challenge) = &tx.challenge else {
-            return Err(bad("This transaction has no challenge."));
+            return Err(refused_page("This transaction has no challenge."));
         };
         if tx.status != Status::ThreeDAuth {
-            return Err(issuer_page(
-                StatusCode::CONFLICT,
-                "Challenge closed",
-                "This challenge is closed.",
-            )
-            .into());
+            return Err(closed_page("This challenge is closed."));
         }
         if let Some(authenticated) = challenge.outcome {
             // A reloaded page before the merchant finished: show the answer already given
             // rather than asking again.
-            return Ok(self.result_page(tx, authenticated, &session_data));
+            return self.result_page(tx, authenticated, &session_data);
         }
         let content = format!(
             r#"<p class="lead">Sandbox issuer: confirm this payment.</p>
@@ -157,20 +149,17 @@ impl CardAcquirer {
     /// The page after the customer answered: a form that takes the browser, with `cres`, back to
     /// the merchant. It needs a click ("Continue"): our content security policy allows no
     /// inline script to submit it automatically.
-    fn result_page(&self, tx: &Transaction, authenticated: bool, session_data: &str) -> Response {
+    fn result_page(
+        &self,
+        tx: &Transaction,
+        authenticated: bool,
+        session_data: &str,
+    ) -> Result<Response, Refusal> {
         let Some(challenge) = &tx.challenge else {
-            return issuer_page(
-                StatusCode::CONFLICT,
-                "Challenge closed",
-                "This transaction has no challenge.",
-            );
+            return Err(closed_page("This transaction has no challenge."));
         };
         let Some(return_url) = &tx.challenge_return_url else {
-            return issuer_page(
-                StatusCode::CONFLICT,
-                "Challenge closed",
-                "No return address was given.",
-            );
+            return Err(closed_page("No return address was given."));
         };
         let cres = json!({
             "messageType": "CRes",
@@ -193,7 +182,7 @@ impl CardAcquirer {
             cres = escape(&URL_SAFE_NO_PAD.encode(cres.to_string())),
             session = escape(session_data),
         );
-        issuer_page(StatusCode::OK, "3-D Secure challenge complete", &content)
+        Ok(issuer_page(StatusCode::OK, "3-D Secure challenge complete", &content))
     }
 }
 
@@ -207,15 +196,12 @@ pub(super) async fn acs_answer(
 
 impl CardAcquirer {
     fn answer(&self, id: &str, body: &[u8]) -> Result<Response, Refusal> {
-        let bad = |message: &str| -> Refusal {
-            issuer_page(StatusCode::BAD_REQUEST, "Challenge refused", message).into()
-        };
-        let form: AcsAnswerForm =
-            serde_urlencoded::from_bytes(body).map_err(|_| bad("The answer could not be read."))?;
+        let form: AcsAnswerForm = serde_urlencoded::from_bytes(body)
+            .map_err(|_| refused_page("The answer could not be read."))?;
         let authenticated = match form.outcome.as_deref() {
             Some("authenticate") => true,
             Some("fail") => false,
-            _ => return Err(bad("Choose Authenticate or Fail authentication.")),
+            _ => return Err(refused_page("Choose Authenticate or Fail authentication.")),
         };
         let mut store = self.lock();
         let tx = store
@@ -226,17 +212,12 @@ impl CardAcquirer {
                     .as_ref()
                     .is_some_and(|c| Some(&c.acs_trans_id) == form.acs_trans_id.as_ref())
             })
-            .ok_or_else(|| bad("This challenge was not issued by this ACS."))?;
+            .ok_or_else(|| refused_page("This challenge was not issued by this ACS."))?;
         if tx.status != Status::ThreeDAuth {
-            return Err(issuer_page(
-                StatusCode::CONFLICT,
-                "Challenge closed",
-                "This challenge is closed.",
-            )
-            .into());
+            return Err(closed_page("This challenge is closed."));
         }
         let Some(challenge) = tx.challenge.as_mut() else {
-            return Err(bad("This transaction has no challenge."));
+            return Err(refused_page("This transaction has no challenge."));
         };
         match challenge.outcome {
             Some(given) if given != authenticated => {
@@ -251,8 +232,18 @@ impl CardAcquirer {
         }
         let tx = tx.clone();
         drop(store);
-        Ok(self.result_page(&tx, authenticated, form.session_data.as_deref().unwrap_or("")))
+        self.result_page(&tx, authenticated, form.session_data.as_deref().unwrap_or(""))
     }
+}
+
+/// A challenge request or answer the issuer cannot read or did not issue.
+fn refused_page(message: &str) -> Refusal {
+    issuer_page(StatusCode::BAD_REQUEST, "Challenge refused", message).into()
+}
+
+/// A challenge that can no longer be answered.
+fn closed_page(message: &str) -> Refusal {
+    issuer_page(StatusCode::CONFLICT, "Challenge closed", message).into()
 }
 
 /// An issuer's page: the sandbox's frame, headed by its title.

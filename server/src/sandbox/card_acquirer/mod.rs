@@ -154,22 +154,29 @@ struct Transaction {
 }
 
 impl Transaction {
-    /// The transaction as the API shows it.
-    fn view(&self, public_url: &str) -> Value {
-        let mut view = json!({
-            "id": self.id,
+    /// What the API's view and the notification both say of the transaction. (JSON objects
+    /// keep their keys sorted, so where a key is added does not change the text.)
+    fn facts(&self) -> Value {
+        let mut facts = json!({
             "merchant_reference": self.merchant_reference,
             "status": self.status.as_str(),
             "statusDetail": self.status_detail,
             "amount": self.amount.to_decimal().to_string(),
             "currency": self.amount.currency().code(),
             "card": self.card.json(),
-            "refunded_amount": self.refunded.to_decimal().to_string(),
-            "created_at": self.created_at,
         });
         if let Some(token) = &self.token {
-            view["token"] = json!(token);
+            facts["token"] = json!(token);
         }
+        facts
+    }
+
+    /// The transaction as the API shows it.
+    fn view(&self, public_url: &str) -> Value {
+        let mut view = self.facts();
+        view["id"] = json!(self.id);
+        view["refunded_amount"] = json!(self.refunded.to_decimal().to_string());
+        view["created_at"] = json!(self.created_at);
         if let (Status::ThreeDAuth, Some(challenge)) = (self.status, &self.challenge) {
             view["acsUrl"] = json!(acs_url(public_url));
             view["cReq"] = json!(challenge.creq);
@@ -180,19 +187,9 @@ impl Transaction {
 
     /// The notification for a final outcome.
     fn notification(&self) -> Value {
-        let mut body = json!({
-            "event_id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
-            "transaction_id": self.id,
-            "merchant_reference": self.merchant_reference,
-            "status": self.status.as_str(),
-            "statusDetail": self.status_detail,
-            "amount": self.amount.to_decimal().to_string(),
-            "currency": self.amount.currency().code(),
-            "card": self.card.json(),
-        });
-        if let Some(token) = &self.token {
-            body["token"] = json!(token);
-        }
+        let mut body = self.facts();
+        body["event_id"] = json!(format!("evt_{}", uuid::Uuid::new_v4().simple()));
+        body["transaction_id"] = json!(self.id);
         body
     }
 }

@@ -164,6 +164,18 @@ struct PaymentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     return_url: Option<String>,
     save_card: bool,
+    #[serde(flatten)]
+    outcome: Outcome,
+    refunded_amount: String,
+    created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completed_at: Option<DateTime<Utc>>,
+}
+
+/// How a payment ended, in the API's view and in the notification alike: why it failed, and
+/// the card (never its number).
+#[derive(Serialize)]
+struct Outcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     failure_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,10 +184,17 @@ struct PaymentView {
     card_brand: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     card_last4: Option<String>,
-    refunded_amount: String,
-    created_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    completed_at: Option<DateTime<Utc>>,
+}
+
+impl Outcome {
+    fn of(p: &Payment) -> Outcome {
+        Outcome {
+            failure_reason: p.failure_reason.clone(),
+            card_token: p.card_token.clone(),
+            card_brand: p.card.as_ref().map(|c| c.brand.clone()),
+            card_last4: p.card.as_ref().map(|c| c.last4.clone()),
+        }
+    }
 }
 
 /// The signed server-to-server notification.
@@ -188,14 +207,8 @@ struct NotificationBody {
     status: &'static str,
     amount: String,
     currency: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    failure_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    card_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    card_brand: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    card_last4: Option<String>,
+    #[serde(flatten)]
+    outcome: Outcome,
     created_at: DateTime<Utc>,
 }
 
@@ -224,10 +237,7 @@ impl Provider {
             redirect_url: is_checkout.then(|| self.pay_page_url(&p.id)),
             return_url: p.return_url.as_ref().map(|u| u.to_string()),
             save_card: p.save_card,
-            failure_reason: p.failure_reason.clone(),
-            card_token: p.card_token.clone(),
-            card_brand: p.card.as_ref().map(|c| c.brand.clone()),
-            card_last4: p.card.as_ref().map(|c| c.last4.clone()),
+            outcome: Outcome::of(p),
             refunded_amount: decimal(Money::from_minor(p.refunded_minor, p.amount.currency())),
             created_at: p.created_at,
             completed_at: p.completed_at,
@@ -252,10 +262,7 @@ impl Provider {
             status: p.status.as_str(),
             amount: decimal(p.amount),
             currency: p.amount.currency().code(),
-            failure_reason: p.failure_reason.clone(),
-            card_token: p.card_token.clone(),
-            card_brand: p.card.as_ref().map(|c| c.brand.clone()),
-            card_last4: p.card.as_ref().map(|c| c.last4.clone()),
+            outcome: Outcome::of(p),
             created_at: Utc::now(),
         };
         self.sandbox.notify(PROVIDER, url.as_str(), &body);
@@ -394,6 +401,45 @@ mod tests {
         let (status, _, body) = answer(parse_body::<serde_json::Value>(b"{").err()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(body["error"].as_str().is_some_and(|e| e.starts_with("request body is not valid")));
+    }
+
+    #[test]
+    fn views_keep_their_fields_in_order() {
+        let provider = Provider {
+            sandbox: Sandbox::new("secret", "http://sandbox.test"),
+            books: Arc::new(Mutex::new(Books::default())),
+        };
+        let at = DateTime::from_timestamp(1_770_000_000, 0).unwrap_or_default();
+        let payment = Payment {
+            id: "co_1".into(),
+            merchant_reference: "PAY-1".into(),
+            amount: Money::from_minor(37890, Currency::parse("ZAR").unwrap()),
+            description: "Order".into(),
+            customer_email: None,
+            return_url: Url::parse("https://shop.test/back").ok(),
+            notification_url: None,
+            save_card: true,
+            status: Status::Failed,
+            failure_reason: Some("declined".into()),
+            card: Some(SavedCard { brand: "VISA".into(), last4: "0002".into() }),
+            card_token: None,
+            refunded_minor: 0,
+            created_at: at,
+            completed_at: Some(at),
+        };
+        let json = serde_json::to_string(&provider.view(&payment)).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"id":"co_1","object":"checkout","status":"failed","merchant_reference":"PAY-1","#,
+                r#""amount":"378.90","currency":"ZAR","description":"Order","#,
+                r#""redirect_url":"http://sandbox.test/sandbox/hosted-checkout/pay/co_1","#,
+                r#""return_url":"https://shop.test/back","save_card":true,"#,
+                r#""failure_reason":"declined","card_brand":"VISA","card_last4":"0002","#,
+                r#""refunded_amount":"0.00","created_at":"2026-02-02T02:40:00Z","#,
+                r#""completed_at":"2026-02-02T02:40:00Z"}"#
+            )
+        );
     }
 
     #[test]
