@@ -140,9 +140,7 @@ impl Faults {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ProviderFaults>> {
-        // A panic while holding this lock can only leave fault settings half-written, which is
-        // harmless for a simulator: keep going with what is there.
-        self.providers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.providers)
     }
 }
 

@@ -100,6 +100,16 @@ pub(super) fn parse_callback_url(value: Option<&str>) -> Result<String, String> 
     parse_http_url(text).map(|url| url.to_string())
 }
 
+/// A text field's trimmed value, if it has one.
+pub(super) fn non_empty(value: Option<&String>) -> Option<&str> {
+    value.map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// An amount as the wire carries it: an exact decimal string (`"378.90"`).
+pub(super) fn decimal(amount: Money) -> String {
+    amount.to_decimal().to_string()
+}
+
 /// Why an amount that is not a decimal string is refused.
 pub(super) const NOT_A_DECIMAL: &str = "must be a decimal string such as \"378.90\"";
 
@@ -204,12 +214,29 @@ impl ListFilter {
     }
 }
 
+/// Orders a list the way every provider answers one: newest first, ties by id (descending).
+pub(super) fn newest_first<T>(items: &mut [T], key: impl Fn(&T) -> (DateTime<Utc>, &str)) {
+    items.sort_by(|a, b| {
+        let ((a_created, a_id), (b_created, b_id)) = (key(a), key(b));
+        b_created.cmp(&a_created).then_with(|| b_id.cmp(a_id))
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn query(reference: Option<&str>, since: Option<&str>) -> ListQuery {
         ListQuery { merchant_reference: reference.map(Into::into), since: since.map(Into::into) }
+    }
+
+    #[test]
+    fn lists_are_newest_first_then_by_id() {
+        let at = |t: &str| parse_time(t).unwrap_or_else(|| panic!("{t}"));
+        let (early, late) = (at("2026-03-01T10:00:00Z"), at("2026-03-01T11:00:00Z"));
+        let mut items = vec![(early, "a"), (late, "a"), (early, "b"), (late, "c")];
+        newest_first(&mut items, |&(created, id)| (created, id));
+        assert_eq!(items, vec![(late, "c"), (late, "a"), (early, "b"), (early, "a")]);
     }
 
     #[test]

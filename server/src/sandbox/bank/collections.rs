@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::*;
-use crate::sandbox::request::{ListQuery, money_and_callback};
+use crate::sandbox::request::{ListQuery, money_and_callback, newest_first};
 
 /// `POST /collections`.
 #[derive(Deserialize)]
@@ -49,7 +49,7 @@ impl Bank {
             &mut errors,
         );
         // Either an existing mandate, or the account to create one on.
-        let existing = match text(request.mandate_id.as_ref()) {
+        let existing = match non_empty(request.mandate_id.as_ref()) {
             Some(id) => match self.lock().mandates.get(id) {
                 Some(mandate) => Some(Some(mandate.clone())),
                 None => {
@@ -150,7 +150,7 @@ pub(super) async fn list_collections(
     let store = bank.lock();
     let mut found: Vec<&Collection> =
         matching.iter().filter_map(|id| store.collections.get(id)).collect();
-    found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+    newest_first(&mut found, |c| (c.created_at, c.id.as_str()));
     let views: Vec<Value> = found.iter().map(|c| c.view()).collect();
     Ok(Json(json!({ "collections": views })).into_response())
 }

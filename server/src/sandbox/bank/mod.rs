@@ -34,9 +34,9 @@ use settle::iban::Iban;
 use settle::money::Money;
 use tokio::time::Instant;
 
-use super::Sandbox;
 use super::faults::Gate;
-use super::request::{Refusal, check_api_key, error, invalid, parse_json};
+use super::request::{Refusal, check_api_key, decimal, error, invalid, non_empty, parse_json};
+use super::{Sandbox, new_id};
 
 /// The provider name for fault injection and notifications.
 pub const PROVIDER: &str = "bank";
@@ -129,7 +129,7 @@ impl Collection {
             "mandate_id": self.mandate_id,
             "merchant_reference": self.merchant_reference,
             "status": self.status_word(),
-            "amount": self.amount.to_decimal().to_string(),
+            "amount": decimal(self.amount),
             "currency": self.amount.currency().code(),
         });
         if let CollectionStatus::Bounced(reason) = self.status {
@@ -142,8 +142,7 @@ impl Collection {
         let mut view = self.facts();
         view["id"] = json!(self.id);
         // Direct debits are not refunded through this bank; shown for the ledger check.
-        view["refunded_amount"] =
-            json!(Money::zero(self.amount.currency()).to_decimal().to_string());
+        view["refunded_amount"] = json!(decimal(Money::zero(self.amount.currency())));
         view["created_at"] = json!(self.created_at);
         view
     }
@@ -158,7 +157,7 @@ impl Collection {
 
     fn notification(&self) -> Value {
         let mut body = self.facts();
-        body["event_id"] = json!(format!("evt_{}", uuid::Uuid::new_v4().simple()));
+        body["event_id"] = json!(new_id("evt"));
         body["collection_id"] = json!(self.id);
         body
     }
@@ -195,8 +194,7 @@ struct Bank {
 
 impl Bank {
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
-        // A simulator's maps stay usable after a panicking handler; keep serving.
-        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.store)
     }
 
     /// Settles or bounces a due pending collection and sends its notification. Both the timer
@@ -274,17 +272,13 @@ async fn set_settings(State(bank): State<Bank>, body: Bytes) -> Response {
     }
 }
 
-fn text(value: Option<&String>) -> Option<&str> {
-    value.map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
 /// Reads a required, non-empty text field.
 fn required<'a>(
     value: Option<&'a String>,
     field: &'static str,
     errors: &mut Vec<(&'static str, String)>,
 ) -> Option<&'a str> {
-    let found = text(value);
+    let found = non_empty(value);
     if found.is_none() {
         errors.push((field, "is required".into()));
     }

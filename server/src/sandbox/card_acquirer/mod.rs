@@ -35,8 +35,9 @@ use serde_json::{Value, json};
 use settle::card::{CardNumber, Cvv, ExpiryDate};
 use settle::money::Money;
 
-use super::Sandbox;
 use super::faults::Gate;
+use super::request::{decimal, non_empty};
+use super::{Sandbox, new_id};
 
 /// The provider name for fault injection and notifications.
 pub const PROVIDER: &str = "card";
@@ -161,7 +162,7 @@ impl Transaction {
             "merchant_reference": self.merchant_reference,
             "status": self.status.as_str(),
             "statusDetail": self.status_detail,
-            "amount": self.amount.to_decimal().to_string(),
+            "amount": decimal(self.amount),
             "currency": self.amount.currency().code(),
             "card": self.card.json(),
         });
@@ -175,7 +176,7 @@ impl Transaction {
     fn view(&self, public_url: &str) -> Value {
         let mut view = self.facts();
         view["id"] = json!(self.id);
-        view["refunded_amount"] = json!(self.refunded.to_decimal().to_string());
+        view["refunded_amount"] = json!(decimal(self.refunded));
         view["created_at"] = json!(self.created_at);
         if let (Status::ThreeDAuth, Some(challenge)) = (self.status, &self.challenge) {
             view["acsUrl"] = json!(acs_url(public_url));
@@ -188,7 +189,7 @@ impl Transaction {
     /// The notification for a final outcome.
     fn notification(&self) -> Value {
         let mut body = self.facts();
-        body["event_id"] = json!(format!("evt_{}", uuid::Uuid::new_v4().simple()));
+        body["event_id"] = json!(new_id("evt"));
         body["transaction_id"] = json!(self.id);
         body
     }
@@ -224,8 +225,7 @@ impl Store {
 
 impl CardAcquirer {
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
-        // A simulator's maps stay usable after a panicking handler; keep serving.
-        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.store)
     }
 }
 
@@ -260,12 +260,8 @@ fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn non_empty(value: Option<&String>) -> Option<&str> {
-    value.map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
 fn new_token() -> String {
-    format!("tok_{}", uuid::Uuid::new_v4().simple())
+    new_id("tok")
 }
 
 #[cfg(test)]

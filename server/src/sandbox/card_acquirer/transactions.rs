@@ -16,8 +16,8 @@ use super::acs::{decode_message, message_ids, new_challenge};
 use super::*;
 use crate::sandbox::faults::LateAnswer;
 use crate::sandbox::request::{
-    ListQuery, Refusal, check_api_key, error, invalid, money_and_callback, parse_amount,
-    parse_callback_url, parse_json,
+    ListQuery, Refusal, check_api_key, error, invalid, money_and_callback, newest_first,
+    parse_amount, parse_callback_url, parse_json,
 };
 
 /// `POST /transactions`. Every field is read as text so that a wrongly typed card number can
@@ -270,7 +270,7 @@ impl CardAcquirer {
             .values()
             .filter(|tx| filter.matches(&tx.merchant_reference, tx.created_at))
             .collect();
-        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+        newest_first(&mut found, |tx| (tx.created_at, tx.id.as_str()));
         let views: Vec<Value> = found.iter().map(|tx| tx.view(&self.sandbox.public_url)).collect();
         Ok(json_response(StatusCode::OK, json!({ "transactions": views })))
     }
@@ -421,9 +421,9 @@ impl CardAcquirer {
                 "transaction_id": tx.id,
                 "status": "Ok",
                 "statusDetail": "The refund was successful.",
-                "amount": amount.to_decimal().to_string(),
+                "amount": decimal(amount),
                 "currency": currency.code(),
-                "refunded_amount": tx.refunded.to_decimal().to_string(),
+                "refunded_amount": decimal(tx.refunded),
             }),
         ))
     }

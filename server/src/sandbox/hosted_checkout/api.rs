@@ -12,7 +12,7 @@ use serde_json::json;
 use settle::money::Money;
 
 use super::*;
-use crate::sandbox::request::{ListQuery, Refusal, error};
+use crate::sandbox::request::{ListQuery, Refusal, error, newest_first};
 
 #[derive(Deserialize)]
 struct CreateCheckout {
@@ -90,7 +90,7 @@ pub(super) async fn find_checkouts(
         .filter(|p| filter.matches(&p.merchant_reference, p.created_at))
         .cloned()
         .collect();
-    found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+    newest_first(&mut found, |p| (p.created_at, p.id.as_str()));
     let views: Vec<PaymentView> = found.iter().map(|p| provider.view(p)).collect();
     Ok(Json(json!({ "checkouts": views })).into_response())
 }

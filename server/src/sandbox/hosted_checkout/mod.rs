@@ -38,11 +38,11 @@ use serde_json::json;
 use settle::money::{Currency, Money};
 use url::Url;
 
-use super::Sandbox;
 use super::faults::Gate;
 use super::request::{
-    NOT_A_DECIMAL, Refusal, error, has_api_key, parse_decimal_amount, parse_http_url,
+    NOT_A_DECIMAL, Refusal, decimal, error, has_api_key, parse_decimal_amount, parse_http_url,
 };
+use super::{Sandbox, new_id};
 
 /// The fault-injection name of this provider.
 pub const PROVIDER: &str = "hosted-checkout";
@@ -214,9 +214,7 @@ struct NotificationBody {
 
 impl Provider {
     fn books(&self) -> MutexGuard<'_, Books> {
-        // A panic while holding the lock leaves at worst one half-recorded simulated payment;
-        // the simulator keeps serving rather than failing every later request.
-        self.books.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.books)
     }
 
     fn pay_page_url(&self, id: &str) -> String {
@@ -283,16 +281,6 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
         .route("/tokens/{token}", delete(api::revoke_token))
         .route("/pay/{id}", get(pages::pay_page).post(pages::pay_submit))
         .with_state(provider)
-}
-
-/// A provider id: a readable prefix and 128 random bits.
-fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
-
-/// An amount as the wire carries it: an exact decimal string (`"378.90"`).
-fn decimal(amount: Money) -> String {
-    amount.to_decimal().to_string()
 }
 
 /// A `422` naming the field at fault: `{"error": "<field> <message>", "field"}`.
