@@ -32,83 +32,76 @@ pub(super) async fn create_collection(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    bank.collection(&headers, &body)
-}
-
-impl Bank {
-    fn collection(&self, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
-        check_api_key(headers)?;
-        let request: CollectionBody = parse_json(body)?;
-        let mut errors = Vec::new();
-        let reference =
-            required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
-        let (amount, notification_url) = money_and_callback(
-            request.currency.as_deref(),
-            request.amount.as_ref(),
-            request.notification_url.as_deref(),
-            &mut errors,
-        );
-        // Either an existing mandate, or the account to create one on.
-        let existing = match non_empty(request.mandate_id.as_ref()) {
-            Some(id) => match self.lock().mandates.get(id) {
-                Some(mandate) => Some(Some(mandate.clone())),
-                None => {
-                    errors.push(("mandate_id", "is not a mandate at this bank".into()));
-                    None
-                }
-            },
-            None => Some(None),
-        };
-        let new_account = match existing {
-            Some(None) => {
-                let iban = iban_field(request.iban.as_ref(), &mut errors);
-                let holder =
-                    required(request.account_holder.as_ref(), "account_holder", &mut errors);
-                iban.zip(holder)
+    check_api_key(&headers)?;
+    let request: CollectionBody = parse_json(&body)?;
+    let mut errors = Vec::new();
+    let reference =
+        required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
+    let (amount, notification_url) = money_and_callback(
+        request.currency.as_deref(),
+        request.amount.as_ref(),
+        request.notification_url.as_deref(),
+        &mut errors,
+    );
+    // Either an existing mandate, or the account to create one on.
+    let existing = match non_empty(request.mandate_id.as_ref()) {
+        Some(id) => match bank.lock().mandates.get(id) {
+            Some(mandate) => Some(Some(mandate.clone())),
+            None => {
+                errors.push(("mandate_id", "is not a mandate at this bank".into()));
+                None
             }
-            _ => None,
-        };
-        let (Some(reference), Some(amount), Some(notification_url), Some(existing)) =
-            (reference, amount, notification_url, existing)
-        else {
-            return Err(invalid(errors));
-        };
-        if !errors.is_empty() {
-            return Err(invalid(errors));
+        },
+        None => Some(None),
+    };
+    let new_account = match existing {
+        Some(None) => {
+            let iban = iban_field(request.iban.as_ref(), &mut errors);
+            let holder = required(request.account_holder.as_ref(), "account_holder", &mut errors);
+            iban.zip(holder)
         }
-        let mandate = match (existing, new_account) {
-            (Some(mandate), _) => mandate,
-            (None, Some((iban, holder))) => self.new_mandate(iban, holder, reference)?,
-            (None, None) => return Err(invalid(errors)),
-        };
-
-        let (delay, collection) = {
-            let mut store = self.lock();
-            let delay = Duration::from_millis(store.settings.settle_after_ms);
-            let collection = Collection {
-                id: format!("DD-{}", uuid::Uuid::new_v4().simple()),
-                mandate_id: mandate.id.clone(),
-                amount,
-                merchant_reference: reference.to_owned(),
-                notification_url,
-                status: CollectionStatus::Pending,
-                outcome: match bounce_reason(&mandate.iban) {
-                    Some(reason) => CollectionStatus::Bounced(reason),
-                    None => CollectionStatus::Settled,
-                },
-                due: Instant::now() + delay,
-                created_at: Utc::now(),
-            };
-            store.collections.insert(collection.id.clone(), collection.clone());
-            (delay, collection)
-        };
-        let (bank, id) = (self.clone(), collection.id.clone());
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            bank.finish_if_due(&id);
-        });
-        Ok((StatusCode::ACCEPTED, Json(collection.view())).into_response())
+        _ => None,
+    };
+    let (Some(reference), Some(amount), Some(notification_url), Some(existing)) =
+        (reference, amount, notification_url, existing)
+    else {
+        return Err(invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(invalid(errors));
     }
+    let mandate = match (existing, new_account) {
+        (Some(mandate), _) => mandate,
+        (None, Some((iban, holder))) => bank.new_mandate(iban, holder, reference)?,
+        (None, None) => return Err(invalid(errors)),
+    };
+
+    let (delay, collection) = {
+        let mut store = bank.lock();
+        let delay = Duration::from_millis(store.settings.settle_after_ms);
+        let collection = Collection {
+            id: format!("DD-{}", uuid::Uuid::new_v4().simple()),
+            mandate_id: mandate.id.clone(),
+            amount,
+            merchant_reference: reference.to_owned(),
+            notification_url,
+            status: CollectionStatus::Pending,
+            outcome: match bounce_reason(&mandate.iban) {
+                Some(reason) => CollectionStatus::Bounced(reason),
+                None => CollectionStatus::Settled,
+            },
+            due: Instant::now() + delay,
+            created_at: Utc::now(),
+        };
+        store.collections.insert(collection.id.clone(), collection.clone());
+        (delay, collection)
+    };
+    let (bank, id) = (bank.clone(), collection.id.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        bank.finish_if_due(&id);
+    });
+    Ok((StatusCode::ACCEPTED, Json(collection.view())).into_response())
 }
 
 pub(super) async fn show_collection(

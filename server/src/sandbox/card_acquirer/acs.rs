@@ -89,40 +89,35 @@ pub(super) async fn acs_challenge_page(
     State(acquirer): State<CardAcquirer>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    acquirer.challenge_page(&body)
-}
-
-impl CardAcquirer {
-    fn challenge_page(&self, body: &[u8]) -> Result<Response, Refusal> {
-        let form: AcsForm = serde_urlencoded::from_bytes(body)
-            .map_err(|_| refused_page("The challenge request could not be read."))?;
-        let ids = form
-            .creq
-            .as_deref()
-            .and_then(decode_message)
-            .as_ref()
-            .and_then(|m| message_ids(m, "CReq"))
-            .ok_or_else(|| refused_page("The challenge request (creq) is missing or malformed."))?;
-        let session_data = form.session_data.unwrap_or_default();
-        let store = self.lock();
-        let tx = store
-            .transactions
-            .get(&ids.transaction_id)
-            .filter(|tx| tx.challenge.as_ref().is_some_and(|c| c.acs_trans_id == ids.acs_trans_id))
-            .ok_or_else(|| refused_page("This challenge request was not issued by this ACS."))?;
-        let Some(challenge) = &tx.challenge else {
-            return Err(refused_page("This transaction has no challenge."));
-        };
-        if tx.status != Status::ThreeDAuth {
-            return Err(closed_page("This challenge is closed."));
-        }
-        if let Some(authenticated) = challenge.outcome {
-            // A reloaded page before the merchant finished: show the answer already given
-            // rather than asking again.
-            return self.result_page(tx, authenticated, &session_data);
-        }
-        let content = format!(
-            r#"<p class="lead">Sandbox issuer: confirm this payment.</p>
+    let form: AcsForm = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| refused_page("The challenge request could not be read."))?;
+    let ids = form
+        .creq
+        .as_deref()
+        .and_then(decode_message)
+        .as_ref()
+        .and_then(|m| message_ids(m, "CReq"))
+        .ok_or_else(|| refused_page("The challenge request (creq) is missing or malformed."))?;
+    let session_data = form.session_data.unwrap_or_default();
+    let store = acquirer.lock();
+    let tx = store
+        .transactions
+        .get(&ids.transaction_id)
+        .filter(|tx| tx.challenge.as_ref().is_some_and(|c| c.acs_trans_id == ids.acs_trans_id))
+        .ok_or_else(|| refused_page("This challenge request was not issued by this ACS."))?;
+    let Some(challenge) = &tx.challenge else {
+        return Err(refused_page("This transaction has no challenge."));
+    };
+    if tx.status != Status::ThreeDAuth {
+        return Err(closed_page("This challenge is closed."));
+    }
+    if let Some(authenticated) = challenge.outcome {
+        // A reloaded page before the merchant finished: show the answer already given
+        // rather than asking again.
+        return acquirer.result_page(tx, authenticated, &session_data);
+    }
+    let content = format!(
+        r#"<p class="lead">Sandbox issuer: confirm this payment.</p>
 <dl>
 <dt>Merchant reference</dt><dd>{reference}</dd>
 <dt>Amount</dt><dd>{amount}</dd>
@@ -134,18 +129,19 @@ impl CardAcquirer {
 <p><button type="submit" name="outcome" value="authenticate">Authenticate</button>
 <button type="submit" class="link" name="outcome" value="fail">Fail authentication</button></p>
 </form>"#,
-            reference = escape(&tx.merchant_reference),
-            amount = escape(&tx.amount.to_string()),
-            brand = escape(tx.card.brand),
-            last4 = escape(&tx.card.last4),
-            expiry = escape(&tx.card.expiry),
-            action = escape(&format!("{}/{}", acs_url(&self.sandbox.public_url), tx.id)),
-            acs = escape(&challenge.acs_trans_id),
-            session = escape(&session_data),
-        );
-        Ok(issuer_page(StatusCode::OK, "3-D Secure challenge", &content))
-    }
+        reference = escape(&tx.merchant_reference),
+        amount = escape(&tx.amount.to_string()),
+        brand = escape(tx.card.brand),
+        last4 = escape(&tx.card.last4),
+        expiry = escape(&tx.card.expiry),
+        action = escape(&format!("{}/{}", acs_url(&acquirer.sandbox.public_url), tx.id)),
+        acs = escape(&challenge.acs_trans_id),
+        session = escape(&session_data),
+    );
+    Ok(issuer_page(StatusCode::OK, "3-D Secure challenge", &content))
+}
 
+impl CardAcquirer {
     /// The page after the customer answered: a form that takes the browser, with `cres`, back to
     /// the merchant. It needs a click ("Continue"): our content security policy allows no
     /// inline script to submit it automatically.
@@ -191,49 +187,43 @@ pub(super) async fn acs_answer(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    acquirer.answer(&id, &body)
-}
-
-impl CardAcquirer {
-    fn answer(&self, id: &str, body: &[u8]) -> Result<Response, Refusal> {
-        let form: AcsAnswerForm = serde_urlencoded::from_bytes(body)
-            .map_err(|_| refused_page("The answer could not be read."))?;
-        let authenticated = match form.outcome.as_deref() {
-            Some("authenticate") => true,
-            Some("fail") => false,
-            _ => return Err(refused_page("Choose Authenticate or Fail authentication.")),
-        };
-        let mut store = self.lock();
-        let tx = store
-            .transactions
-            .get_mut(id)
-            .filter(|tx| {
-                tx.challenge
-                    .as_ref()
-                    .is_some_and(|c| Some(&c.acs_trans_id) == form.acs_trans_id.as_ref())
-            })
-            .ok_or_else(|| refused_page("This challenge was not issued by this ACS."))?;
-        if tx.status != Status::ThreeDAuth {
-            return Err(closed_page("This challenge is closed."));
-        }
-        let Some(challenge) = tx.challenge.as_mut() else {
-            return Err(refused_page("This transaction has no challenge."));
-        };
-        match challenge.outcome {
-            Some(given) if given != authenticated => {
-                return Err(issuer_page(
-                    StatusCode::CONFLICT,
-                    "Challenge answered",
-                    "This challenge was already answered differently.",
-                )
-                .into());
-            }
-            _ => challenge.outcome = Some(authenticated),
-        }
-        let tx = tx.clone();
-        drop(store);
-        self.result_page(&tx, authenticated, form.session_data.as_deref().unwrap_or(""))
+    let form: AcsAnswerForm = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| refused_page("The answer could not be read."))?;
+    let authenticated = match form.outcome.as_deref() {
+        Some("authenticate") => true,
+        Some("fail") => false,
+        _ => return Err(refused_page("Choose Authenticate or Fail authentication.")),
+    };
+    let mut store = acquirer.lock();
+    let tx = store
+        .transactions
+        .get_mut(&id)
+        .filter(|tx| {
+            tx.challenge
+                .as_ref()
+                .is_some_and(|c| Some(&c.acs_trans_id) == form.acs_trans_id.as_ref())
+        })
+        .ok_or_else(|| refused_page("This challenge was not issued by this ACS."))?;
+    if tx.status != Status::ThreeDAuth {
+        return Err(closed_page("This challenge is closed."));
     }
+    let Some(challenge) = tx.challenge.as_mut() else {
+        return Err(refused_page("This transaction has no challenge."));
+    };
+    match challenge.outcome {
+        Some(given) if given != authenticated => {
+            return Err(issuer_page(
+                StatusCode::CONFLICT,
+                "Challenge answered",
+                "This challenge was already answered differently.",
+            )
+            .into());
+        }
+        _ => challenge.outcome = Some(authenticated),
+    }
+    let tx = tx.clone();
+    drop(store);
+    acquirer.result_page(&tx, authenticated, form.session_data.as_deref().unwrap_or(""))
 }
 
 /// A challenge request or answer the issuer cannot read or did not issue.
