@@ -11,7 +11,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Sandbox;
-use super::faults::{self, RequestFault};
+use super::faults::Gate;
+use super::request::has_api_key;
 
 /// The fault-injection name of this provider.
 pub const PROVIDER: &str = "apple-pay";
@@ -31,7 +32,8 @@ const SESSION_LIFETIME_MS: i64 = 60 * 60 * 1000;
 
 /// The Apple Pay routes, to be nested at `/sandbox/apple-pay`.
 pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
-    Router::new().route("/paymentSession", post(payment_session)).with_state(sandbox)
+    let faults = Gate::new(&sandbox.faults, PROVIDER);
+    Router::new().route("/paymentSession", faults.guard(post(payment_session))).with_state(sandbox)
 }
 
 #[derive(Deserialize)]
@@ -88,29 +90,10 @@ async fn payment_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let hang = match sandbox.faults.before_request(PROVIDER).await {
-        RequestFault::None => None,
-        RequestFault::Unavailable => return faults::unavailable(),
-        RequestFault::Hang(d) => Some(d),
-    };
-    let response = session(&sandbox, &headers, &body);
-    if let Some(d) = hang {
-        tokio::time::sleep(d).await;
-    }
-    response
-}
-
-fn session(sandbox: &Sandbox, headers: &HeaderMap, body: &[u8]) -> Response {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    if key.is_empty() {
+    if !has_api_key(&headers) {
         return refused(StatusCode::UNAUTHORIZED, "missing API key (Authorization: Bearer)");
     }
-    let Ok(request) = serde_json::from_slice::<SessionRequest>(body) else {
+    let Ok(request) = serde_json::from_slice::<SessionRequest>(&body) else {
         return refused(StatusCode::BAD_REQUEST, "Payment Services Exception: invalid request");
     };
     let merchant_identifier = request.merchant_identifier.trim();

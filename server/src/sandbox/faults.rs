@@ -3,13 +3,15 @@
 //! seed gets the same sequence of faults every run.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -102,7 +104,8 @@ impl Faults {
         self.lock().iter().map(|(k, v)| (k.clone(), v.config.clone())).collect()
     }
 
-    /// Applies latency and decides this request's fault. Call at the start of every handler.
+    /// Applies latency and decides this request's fault; [`Gate::guard`] calls it before every
+    /// handler subject to faults.
     pub async fn before_request(&self, provider: &str) -> RequestFault {
         let (latency, fault) = {
             let mut providers = self.lock();
@@ -137,10 +140,63 @@ impl Faults {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ProviderFaults>> {
-        // A panic while holding this lock can only leave fault settings half-written, which is
-        // harmless for a simulator: keep going with what is there.
-        self.providers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.providers)
     }
+}
+
+/// A provider's fault gate: what makes its endpoints subject to its faults. Applied per route
+/// (not to a whole router) so that only the endpoints given to [`Gate::guard`] are, and a
+/// request no endpoint takes (an unknown method, say) never meets a fault.
+#[derive(Clone)]
+pub(super) struct Gate {
+    faults: Arc<Faults>,
+    provider: &'static str,
+}
+
+impl Gate {
+    /// The gate of `provider`'s faults.
+    pub(super) fn new(faults: &Arc<Faults>, provider: &'static str) -> Gate {
+        Gate { faults: Arc::clone(faults), provider }
+    }
+
+    /// `route` subject to the faults: latency and the fault decision come before its handler;
+    /// `Unavailable` answers 503 instead of it, `Hang` holds back the answer it gave.
+    pub(super) fn guard<S>(&self, route: MethodRouter<S>) -> MethodRouter<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        route.route_layer(middleware::from_fn_with_state(self.clone(), gate))
+    }
+}
+
+/// The middleware of [`Gate::guard`].
+async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    let fault = gate.faults.before_request(gate.provider).await;
+    if fault == RequestFault::Unavailable {
+        return unavailable();
+    }
+    answer_after(fault, next.run(request).await).await
+}
+
+/// Put on a response by a handler that wants its answer late whatever the faults (the card
+/// acquirer's timeout test card): it goes out after this long or after the fault's hang,
+/// whichever is longer.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LateAnswer(pub(super) Duration);
+
+/// Answers after the fault's hang and any [`LateAnswer`] the response asks for: the work is
+/// already done, only the answer is late.
+async fn answer_after(fault: RequestFault, mut response: Response) -> Response {
+    let fault_hang = match fault {
+        RequestFault::Hang(d) => d,
+        RequestFault::None | RequestFault::Unavailable => Duration::ZERO,
+    };
+    let late = response.extensions_mut().remove::<LateAnswer>().map_or(Duration::ZERO, |l| l.0);
+    let wait = fault_hang.max(late);
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+    response
 }
 
 /// The 503 a provider answers with when fault injection says so.
@@ -214,6 +270,65 @@ mod tests {
         assert!(
             first.iter().any(|s| s.contains("Unavailable"))
                 && first.iter().any(|s| s.contains("drop: true"))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_gate_acts_only_on_guarded_endpoints() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use axum::Router;
+        use axum::body::Body;
+        use axum::routing::get;
+        use tower::ServiceExt;
+
+        let faults = Arc::new(Faults::default());
+        let handled = Arc::new(AtomicUsize::new(0));
+        let handler = |late: Option<Duration>| {
+            let handled = Arc::clone(&handled);
+            move || async move {
+                handled.fetch_add(1, Ordering::SeqCst);
+                let mut response = "done".into_response();
+                if let Some(late) = late {
+                    response.extensions_mut().insert(LateAnswer(late));
+                }
+                response
+            }
+        };
+        let gate = Gate::new(&faults, "p");
+        let app = Router::new()
+            .route("/guarded", gate.guard(get(handler(None))))
+            .route("/late", gate.guard(get(handler(Some(Duration::from_millis(400))))))
+            .route("/free", get(handler(None)));
+        let call = |method: &str, path: &str| {
+            let request = Request::builder().method(method).uri(path).body(Body::empty());
+            let app = app.clone();
+            async move {
+                let started = tokio::time::Instant::now();
+                let response = app.oneshot(request.unwrap_or_default()).await;
+                let status = response.map(|r| r.status()).unwrap_or(StatusCode::IM_A_TEAPOT);
+                (status, started.elapsed())
+            }
+        };
+
+        faults.set("p", FaultConfig { error_rate: 1.0, ..Default::default() });
+        assert_eq!(call("GET", "/guarded").await.0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(handled.load(Ordering::SeqCst), 0, "a 503 comes before the handler");
+        assert_eq!(call("POST", "/guarded").await.0, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(call("GET", "/free").await.0, StatusCode::OK);
+        assert_eq!(handled.load(Ordering::SeqCst), 1);
+
+        let hang = FaultConfig { timeout_rate: 1.0, hang_ms: Some(200), ..Default::default() };
+        faults.set("p", hang);
+        let (status, took) = call("GET", "/guarded").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(handled.load(Ordering::SeqCst), 2, "a hang comes after the handler");
+        assert!(took >= Duration::from_millis(200), "{took:?}");
+        let (status, took) = call("GET", "/late").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_millis(600),
+            "the later of the two, not their sum: {took:?}"
         );
     }
 

@@ -13,10 +13,11 @@ pub mod bank;
 pub mod card_acquirer;
 pub mod faults;
 pub mod hosted_checkout;
+mod html;
 mod request;
 pub mod standalone;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
@@ -98,6 +99,18 @@ impl Sandbox {
             }
         });
     }
+}
+
+/// Locks a provider's in-memory state. A panic while it was held leaves at worst one
+/// half-recorded simulated object: the simulator keeps serving with what is there rather than
+/// failing every later request.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A provider's id for something it made: a readable prefix and 128 random bits (`tok_…`).
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
 /// The sandbox routes, to be nested under `/sandbox`.

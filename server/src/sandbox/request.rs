@@ -1,7 +1,6 @@
 //! Request handling shared by the sandbox providers: API-key check, JSON bodies, field errors,
-//! amounts and callback URLs, list filters, and late answers for injected hangs.
-
-use std::time::Duration;
+//! amounts and callback URLs, list filters. A provider whose wire format differs (the hosted
+//! checkout's errors, Apple's) shapes its own refusals around the same checks.
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,8 +9,6 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use settle::money::{Currency, Money};
-
-use super::faults::RequestFault;
 
 /// A refused request's answer. Boxed because a `Response` is large and travels in `Err`.
 pub(super) struct Refusal(Box<Response>);
@@ -55,18 +52,21 @@ pub(super) fn error(status: StatusCode, message: &str) -> Refusal {
     (status, axum::Json(json!({ "error": message }))).into_response().into()
 }
 
-/// Refuses requests without `Authorization: Bearer <key>`; any non-empty key is accepted.
-pub(super) fn check_api_key(headers: &HeaderMap) -> Result<(), Refusal> {
-    let key = headers
+/// Whether the request carries `Authorization: Bearer <key>`; any non-empty key will do.
+pub(super) fn has_api_key(headers: &HeaderMap) -> bool {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or("");
-    if key.is_empty() {
-        Err(error(StatusCode::UNAUTHORIZED, "missing API key: send Authorization: Bearer <key>"))
-    } else {
+        .is_some_and(|key| !key.trim().is_empty())
+}
+
+/// Refuses requests without `Authorization: Bearer <key>`; any non-empty key is accepted.
+pub(super) fn check_api_key(headers: &HeaderMap) -> Result<(), Refusal> {
+    if has_api_key(headers) {
         Ok(())
+    } else {
+        Err(error(StatusCode::UNAUTHORIZED, "missing API key: send Authorization: Bearer <key>"))
     }
 }
 
@@ -87,44 +87,48 @@ pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Refusal>
 }
 
 /// An absolute http(s) URL, or why not.
-pub(super) fn parse_callback_url(value: Option<&str>) -> Result<String, String> {
-    let text = value.map(str::trim).filter(|v| !v.is_empty()).ok_or("is required")?;
+pub(super) fn parse_http_url(text: &str) -> Result<url::Url, String> {
     match url::Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url.to_string()),
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
         _ => Err("must be an absolute http(s) URL".into()),
     }
 }
 
+/// A required absolute http(s) URL, or why not.
+pub(super) fn parse_callback_url(value: Option<&str>) -> Result<String, String> {
+    let text = value.map(str::trim).filter(|v| !v.is_empty()).ok_or("is required")?;
+    parse_http_url(text).map(|url| url.to_string())
+}
+
+/// A text field's trimmed value, if it has one.
+pub(super) fn non_empty(value: Option<&String>) -> Option<&str> {
+    value.map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// An amount as the wire carries it: an exact decimal string (`"378.90"`).
+pub(super) fn decimal(amount: Money) -> String {
+    amount.to_decimal().to_string()
+}
+
+/// Why an amount that is not a decimal string is refused.
+pub(super) const NOT_A_DECIMAL: &str = "must be a decimal string such as \"378.90\"";
+
 /// Reads `amount` (a decimal string) in `currency`; it must be above zero.
 pub(super) fn parse_amount(amount: Option<&Value>, currency: Currency) -> Result<Money, String> {
-    let text = match amount {
-        Some(Value::String(text)) => text,
-        Some(_) => return Err("must be a decimal string such as \"378.90\"".into()),
-        None => return Err("is required".into()),
-    };
+    match amount {
+        Some(Value::String(text)) => parse_decimal_amount(text, currency),
+        Some(_) => Err(NOT_A_DECIMAL.into()),
+        None => Err("is required".into()),
+    }
+}
+
+/// Reads an amount written as a decimal in `currency`; it must be above zero.
+pub(super) fn parse_decimal_amount(text: &str, currency: Currency) -> Result<Money, String> {
     let money = Money::parse_decimal(text, currency).map_err(|e| e.message)?;
     if money.is_zero() {
         return Err("must be more than zero".into());
     }
     Ok(money)
-}
-
-/// Answers after the fault's hang and any extra hang the request itself calls for: the work is
-/// already done, only the answer is late.
-pub(super) async fn answer_after(
-    fault: RequestFault,
-    extra: Option<Duration>,
-    response: Response,
-) -> Response {
-    let fault_hang = match fault {
-        RequestFault::Hang(d) => d,
-        RequestFault::None | RequestFault::Unavailable => Duration::ZERO,
-    };
-    let wait = fault_hang.max(extra.unwrap_or(Duration::ZERO));
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
-    }
-    response
 }
 
 /// Reads the `currency`, `amount` (a decimal string above zero) and `notification_url` that
@@ -210,12 +214,29 @@ impl ListFilter {
     }
 }
 
+/// Orders a list the way every provider answers one: newest first, ties by id (descending).
+pub(super) fn newest_first<T>(items: &mut [T], key: impl Fn(&T) -> (DateTime<Utc>, &str)) {
+    items.sort_by(|a, b| {
+        let ((a_created, a_id), (b_created, b_id)) = (key(a), key(b));
+        b_created.cmp(&a_created).then_with(|| b_id.cmp(a_id))
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn query(reference: Option<&str>, since: Option<&str>) -> ListQuery {
         ListQuery { merchant_reference: reference.map(Into::into), since: since.map(Into::into) }
+    }
+
+    #[test]
+    fn lists_are_newest_first_then_by_id() {
+        let at = |t: &str| parse_time(t).unwrap_or_else(|| panic!("{t}"));
+        let (early, late) = (at("2026-03-01T10:00:00Z"), at("2026-03-01T11:00:00Z"));
+        let mut items = vec![(early, "a"), (late, "a"), (early, "b"), (late, "c")];
+        newest_first(&mut items, |&(created, id)| (created, id));
+        assert_eq!(items, vec![(late, "c"), (late, "a"), (early, "b"), (early, "a")]);
     }
 
     #[test]

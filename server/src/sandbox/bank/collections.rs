@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::*;
-use crate::sandbox::request::{ListQuery, money_and_callback};
+use crate::sandbox::request::{ListQuery, money_and_callback, newest_first};
 
 /// `POST /collections`.
 #[derive(Deserialize)]
@@ -31,120 +31,94 @@ pub(super) async fn create_collection(
     State(bank): State<Bank>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match bank.collection(&headers, &body) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
-    };
-    answer_after(fault, None, response).await
-}
-
-impl Bank {
-    fn collection(&self, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
-        check_api_key(headers)?;
-        let request: CollectionBody = parse_json(body)?;
-        let mut errors = Vec::new();
-        let reference =
-            required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
-        let (amount, notification_url) = money_and_callback(
-            request.currency.as_deref(),
-            request.amount.as_ref(),
-            request.notification_url.as_deref(),
-            &mut errors,
-        );
-        // Either an existing mandate, or the account to create one on.
-        let existing = match text(request.mandate_id.as_ref()) {
-            Some(id) => match self.lock().mandates.get(id) {
-                Some(mandate) => Some(Some(mandate.clone())),
-                None => {
-                    errors.push(("mandate_id", "is not a mandate at this bank".into()));
-                    None
-                }
-            },
-            None => Some(None),
-        };
-        let new_account = match existing {
-            Some(None) => {
-                let iban = iban_field(request.iban.as_ref(), &mut errors);
-                let holder =
-                    required(request.account_holder.as_ref(), "account_holder", &mut errors);
-                iban.zip(holder)
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let request: CollectionBody = parse_json(&body)?;
+    let mut errors = Vec::new();
+    let reference =
+        required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
+    let (amount, notification_url) = money_and_callback(
+        request.currency.as_deref(),
+        request.amount.as_ref(),
+        request.notification_url.as_deref(),
+        &mut errors,
+    );
+    // Either an existing mandate, or the account to create one on.
+    let existing = match non_empty(request.mandate_id.as_ref()) {
+        Some(id) => match bank.lock().mandates.get(id) {
+            Some(mandate) => Some(Some(mandate.clone())),
+            None => {
+                errors.push(("mandate_id", "is not a mandate at this bank".into()));
+                None
             }
-            _ => None,
-        };
-        let (Some(reference), Some(amount), Some(notification_url), Some(existing)) =
-            (reference, amount, notification_url, existing)
-        else {
-            return Err(invalid(errors));
-        };
-        if !errors.is_empty() {
-            return Err(invalid(errors));
+        },
+        None => Some(None),
+    };
+    let new_account = match existing {
+        Some(None) => {
+            let iban = iban_field(request.iban.as_ref(), &mut errors);
+            let holder = required(request.account_holder.as_ref(), "account_holder", &mut errors);
+            iban.zip(holder)
         }
-        let mandate = match (existing, new_account) {
-            (Some(mandate), _) => mandate,
-            (None, Some((iban, holder))) => self.new_mandate(iban, holder, reference)?,
-            (None, None) => return Err(invalid(errors)),
-        };
-
-        let (delay, collection) = {
-            let mut store = self.lock();
-            let delay = Duration::from_millis(store.settings.settle_after_ms);
-            let collection = Collection {
-                id: format!("DD-{}", uuid::Uuid::new_v4().simple()),
-                mandate_id: mandate.id.clone(),
-                amount,
-                merchant_reference: reference.to_owned(),
-                notification_url,
-                status: CollectionStatus::Pending,
-                outcome: match bounce_reason(&mandate.iban) {
-                    Some(reason) => CollectionStatus::Bounced(reason),
-                    None => CollectionStatus::Settled,
-                },
-                due: Instant::now() + delay,
-                created_at: Utc::now(),
-            };
-            store.collections.insert(collection.id.clone(), collection.clone());
-            (delay, collection)
-        };
-        let (bank, id) = (self.clone(), collection.id.clone());
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            bank.finish_if_due(&id);
-        });
-        Ok((StatusCode::ACCEPTED, Json(collection.view())).into_response())
+        _ => None,
+    };
+    let (Some(reference), Some(amount), Some(notification_url), Some(existing)) =
+        (reference, amount, notification_url, existing)
+    else {
+        return Err(invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(invalid(errors));
     }
+    let mandate = match (existing, new_account) {
+        (Some(mandate), _) => mandate,
+        (None, Some((iban, holder))) => bank.new_mandate(iban, holder, reference)?,
+        (None, None) => return Err(invalid(errors)),
+    };
+
+    let (delay, collection) = {
+        let mut store = bank.lock();
+        let delay = Duration::from_millis(store.settings.settle_after_ms);
+        let collection = Collection {
+            id: format!("DD-{}", uuid::Uuid::new_v4().simple()),
+            mandate_id: mandate.id.clone(),
+            amount,
+            merchant_reference: reference.to_owned(),
+            notification_url,
+            status: CollectionStatus::Pending,
+            outcome: match bounce_reason(&mandate.iban) {
+                Some(reason) => CollectionStatus::Bounced(reason),
+                None => CollectionStatus::Settled,
+            },
+            due: Instant::now() + delay,
+            created_at: Utc::now(),
+        };
+        store.collections.insert(collection.id.clone(), collection.clone());
+        (delay, collection)
+    };
+    let (bank, id) = (bank.clone(), collection.id.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        bank.finish_if_due(&id);
+    });
+    Ok((StatusCode::ACCEPTED, Json(collection.view())).into_response())
 }
 
 pub(super) async fn show_collection(
     State(bank): State<Bank>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let found = bank.lock().resolve(&id);
+    if let Some(id) = &found {
+        bank.finish_if_due(id);
     }
-    let response = match check_api_key(&headers) {
-        Err(refused) => refused.into_response(),
-        Ok(()) => {
-            let found = bank.lock().resolve(&id);
-            match found {
-                Some(id) => {
-                    bank.finish_if_due(&id);
-                    match bank.lock().collections.get(&id) {
-                        Some(collection) => Json(collection.view()).into_response(),
-                        None => error(StatusCode::NOT_FOUND, "no such collection").into_response(),
-                    }
-                }
-                None => error(StatusCode::NOT_FOUND, "no such collection").into_response(),
-            }
-        }
-    };
-    answer_after(fault, None, response).await
+    let store = bank.lock();
+    match found.and_then(|id| store.collections.get(&id)) {
+        Some(collection) => Ok(Json(collection.view()).into_response()),
+        None => Err(error(StatusCode::NOT_FOUND, "no such collection")),
+    }
 }
 
 /// `GET /collections?merchant_reference=…` or `?since=…`, newest first. Collections past their
@@ -153,29 +127,23 @@ pub(super) async fn list_collections(
     State(bank): State<Bank>,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
-) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let filter = query.filter().map_err(|(field, message)| invalid(vec![(field, message)]))?;
+    let matching: Vec<String> = bank
+        .lock()
+        .collections
+        .values()
+        .filter(|c| filter.matches(&c.merchant_reference, c.created_at))
+        .map(|c| c.id.clone())
+        .collect();
+    for id in &matching {
+        bank.finish_if_due(id);
     }
-    let listed = check_api_key(&headers).and_then(|()| {
-        let filter = query.filter().map_err(|(field, message)| invalid(vec![(field, message)]))?;
-        let matching: Vec<String> = bank
-            .lock()
-            .collections
-            .values()
-            .filter(|c| filter.matches(&c.merchant_reference, c.created_at))
-            .map(|c| c.id.clone())
-            .collect();
-        for id in &matching {
-            bank.finish_if_due(id);
-        }
-        let store = bank.lock();
-        let mut found: Vec<&Collection> =
-            matching.iter().filter_map(|id| store.collections.get(id)).collect();
-        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
-        let views: Vec<Value> = found.iter().map(|c| c.view()).collect();
-        Ok(Json(json!({ "collections": views })).into_response())
-    });
-    answer_after(fault, None, listed.unwrap_or_else(IntoResponse::into_response)).await
+    let store = bank.lock();
+    let mut found: Vec<&Collection> =
+        matching.iter().filter_map(|id| store.collections.get(id)).collect();
+    newest_first(&mut found, |c| (c.created_at, c.id.as_str()));
+    let views: Vec<Value> = found.iter().map(|c| c.view()).collect();
+    Ok(Json(json!({ "collections": views })).into_response())
 }

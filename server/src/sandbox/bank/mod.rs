@@ -34,9 +34,9 @@ use settle::iban::Iban;
 use settle::money::Money;
 use tokio::time::Instant;
 
-use super::Sandbox;
-use super::faults::{self, RequestFault};
-use super::request::{Refusal, answer_after, check_api_key, error, invalid, parse_json};
+use super::faults::Gate;
+use super::request::{Refusal, check_api_key, decimal, error, invalid, non_empty, parse_json};
+use super::{Sandbox, new_id};
 
 /// The provider name for fault injection and notifications.
 pub const PROVIDER: &str = "bank";
@@ -122,21 +122,28 @@ struct Collection {
 }
 
 impl Collection {
-    fn view(&self) -> Value {
-        let mut view = json!({
-            "id": self.id,
+    /// What the API's view and the notification both say of the collection. (JSON objects
+    /// keep their keys sorted, so where a key is added does not change the text.)
+    fn facts(&self) -> Value {
+        let mut facts = json!({
             "mandate_id": self.mandate_id,
-            "status": self.status_word(),
-            "amount": self.amount.to_decimal().to_string(),
-            "currency": self.amount.currency().code(),
             "merchant_reference": self.merchant_reference,
-            // Direct debits are not refunded through this bank; shown for the ledger check.
-            "refunded_amount": Money::zero(self.amount.currency()).to_decimal().to_string(),
-            "created_at": self.created_at,
+            "status": self.status_word(),
+            "amount": decimal(self.amount),
+            "currency": self.amount.currency().code(),
         });
         if let CollectionStatus::Bounced(reason) = self.status {
-            view["reason"] = json!(reason);
+            facts["reason"] = json!(reason);
         }
+        facts
+    }
+
+    fn view(&self) -> Value {
+        let mut view = self.facts();
+        view["id"] = json!(self.id);
+        // Direct debits are not refunded through this bank; shown for the ledger check.
+        view["refunded_amount"] = json!(decimal(Money::zero(self.amount.currency())));
+        view["created_at"] = json!(self.created_at);
         view
     }
 
@@ -149,18 +156,9 @@ impl Collection {
     }
 
     fn notification(&self) -> Value {
-        let mut body = json!({
-            "event_id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
-            "collection_id": self.id,
-            "mandate_id": self.mandate_id,
-            "merchant_reference": self.merchant_reference,
-            "status": self.status_word(),
-            "amount": self.amount.to_decimal().to_string(),
-            "currency": self.amount.currency().code(),
-        });
-        if let CollectionStatus::Bounced(reason) = self.status {
-            body["reason"] = json!(reason);
-        }
+        let mut body = self.facts();
+        body["event_id"] = json!(new_id("evt"));
+        body["collection_id"] = json!(self.id);
         body
     }
 }
@@ -196,8 +194,7 @@ struct Bank {
 
 impl Bank {
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
-        // A simulator's maps stay usable after a panicking handler; keep serving.
-        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.store)
     }
 
     /// Settles or bounces a due pending collection and sends its notification. Both the timer
@@ -246,16 +243,18 @@ impl Bank {
 
 /// The bank provider's routes, to be nested at `/sandbox/bank`.
 pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    let faults = Gate::new(&sandbox.faults, PROVIDER);
     let bank = Bank { sandbox, store: Arc::new(Mutex::new(Store::default())) };
     Router::new()
+        // A simulator control, like `/sandbox/faults`: not subject to faults.
         .route("/settings", get(show_settings).put(set_settings))
-        .route("/mandates", post(create_mandate))
-        .route("/mandates/{id}", get(show_mandate))
+        .route("/mandates", faults.guard(post(create_mandate)))
+        .route("/mandates/{id}", faults.guard(get(show_mandate)))
         .route(
             "/collections",
-            post(collections::create_collection).get(collections::list_collections),
+            faults.guard(post(collections::create_collection).get(collections::list_collections)),
         )
-        .route("/collections/{id}", get(collections::show_collection))
+        .route("/collections/{id}", faults.guard(get(collections::show_collection)))
         .with_state(bank)
 }
 
@@ -273,17 +272,13 @@ async fn set_settings(State(bank): State<Bank>, body: Bytes) -> Response {
     }
 }
 
-fn text(value: Option<&String>) -> Option<&str> {
-    value.map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
 /// Reads a required, non-empty text field.
 fn required<'a>(
     value: Option<&'a String>,
     field: &'static str,
     errors: &mut Vec<(&'static str, String)>,
 ) -> Option<&'a str> {
-    let found = text(value);
+    let found = non_empty(value);
     if found.is_none() {
         errors.push((field, "is required".into()));
     }
@@ -309,52 +304,35 @@ struct MandateBody {
     merchant_reference: Option<String>,
 }
 
-async fn create_mandate(State(bank): State<Bank>, headers: HeaderMap, body: Bytes) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match bank.mandate(&headers, &body) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
+async fn create_mandate(
+    State(bank): State<Bank>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let request: MandateBody = parse_json(&body)?;
+    let mut errors = Vec::new();
+    let iban = iban_field(request.iban.as_ref(), &mut errors);
+    let holder = required(request.account_holder.as_ref(), "account_holder", &mut errors);
+    let reference =
+        required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
+    let (Some(iban), Some(holder), Some(reference)) = (iban, holder, reference) else {
+        return Err(invalid(errors));
     };
-    answer_after(fault, None, response).await
-}
-
-impl Bank {
-    fn mandate(&self, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
-        check_api_key(headers)?;
-        let request: MandateBody = parse_json(body)?;
-        let mut errors = Vec::new();
-        let iban = iban_field(request.iban.as_ref(), &mut errors);
-        let holder = required(request.account_holder.as_ref(), "account_holder", &mut errors);
-        let reference =
-            required(request.merchant_reference.as_ref(), "merchant_reference", &mut errors);
-        let (Some(iban), Some(holder), Some(reference)) = (iban, holder, reference) else {
-            return Err(invalid(errors));
-        };
-        let mandate = self.new_mandate(iban, holder, reference)?;
-        Ok((StatusCode::CREATED, Json(mandate.view())).into_response())
-    }
+    let mandate = bank.new_mandate(iban, holder, reference)?;
+    Ok((StatusCode::CREATED, Json(mandate.view())).into_response())
 }
 
 async fn show_mandate(
     State(bank): State<Bank>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let fault = bank.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    match bank.lock().mandates.get(&id) {
+        Some(mandate) => Ok(Json(mandate.view()).into_response()),
+        None => Err(error(StatusCode::NOT_FOUND, "no such mandate")),
     }
-    let response = match check_api_key(&headers) {
-        Err(refused) => refused.into_response(),
-        Ok(()) => match bank.lock().mandates.get(&id) {
-            Some(mandate) => Json(mandate.view()).into_response(),
-            None => error(StatusCode::NOT_FOUND, "no such mandate").into_response(),
-        },
-    };
-    answer_after(fault, None, response).await
 }
 
 #[cfg(test)]

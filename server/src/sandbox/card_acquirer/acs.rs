@@ -3,16 +3,16 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::sandbox::faults::{self, RequestFault};
-use crate::sandbox::request::{Refusal, answer_after};
+use crate::sandbox::html::{self, escape};
+use crate::sandbox::request::Refusal;
 
 /// A challenge for transaction `id`: `creq` as seed 003 shows it (base64url JSON), and the
 /// session data the browser carries through the ACS and back to the merchant.
@@ -88,57 +88,36 @@ struct AcsAnswerForm {
 pub(super) async fn acs_challenge_page(
     State(acquirer): State<CardAcquirer>,
     body: Bytes,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match acquirer.challenge_page(&body) {
-        Ok(page) => page,
-        Err(refused) => refused.into_response(),
+) -> Result<Response, Refusal> {
+    let form: AcsForm = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| refused_page("The challenge request could not be read."))?;
+    let ids = form
+        .creq
+        .as_deref()
+        .and_then(decode_message)
+        .as_ref()
+        .and_then(|m| message_ids(m, "CReq"))
+        .ok_or_else(|| refused_page("The challenge request (creq) is missing or malformed."))?;
+    let session_data = form.session_data.unwrap_or_default();
+    let store = acquirer.lock();
+    let tx = store
+        .transactions
+        .get(&ids.transaction_id)
+        .filter(|tx| tx.challenge.as_ref().is_some_and(|c| c.acs_trans_id == ids.acs_trans_id))
+        .ok_or_else(|| refused_page("This challenge request was not issued by this ACS."))?;
+    let Some(challenge) = &tx.challenge else {
+        return Err(refused_page("This transaction has no challenge."));
     };
-    answer_after(fault, None, response).await
-}
-
-impl CardAcquirer {
-    fn challenge_page(&self, body: &[u8]) -> Result<Response, Refusal> {
-        let bad = |message: &str| -> Refusal {
-            html(StatusCode::BAD_REQUEST, "Challenge refused", message).into()
-        };
-        let form: AcsForm = serde_urlencoded::from_bytes(body)
-            .map_err(|_| bad("The challenge request could not be read."))?;
-        let ids = form
-            .creq
-            .as_deref()
-            .and_then(decode_message)
-            .as_ref()
-            .and_then(|m| message_ids(m, "CReq"))
-            .ok_or_else(|| bad("The challenge request (creq) is missing or malformed."))?;
-        let session_data = form.session_data.unwrap_or_default();
-        let store = self.lock();
-        let tx = store
-            .transactions
-            .get(&ids.transaction_id)
-            .filter(|tx| tx.challenge.as_ref().is_some_and(|c| c.acs_trans_id == ids.acs_trans_id))
-            .ok_or_else(|| bad("This challenge request was not issued by this ACS."))?;
-        let Some(challenge) = &tx.challenge else {
-            return Err(bad("This transaction has no challenge."));
-        };
-        if tx.status != Status::ThreeDAuth {
-            return Err(html(
-                StatusCode::CONFLICT,
-                "Challenge closed",
-                "This challenge is closed.",
-            )
-            .into());
-        }
-        if let Some(authenticated) = challenge.outcome {
-            // A reloaded page before the merchant finished: show the answer already given
-            // rather than asking again.
-            return Ok(self.result_page(tx, authenticated, &session_data));
-        }
-        let content = format!(
-            r#"<p class="lead">Sandbox issuer: confirm this payment.</p>
+    if tx.status != Status::ThreeDAuth {
+        return Err(closed_page("This challenge is closed."));
+    }
+    if let Some(authenticated) = challenge.outcome {
+        // A reloaded page before the merchant finished: show the answer already given
+        // rather than asking again.
+        return acquirer.result_page(tx, authenticated, &session_data);
+    }
+    let content = format!(
+        r#"<p class="lead">Sandbox issuer: confirm this payment.</p>
 <dl>
 <dt>Merchant reference</dt><dd>{reference}</dd>
 <dt>Amount</dt><dd>{amount}</dd>
@@ -150,31 +129,33 @@ impl CardAcquirer {
 <p><button type="submit" name="outcome" value="authenticate">Authenticate</button>
 <button type="submit" class="link" name="outcome" value="fail">Fail authentication</button></p>
 </form>"#,
-            reference = escape(&tx.merchant_reference),
-            amount = escape(&tx.amount.to_string()),
-            brand = escape(tx.card.brand),
-            last4 = escape(&tx.card.last4),
-            expiry = escape(&tx.card.expiry),
-            action = escape(&format!("{}/{}", acs_url(&self.sandbox.public_url), tx.id)),
-            acs = escape(&challenge.acs_trans_id),
-            session = escape(&session_data),
-        );
-        Ok(html(StatusCode::OK, "3-D Secure challenge", &content))
-    }
+        reference = escape(&tx.merchant_reference),
+        amount = escape(&tx.amount.to_string()),
+        brand = escape(tx.card.brand),
+        last4 = escape(&tx.card.last4),
+        expiry = escape(&tx.card.expiry),
+        action = escape(&format!("{}/{}", acs_url(&acquirer.sandbox.public_url), tx.id)),
+        acs = escape(&challenge.acs_trans_id),
+        session = escape(&session_data),
+    );
+    Ok(issuer_page(StatusCode::OK, "3-D Secure challenge", &content))
+}
 
+impl CardAcquirer {
     /// The page after the customer answered: a form that takes the browser, with `cres`, back to
     /// the merchant. It needs a click ("Continue"): our content security policy allows no
     /// inline script to submit it automatically.
-    fn result_page(&self, tx: &Transaction, authenticated: bool, session_data: &str) -> Response {
+    fn result_page(
+        &self,
+        tx: &Transaction,
+        authenticated: bool,
+        session_data: &str,
+    ) -> Result<Response, Refusal> {
         let Some(challenge) = &tx.challenge else {
-            return html(
-                StatusCode::CONFLICT,
-                "Challenge closed",
-                "This transaction has no challenge.",
-            );
+            return Err(closed_page("This transaction has no challenge."));
         };
         let Some(return_url) = &tx.challenge_return_url else {
-            return html(StatusCode::CONFLICT, "Challenge closed", "No return address was given.");
+            return Err(closed_page("No return address was given."));
         };
         let cres = json!({
             "messageType": "CRes",
@@ -197,7 +178,7 @@ impl CardAcquirer {
             cres = escape(&URL_SAFE_NO_PAD.encode(cres.to_string())),
             session = escape(session_data),
         );
-        html(StatusCode::OK, "3-D Secure challenge complete", &content)
+        Ok(issuer_page(StatusCode::OK, "3-D Secure challenge complete", &content))
     }
 }
 
@@ -205,105 +186,60 @@ pub(super) async fn acs_answer(
     State(acquirer): State<CardAcquirer>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match acquirer.answer(&id, &body) {
-        Ok(page) => page,
-        Err(refused) => refused.into_response(),
+) -> Result<Response, Refusal> {
+    let form: AcsAnswerForm = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| refused_page("The answer could not be read."))?;
+    let authenticated = match form.outcome.as_deref() {
+        Some("authenticate") => true,
+        Some("fail") => false,
+        _ => return Err(refused_page("Choose Authenticate or Fail authentication.")),
     };
-    answer_after(fault, None, response).await
-}
-
-impl CardAcquirer {
-    fn answer(&self, id: &str, body: &[u8]) -> Result<Response, Refusal> {
-        let bad = |message: &str| -> Refusal {
-            html(StatusCode::BAD_REQUEST, "Challenge refused", message).into()
-        };
-        let form: AcsAnswerForm =
-            serde_urlencoded::from_bytes(body).map_err(|_| bad("The answer could not be read."))?;
-        let authenticated = match form.outcome.as_deref() {
-            Some("authenticate") => true,
-            Some("fail") => false,
-            _ => return Err(bad("Choose Authenticate or Fail authentication.")),
-        };
-        let mut store = self.lock();
-        let tx = store
-            .transactions
-            .get_mut(id)
-            .filter(|tx| {
-                tx.challenge
-                    .as_ref()
-                    .is_some_and(|c| Some(&c.acs_trans_id) == form.acs_trans_id.as_ref())
-            })
-            .ok_or_else(|| bad("This challenge was not issued by this ACS."))?;
-        if tx.status != Status::ThreeDAuth {
-            return Err(html(
+    let mut store = acquirer.lock();
+    let tx = store
+        .transactions
+        .get_mut(&id)
+        .filter(|tx| {
+            tx.challenge
+                .as_ref()
+                .is_some_and(|c| Some(&c.acs_trans_id) == form.acs_trans_id.as_ref())
+        })
+        .ok_or_else(|| refused_page("This challenge was not issued by this ACS."))?;
+    if tx.status != Status::ThreeDAuth {
+        return Err(closed_page("This challenge is closed."));
+    }
+    let Some(challenge) = tx.challenge.as_mut() else {
+        return Err(refused_page("This transaction has no challenge."));
+    };
+    match challenge.outcome {
+        Some(given) if given != authenticated => {
+            return Err(issuer_page(
                 StatusCode::CONFLICT,
-                "Challenge closed",
-                "This challenge is closed.",
+                "Challenge answered",
+                "This challenge was already answered differently.",
             )
             .into());
         }
-        let Some(challenge) = tx.challenge.as_mut() else {
-            return Err(bad("This transaction has no challenge."));
-        };
-        match challenge.outcome {
-            Some(given) if given != authenticated => {
-                return Err(html(
-                    StatusCode::CONFLICT,
-                    "Challenge answered",
-                    "This challenge was already answered differently.",
-                )
-                .into());
-            }
-            _ => challenge.outcome = Some(authenticated),
-        }
-        let tx = tx.clone();
-        drop(store);
-        Ok(self.result_page(&tx, authenticated, form.session_data.as_deref().unwrap_or("")))
+        _ => challenge.outcome = Some(authenticated),
     }
+    let tx = tx.clone();
+    drop(store);
+    acquirer.result_page(&tx, authenticated, form.session_data.as_deref().unwrap_or(""))
 }
 
-/// A plain page in Settle's stylesheet; no script (the content security policy forbids inline
-/// script, and the issuer's page needs none).
-fn html(status: StatusCode, title: &str, content: &str) -> Response {
-    let page = format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Sandbox issuer</title>
-<link rel="stylesheet" href="/style/settle.css">
-</head>
-<body>
-<main><div class="card narrow">
-<h1>{title}</h1>
-{content}
-</div></main>
-</body>
-</html>
-"#,
-        title = escape(title),
-    );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            // Challenge pages are one-off answers; a cached copy would replay them.
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        page,
-    )
-        .into_response()
+/// A challenge request or answer the issuer cannot read or did not issue.
+fn refused_page(message: &str) -> Refusal {
+    issuer_page(StatusCode::BAD_REQUEST, "Challenge refused", message).into()
 }
 
-/// Escapes text for HTML content and double-quoted attribute values.
-fn escape(text: &str) -> String {
-    html_escape::encode_double_quoted_attribute(text).into_owned()
+/// A challenge that can no longer be answered.
+fn closed_page(message: &str) -> Refusal {
+    issuer_page(StatusCode::CONFLICT, "Challenge closed", message).into()
+}
+
+/// An issuer's page: the sandbox's frame, headed by its title.
+fn issuer_page(status: StatusCode, title: &str, content: &str) -> Response {
+    let content = format!("<h1>{}</h1>\n{content}", escape(title));
+    html::page(status, "Sandbox issuer", title, &content)
 }
 
 #[cfg(test)]
@@ -311,7 +247,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_round_trip_and_escape_is_complete() {
+    fn messages_round_trip() {
         let challenge = new_challenge("T1");
         let creq = decode_message(&challenge.creq).unwrap();
         let ids = message_ids(&creq, "CReq").unwrap();
@@ -321,9 +257,5 @@ mod tests {
         );
         assert!(message_ids(&creq, "CRes").is_none());
         assert!(decode_message("not base64!").is_none());
-        assert_eq!(
-            escape(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;"
-        );
     }
 }

@@ -35,7 +35,9 @@ use serde_json::{Value, json};
 use settle::card::{CardNumber, Cvv, ExpiryDate};
 use settle::money::Money;
 
-use super::Sandbox;
+use super::faults::Gate;
+use super::request::{decimal, non_empty};
+use super::{Sandbox, new_id};
 
 /// The provider name for fault injection and notifications.
 pub const PROVIDER: &str = "card";
@@ -153,22 +155,29 @@ struct Transaction {
 }
 
 impl Transaction {
-    /// The transaction as the API shows it.
-    fn view(&self, public_url: &str) -> Value {
-        let mut view = json!({
-            "id": self.id,
+    /// What the API's view and the notification both say of the transaction. (JSON objects
+    /// keep their keys sorted, so where a key is added does not change the text.)
+    fn facts(&self) -> Value {
+        let mut facts = json!({
             "merchant_reference": self.merchant_reference,
             "status": self.status.as_str(),
             "statusDetail": self.status_detail,
-            "amount": self.amount.to_decimal().to_string(),
+            "amount": decimal(self.amount),
             "currency": self.amount.currency().code(),
             "card": self.card.json(),
-            "refunded_amount": self.refunded.to_decimal().to_string(),
-            "created_at": self.created_at,
         });
         if let Some(token) = &self.token {
-            view["token"] = json!(token);
+            facts["token"] = json!(token);
         }
+        facts
+    }
+
+    /// The transaction as the API shows it.
+    fn view(&self, public_url: &str) -> Value {
+        let mut view = self.facts();
+        view["id"] = json!(self.id);
+        view["refunded_amount"] = json!(decimal(self.refunded));
+        view["created_at"] = json!(self.created_at);
         if let (Status::ThreeDAuth, Some(challenge)) = (self.status, &self.challenge) {
             view["acsUrl"] = json!(acs_url(public_url));
             view["cReq"] = json!(challenge.creq);
@@ -179,19 +188,9 @@ impl Transaction {
 
     /// The notification for a final outcome.
     fn notification(&self) -> Value {
-        let mut body = json!({
-            "event_id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
-            "transaction_id": self.id,
-            "merchant_reference": self.merchant_reference,
-            "status": self.status.as_str(),
-            "statusDetail": self.status_detail,
-            "amount": self.amount.to_decimal().to_string(),
-            "currency": self.amount.currency().code(),
-            "card": self.card.json(),
-        });
-        if let Some(token) = &self.token {
-            body["token"] = json!(token);
-        }
+        let mut body = self.facts();
+        body["event_id"] = json!(new_id("evt"));
+        body["transaction_id"] = json!(self.id);
         body
     }
 }
@@ -226,24 +225,30 @@ impl Store {
 
 impl CardAcquirer {
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
-        // A simulator's maps stay usable after a panicking handler; keep serving.
-        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.store)
     }
 }
 
 /// The card provider's routes, to be nested at `/sandbox/card`.
 pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    // Every endpoint is subject to faults, the issuer's pages too: an ACS in trouble is part of
+    // what a merchant's challenge flow must survive.
+    let faults = Gate::new(&sandbox.faults, PROVIDER);
     let acquirer = CardAcquirer { sandbox, store: Arc::new(Mutex::new(Store::default())) };
     Router::new()
         .route(
             "/transactions",
-            post(transactions::create_transaction).get(transactions::list_transactions),
+            faults
+                .guard(post(transactions::create_transaction).get(transactions::list_transactions)),
         )
-        .route("/transactions/{id}", get(transactions::show_transaction))
-        .route("/transactions/{id}/3d-secure-challenge", post(transactions::complete_challenge))
-        .route("/transactions/{id}/refund", post(transactions::refund))
-        .route("/acs", post(acs::acs_challenge_page))
-        .route("/acs/{id}", post(acs::acs_answer))
+        .route("/transactions/{id}", faults.guard(get(transactions::show_transaction)))
+        .route(
+            "/transactions/{id}/3d-secure-challenge",
+            faults.guard(post(transactions::complete_challenge)),
+        )
+        .route("/transactions/{id}/refund", faults.guard(post(transactions::refund)))
+        .route("/acs", faults.guard(post(acs::acs_challenge_page)))
+        .route("/acs/{id}", faults.guard(post(acs::acs_answer)))
         .with_state(acquirer)
 }
 
@@ -255,12 +260,8 @@ fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn non_empty(value: Option<&String>) -> Option<&str> {
-    value.map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
 fn new_token() -> String {
-    format!("tok_{}", uuid::Uuid::new_v4().simple())
+    new_id("tok")
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,9 +14,9 @@ use settle::money::Money;
 
 use super::acs::{decode_message, message_ids, new_challenge};
 use super::*;
-use crate::sandbox::faults::{self, RequestFault};
+use crate::sandbox::faults::LateAnswer;
 use crate::sandbox::request::{
-    ListQuery, Refusal, answer_after, check_api_key, error, invalid, money_and_callback,
+    ListQuery, Refusal, check_api_key, error, invalid, money_and_callback, newest_first,
     parse_amount, parse_callback_url, parse_json,
 };
 
@@ -47,152 +47,139 @@ enum Source {
     Token(String, CardSummary),
 }
 
+/// Validates and carries out an authorisation; the answer is late if the card says so.
 pub(super) async fn create_transaction(
     State(acquirer): State<CardAcquirer>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let request: TransactionBody = parse_json(&body)?;
+    let mut errors: Vec<(&str, String)> = Vec::new();
+
+    let merchant_reference = non_empty(request.merchant_reference.as_ref());
+    match merchant_reference {
+        None => errors.push(("merchant_reference", "is required".into())),
+        Some(r) if r.len() > 100 => {
+            errors.push(("merchant_reference", "must be at most 100 characters".into()))
+        }
+        Some(_) => {}
     }
-    let (response, hang) = match acquirer.create(&headers, &body) {
-        Ok(done) => done,
-        Err(refused) => (refused.into_response(), None),
+    let (amount, notification_url) = money_and_callback(
+        request.currency.as_deref(),
+        request.amount.as_ref(),
+        request.notification_url.as_deref(),
+        &mut errors,
+    );
+
+    let source = match (&request.card, non_empty(request.token.as_ref())) {
+        (Some(_), Some(_)) => {
+            errors.push(("token", "send either card or token, not both".into()));
+            None
+        }
+        (None, None) => {
+            errors.push(("card", "is required (or a token)".into()));
+            None
+        }
+        (None, Some(token)) => match acquirer.lock().tokens.get(token) {
+            Some(summary) => Some(Source::Token(token.to_owned(), summary.clone())),
+            None => {
+                errors.push(("token", "is not a token this acquirer issued".into()));
+                None
+            }
+        },
+        (Some(card), None) => {
+            let return_url = parse_callback_url(request.challenge_return_url.as_deref())
+                .map_err(|m| errors.push(("challenge_return_url", m)))
+                .ok();
+            let card = check_card(card, &mut errors);
+            match (card, return_url) {
+                (Some((summary, behaviour)), Some(challenge_return_url)) => {
+                    Some(Source::Card { summary, behaviour, challenge_return_url })
+                }
+                _ => None,
+            }
+        }
     };
-    answer_after(fault, hang, response).await
-}
 
-impl CardAcquirer {
-    /// Validates and carries out an authorisation; the answer and any hang it calls for.
-    fn create(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<(Response, Option<Duration>), Refusal> {
-        check_api_key(headers)?;
-        let request: TransactionBody = parse_json(body)?;
-        let mut errors: Vec<(&str, String)> = Vec::new();
+    let (Some(merchant_reference), Some(amount), Some(notification_url), Some(source)) =
+        (merchant_reference, amount, notification_url, source)
+    else {
+        return Err(invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
 
-        let merchant_reference = non_empty(request.merchant_reference.as_ref());
-        match merchant_reference {
-            None => errors.push(("merchant_reference", "is required".into())),
-            Some(r) if r.len() > 100 => {
-                errors.push(("merchant_reference", "must be at most 100 characters".into()))
-            }
-            Some(_) => {}
+    let id = uuid::Uuid::new_v4().to_string().to_uppercase();
+    let mut tx = Transaction {
+        id: id.clone(),
+        merchant_reference: merchant_reference.to_owned(),
+        amount,
+        card: CardSummary { brand: "", last4: String::new(), expiry: String::new() },
+        status: Status::Ok,
+        status_detail: DETAIL_OK,
+        token: None,
+        challenge: None,
+        challenge_return_url: None,
+        notification_url,
+        refunded: Money::zero(amount.currency()),
+        created_at: Utc::now(),
+    };
+    let mut hang = None;
+    match source {
+        Source::Token(token, summary) => {
+            // Merchant-initiated with a stored card: no customer to challenge.
+            tx.card = summary;
+            tx.token = Some(token);
         }
-        let (amount, notification_url) = money_and_callback(
-            request.currency.as_deref(),
-            request.amount.as_ref(),
-            request.notification_url.as_deref(),
-            &mut errors,
-        );
-
-        let source = match (&request.card, non_empty(request.token.as_ref())) {
-            (Some(_), Some(_)) => {
-                errors.push(("token", "send either card or token, not both".into()));
-                None
-            }
-            (None, None) => {
-                errors.push(("card", "is required (or a token)".into()));
-                None
-            }
-            (None, Some(token)) => match self.lock().tokens.get(token) {
-                Some(summary) => Some(Source::Token(token.to_owned(), summary.clone())),
-                None => {
-                    errors.push(("token", "is not a token this acquirer issued".into()));
-                    None
+        Source::Card { summary, behaviour, challenge_return_url } => {
+            tx.card = summary;
+            tx.challenge_return_url = Some(challenge_return_url);
+            match behaviour {
+                Behaviour::Frictionless => tx.token = Some(new_token()),
+                Behaviour::Timeout => {
+                    tx.token = Some(new_token());
+                    let hang_ms =
+                        acquirer.sandbox.faults.get(PROVIDER).hang_ms.unwrap_or(DEFAULT_HANG_MS);
+                    hang = Some(Duration::from_millis(hang_ms));
                 }
-            },
-            (Some(card), None) => {
-                let return_url = parse_callback_url(request.challenge_return_url.as_deref())
-                    .map_err(|m| errors.push(("challenge_return_url", m)))
-                    .ok();
-                let card = check_card(card, &mut errors);
-                match (card, return_url) {
-                    (Some((summary, behaviour)), Some(challenge_return_url)) => {
-                        Some(Source::Card { summary, behaviour, challenge_return_url })
-                    }
-                    _ => None,
+                Behaviour::Decline(detail) => {
+                    tx.status = Status::NotAuthed;
+                    tx.status_detail = detail;
                 }
-            }
-        };
-
-        let (Some(merchant_reference), Some(amount), Some(notification_url), Some(source)) =
-            (merchant_reference, amount, notification_url, source)
-        else {
-            return Err(invalid(errors));
-        };
-        if !errors.is_empty() {
-            return Err(invalid(errors));
-        }
-
-        let id = uuid::Uuid::new_v4().to_string().to_uppercase();
-        let mut tx = Transaction {
-            id: id.clone(),
-            merchant_reference: merchant_reference.to_owned(),
-            amount,
-            card: CardSummary { brand: "", last4: String::new(), expiry: String::new() },
-            status: Status::Ok,
-            status_detail: DETAIL_OK,
-            token: None,
-            challenge: None,
-            challenge_return_url: None,
-            notification_url,
-            refunded: Money::zero(amount.currency()),
-            created_at: Utc::now(),
-        };
-        let mut hang = None;
-        match source {
-            Source::Token(token, summary) => {
-                // Merchant-initiated with a stored card: no customer to challenge.
-                tx.card = summary;
-                tx.token = Some(token);
-            }
-            Source::Card { summary, behaviour, challenge_return_url } => {
-                tx.card = summary;
-                tx.challenge_return_url = Some(challenge_return_url);
-                match behaviour {
-                    Behaviour::Frictionless => tx.token = Some(new_token()),
-                    Behaviour::Timeout => {
-                        tx.token = Some(new_token());
-                        let hang_ms =
-                            self.sandbox.faults.get(PROVIDER).hang_ms.unwrap_or(DEFAULT_HANG_MS);
-                        hang = Some(Duration::from_millis(hang_ms));
-                    }
-                    Behaviour::Decline(detail) => {
-                        tx.status = Status::NotAuthed;
-                        tx.status_detail = detail;
-                    }
-                    Behaviour::Error => {
-                        tx.status = Status::Error;
-                        tx.status_detail = DETAIL_ERROR;
-                    }
-                    Behaviour::Challenge => {
-                        tx.status = Status::ThreeDAuth;
-                        tx.status_detail = DETAIL_3DAUTH;
-                        tx.challenge = Some(new_challenge(&id));
-                    }
+                Behaviour::Error => {
+                    tx.status = Status::Error;
+                    tx.status_detail = DETAIL_ERROR;
+                }
+                Behaviour::Challenge => {
+                    tx.status = Status::ThreeDAuth;
+                    tx.status_detail = DETAIL_3DAUTH;
+                    tx.challenge = Some(new_challenge(&id));
                 }
             }
-        }
-        let view = tx.view(&self.sandbox.public_url);
-        let final_outcome = tx.status != Status::ThreeDAuth;
-        {
-            let mut store = self.lock();
-            if let Some(token) = &tx.token {
-                store.tokens.insert(token.clone(), tx.card.clone());
-            }
-            store.transactions.insert(id, tx.clone());
-        }
-        if final_outcome {
-            self.sandbox.notify(PROVIDER, &tx.notification_url, &tx.notification());
-            Ok((json_response(StatusCode::CREATED, view), hang))
-        } else {
-            Ok((json_response(StatusCode::ACCEPTED, view), hang))
         }
     }
+    let view = tx.view(&acquirer.sandbox.public_url);
+    let final_outcome = tx.status != Status::ThreeDAuth;
+    {
+        let mut store = acquirer.lock();
+        if let Some(token) = &tx.token {
+            store.tokens.insert(token.clone(), tx.card.clone());
+        }
+        store.transactions.insert(id, tx.clone());
+    }
+    let status = if final_outcome {
+        acquirer.sandbox.notify(PROVIDER, &tx.notification_url, &tx.notification());
+        StatusCode::CREATED
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let mut response = json_response(status, view);
+    if let Some(hang) = hang {
+        response.extensions_mut().insert(LateAnswer(hang));
+    }
+    Ok(response)
 }
 
 /// Checks the card the way an acquirer does; keeps only the summary and the test behaviour.
@@ -249,19 +236,12 @@ pub(super) async fn show_transaction(
     State(acquirer): State<CardAcquirer>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    match acquirer.lock().find(&id) {
+        Some(tx) => Ok(json_response(StatusCode::OK, tx.view(&acquirer.sandbox.public_url))),
+        None => Err(error(StatusCode::NOT_FOUND, "no such transaction")),
     }
-    let response = match check_api_key(&headers) {
-        Err(refused) => refused.into_response(),
-        Ok(()) => match acquirer.lock().find(&id) {
-            Some(tx) => json_response(StatusCode::OK, tx.view(&acquirer.sandbox.public_url)),
-            None => error(StatusCode::NOT_FOUND, "no such transaction").into_response(),
-        },
-    };
-    answer_after(fault, None, response).await
 }
 
 /// `GET /transactions?merchant_reference=…` or `?since=…`: the matching transactions as
@@ -270,32 +250,18 @@ pub(super) async fn list_transactions(
     State(acquirer): State<CardAcquirer>,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match acquirer.list(&headers, &query) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
-    };
-    answer_after(fault, None, response).await
-}
-
-impl CardAcquirer {
-    fn list(&self, headers: &HeaderMap, query: &ListQuery) -> Result<Response, Refusal> {
-        check_api_key(headers)?;
-        let filter = query.filter().map_err(|(field, message)| invalid(vec![(field, message)]))?;
-        let store = self.lock();
-        let mut found: Vec<&Transaction> = store
-            .transactions
-            .values()
-            .filter(|tx| filter.matches(&tx.merchant_reference, tx.created_at))
-            .collect();
-        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
-        let views: Vec<Value> = found.iter().map(|tx| tx.view(&self.sandbox.public_url)).collect();
-        Ok(json_response(StatusCode::OK, json!({ "transactions": views })))
-    }
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let filter = query.filter().map_err(|(field, message)| invalid(vec![(field, message)]))?;
+    let store = acquirer.lock();
+    let mut found: Vec<&Transaction> = store
+        .transactions
+        .values()
+        .filter(|tx| filter.matches(&tx.merchant_reference, tx.created_at))
+        .collect();
+    newest_first(&mut found, |tx| (tx.created_at, tx.id.as_str()));
+    let views: Vec<Value> = found.iter().map(|tx| tx.view(&acquirer.sandbox.public_url)).collect();
+    Ok(json_response(StatusCode::OK, json!({ "transactions": views })))
 }
 
 /// `POST /transactions/{id}/3d-secure-challenge`; Opayo calls the field `cRes`.
@@ -310,86 +276,69 @@ pub(super) async fn complete_challenge(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match acquirer.complete(&headers, &id, &body) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
-    };
-    answer_after(fault, None, response).await
-}
-
-impl CardAcquirer {
-    fn complete(&self, headers: &HeaderMap, id: &str, body: &[u8]) -> Result<Response, Refusal> {
-        check_api_key(headers)?;
-        let request: ChallengeBody = parse_json(body)?;
-        let cres = non_empty(request.cres.as_ref())
-            .ok_or_else(|| invalid(vec![("cRes", "is required".into())]))?;
-        let ids = decode_message(cres)
-            .as_ref()
-            .and_then(|m| message_ids(m, "CRes"))
-            .ok_or_else(|| invalid(vec![("cRes", "is not a challenge response".into())]))?;
-        let notification = {
-            let mut store = self.lock();
-            let Some(tx) = store.transactions.get_mut(id) else {
-                return Err(error(StatusCode::NOT_FOUND, "no such transaction"));
-            };
-            if ids.transaction_id != tx.id {
-                return Err(invalid(vec![("cRes", "belongs to another transaction".into())]));
-            }
-            let Some(challenge) = &tx.challenge else {
-                return Err(invalid(vec![("cRes", "the transaction had no challenge".into())]));
-            };
-            if ids.acs_trans_id != challenge.acs_trans_id {
-                return Err(invalid(vec![(
-                    "cRes",
-                    "was not issued by this transaction's ACS".into(),
-                )]));
-            }
-            // The outcome comes from the ACS itself; the cRes must agree with it.
-            let Some(authenticated) = challenge.outcome else {
-                return Err(invalid(vec![(
-                    "cRes",
-                    "the customer has not answered the challenge".into(),
-                )]));
-            };
-            let claimed = ids.trans_status.as_deref() == Some("Y");
-            if claimed != authenticated {
-                return Err(invalid(vec![("cRes", "does not match the issuer's result".into())]));
-            }
-            if tx.status == Status::ThreeDAuth {
-                if authenticated {
-                    tx.status = Status::Ok;
-                    tx.status_detail = DETAIL_OK;
-                    tx.token = Some(new_token());
-                } else {
-                    tx.status = Status::NotAuthed;
-                    tx.status_detail = DETAIL_3DS_FAILED;
-                }
-                Some(tx.clone())
-            } else {
-                // A repeated completion gets the same answer and changes nothing.
-                None
-            }
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let request: ChallengeBody = parse_json(&body)?;
+    let cres = non_empty(request.cres.as_ref())
+        .ok_or_else(|| invalid(vec![("cRes", "is required".into())]))?;
+    let ids = decode_message(cres)
+        .as_ref()
+        .and_then(|m| message_ids(m, "CRes"))
+        .ok_or_else(|| invalid(vec![("cRes", "is not a challenge response".into())]))?;
+    let notification = {
+        let mut store = acquirer.lock();
+        let Some(tx) = store.transactions.get_mut(&id) else {
+            return Err(error(StatusCode::NOT_FOUND, "no such transaction"));
         };
-        if let Some(tx) = &notification {
-            let mut store = self.lock();
-            if let Some(token) = &tx.token {
-                store.tokens.insert(token.clone(), tx.card.clone());
-            }
-            drop(store);
-            self.sandbox.notify(PROVIDER, &tx.notification_url, &tx.notification());
+        if ids.transaction_id != tx.id {
+            return Err(invalid(vec![("cRes", "belongs to another transaction".into())]));
         }
-        let store = self.lock();
-        let tx = store
-            .transactions
-            .get(id)
-            .ok_or_else(|| error(StatusCode::NOT_FOUND, "no such transaction"))?;
-        Ok(json_response(StatusCode::OK, tx.view(&self.sandbox.public_url)))
+        let Some(challenge) = &tx.challenge else {
+            return Err(invalid(vec![("cRes", "the transaction had no challenge".into())]));
+        };
+        if ids.acs_trans_id != challenge.acs_trans_id {
+            return Err(invalid(vec![("cRes", "was not issued by this transaction's ACS".into())]));
+        }
+        // The outcome comes from the ACS itself; the cRes must agree with it.
+        let Some(authenticated) = challenge.outcome else {
+            return Err(invalid(vec![(
+                "cRes",
+                "the customer has not answered the challenge".into(),
+            )]));
+        };
+        let claimed = ids.trans_status.as_deref() == Some("Y");
+        if claimed != authenticated {
+            return Err(invalid(vec![("cRes", "does not match the issuer's result".into())]));
+        }
+        if tx.status == Status::ThreeDAuth {
+            if authenticated {
+                tx.status = Status::Ok;
+                tx.status_detail = DETAIL_OK;
+                tx.token = Some(new_token());
+            } else {
+                tx.status = Status::NotAuthed;
+                tx.status_detail = DETAIL_3DS_FAILED;
+            }
+            Some(tx.clone())
+        } else {
+            // A repeated completion gets the same answer and changes nothing.
+            None
+        }
+    };
+    if let Some(tx) = &notification {
+        let mut store = acquirer.lock();
+        if let Some(token) = &tx.token {
+            store.tokens.insert(token.clone(), tx.card.clone());
+        }
+        drop(store);
+        acquirer.sandbox.notify(PROVIDER, &tx.notification_url, &tx.notification());
     }
+    let store = acquirer.lock();
+    let tx = store
+        .transactions
+        .get(&id)
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "no such transaction"))?;
+    Ok(json_response(StatusCode::OK, tx.view(&acquirer.sandbox.public_url)))
 }
 
 /// `POST /transactions/{id}/refund`.
@@ -404,65 +353,48 @@ pub(super) async fn refund(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    let fault = acquirer.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    let response = match acquirer.refund(&headers, &id, &body) {
-        Ok(response) => response,
-        Err(refused) => refused.into_response(),
+) -> Result<Response, Refusal> {
+    check_api_key(&headers)?;
+    let request: RefundBody = parse_json(&body)?;
+    let mut store = acquirer.lock();
+    let Some(tx) = store.transactions.get_mut(&id) else {
+        return Err(error(StatusCode::NOT_FOUND, "no such transaction"));
     };
-    answer_after(fault, None, response).await
-}
-
-impl CardAcquirer {
-    fn refund(&self, headers: &HeaderMap, id: &str, body: &[u8]) -> Result<Response, Refusal> {
-        check_api_key(headers)?;
-        let request: RefundBody = parse_json(body)?;
-        let mut store = self.lock();
-        let Some(tx) = store.transactions.get_mut(id) else {
-            return Err(error(StatusCode::NOT_FOUND, "no such transaction"));
-        };
-        let currency = tx.amount.currency();
-        if let Some(code) = &request.currency
-            && !code.trim().eq_ignore_ascii_case(currency.code())
-        {
-            return Err(invalid(vec![(
-                "currency",
-                format!("must be the transaction's currency, {}", currency.code()),
-            )]));
-        }
-        let amount = parse_amount(request.amount.as_ref(), currency)
-            .map_err(|m| invalid(vec![("amount", m)]))?;
-        if tx.status != Status::Ok {
-            return Err(invalid(vec![(
-                "id",
-                "only authorised transactions can be refunded".into(),
-            )]));
-        }
-        let remaining = tx.amount.minor() - tx.refunded.minor();
-        if amount.minor() > remaining {
-            return Err(invalid(vec![(
-                "amount",
-                format!(
-                    "is more than the {} left to refund",
-                    Money::from_minor(remaining, currency).to_decimal()
-                ),
-            )]));
-        }
-        tx.refunded = Money::from_minor(tx.refunded.minor() + amount.minor(), currency);
-        Ok(json_response(
-            StatusCode::CREATED,
-            json!({
-                "id": uuid::Uuid::new_v4().to_string().to_uppercase(),
-                "transaction_id": tx.id,
-                "status": "Ok",
-                "statusDetail": "The refund was successful.",
-                "amount": amount.to_decimal().to_string(),
-                "currency": currency.code(),
-                "refunded_amount": tx.refunded.to_decimal().to_string(),
-            }),
-        ))
+    let currency = tx.amount.currency();
+    if let Some(code) = &request.currency
+        && !code.trim().eq_ignore_ascii_case(currency.code())
+    {
+        return Err(invalid(vec![(
+            "currency",
+            format!("must be the transaction's currency, {}", currency.code()),
+        )]));
     }
+    let amount = parse_amount(request.amount.as_ref(), currency)
+        .map_err(|m| invalid(vec![("amount", m)]))?;
+    if tx.status != Status::Ok {
+        return Err(invalid(vec![("id", "only authorised transactions can be refunded".into())]));
+    }
+    let remaining = tx.amount.minor() - tx.refunded.minor();
+    if amount.minor() > remaining {
+        return Err(invalid(vec![(
+            "amount",
+            format!(
+                "is more than the {} left to refund",
+                Money::from_minor(remaining, currency).to_decimal()
+            ),
+        )]));
+    }
+    tx.refunded = Money::from_minor(tx.refunded.minor() + amount.minor(), currency);
+    Ok(json_response(
+        StatusCode::CREATED,
+        json!({
+            "id": uuid::Uuid::new_v4().to_string().to_uppercase(),
+            "transaction_id": tx.id,
+            "status": "Ok",
+            "statusDetail": "The refund was successful.",
+            "amount": decimal(amount),
+            "currency": currency.code(),
+            "refunded_amount": decimal(tx.refunded),
+        }),
+    ))
 }

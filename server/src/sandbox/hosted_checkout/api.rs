@@ -12,8 +12,7 @@ use serde_json::json;
 use settle::money::Money;
 
 use super::*;
-use crate::sandbox::faults::{self, RequestFault};
-use crate::sandbox::request::ListQuery;
+use crate::sandbox::request::{ListQuery, Refusal, error, newest_first};
 
 #[derive(Deserialize)]
 struct CreateCheckout {
@@ -35,17 +34,9 @@ pub(super) async fn create_checkout(
     State(provider): State<Provider>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let fault = provider.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    answer(fault, create(&provider, &headers, &body)).await
-}
-
-fn create(provider: &Provider, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
-    authorised(headers)?;
-    let request: CreateCheckout = parse_body(body)?;
+) -> Result<Response, Refusal> {
+    authorised(&headers)?;
+    let request: CreateCheckout = parse_body(&body)?;
     let currency = parse_currency(&request.currency)?;
     let payment = Payment {
         id: new_id("co"),
@@ -74,19 +65,13 @@ pub(super) async fn show_checkout(
     State(provider): State<Provider>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let fault = provider.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
+) -> Result<Response, Refusal> {
+    authorised(&headers)?;
+    let found = provider.books().payments.get(&id).cloned();
+    match found {
+        Some(p) => Ok(Json(provider.view(&p)).into_response()),
+        None => Err(not_found(&id)),
     }
-    let outcome = authorised(&headers).and_then(|()| {
-        let found = provider.books().payments.get(&id).cloned();
-        match found {
-            Some(p) => Ok(Json(provider.view(&p)).into_response()),
-            None => Err(error(StatusCode::NOT_FOUND, format!("no checkout or charge {id}"))),
-        }
-    });
-    answer(fault, outcome).await
 }
 
 /// `GET /checkouts?merchant_reference=…` or `?since=…`: checkouts and token charges, newest
@@ -95,16 +80,8 @@ pub(super) async fn find_checkouts(
     State(provider): State<Provider>,
     Query(query): Query<ListQuery>,
     headers: HeaderMap,
-) -> Response {
-    let fault = provider.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    answer(fault, find(&provider, &headers, &query)).await
-}
-
-fn find(provider: &Provider, headers: &HeaderMap, query: &ListQuery) -> Result<Response, Refusal> {
-    authorised(headers)?;
+) -> Result<Response, Refusal> {
+    authorised(&headers)?;
     let filter = query.filter().map_err(|(field, message)| invalid(field, message))?;
     let mut found: Vec<Payment> = provider
         .books()
@@ -113,7 +90,7 @@ fn find(provider: &Provider, headers: &HeaderMap, query: &ListQuery) -> Result<R
         .filter(|p| filter.matches(&p.merchant_reference, p.created_at))
         .cloned()
         .collect();
-    found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+    newest_first(&mut found, |p| (p.created_at, p.id.as_str()));
     let views: Vec<PaymentView> = found.iter().map(|p| provider.view(p)).collect();
     Ok(Json(json!({ "checkouts": views })).into_response())
 }
@@ -126,19 +103,11 @@ pub(super) async fn cancel_checkout(
     State(provider): State<Provider>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let fault = provider.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    answer(fault, cancel(&provider, &id, &headers)).await
-}
-
-fn cancel(provider: &Provider, id: &str, headers: &HeaderMap) -> Result<Response, Refusal> {
-    authorised(headers)?;
+) -> Result<Response, Refusal> {
+    authorised(&headers)?;
     let mut books = provider.books();
-    let Some(payment) = books.payments.get_mut(id) else {
-        return Err(error(StatusCode::NOT_FOUND, format!("no checkout or charge {id}")));
+    let Some(payment) = books.payments.get_mut(&id) else {
+        return Err(not_found(&id));
     };
     // Under the same lock the hosted page pays under, so a checkout is either paid or
     // cancelled, never both.
@@ -168,17 +137,9 @@ pub(super) async fn charge_token(
     State(provider): State<Provider>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let fault = provider.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    answer(fault, charge(&provider, &headers, &body)).await
-}
-
-fn charge(provider: &Provider, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
-    authorised(headers)?;
-    let request: CreateCharge = parse_body(body)?;
+) -> Result<Response, Refusal> {
+    authorised(&headers)?;
+    let request: CreateCharge = parse_body(&body)?;
     let currency = parse_currency(&request.currency)?;
     let amount = parse_amount(&request.amount, currency)?;
     let merchant_reference = parse_reference(&request.merchant_reference)?;
@@ -222,16 +183,14 @@ pub(super) async fn revoke_token(
     State(provider): State<Provider>,
     Path(token): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    if let Err(refusal) = authorised(&headers) {
-        return refusal.into_response();
-    }
+) -> Result<StatusCode, Refusal> {
+    authorised(&headers)?;
     let mut books = provider.books();
     if books.token_card(&token).is_none() {
-        return error(StatusCode::NOT_FOUND, "no such card token").into_response();
+        return Err(error(StatusCode::NOT_FOUND, "no such card token"));
     }
     books.revoked.insert(token);
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -247,25 +206,12 @@ pub(super) async fn refund(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let fault = provider.sandbox.faults.before_request(PROVIDER).await;
-    if fault == RequestFault::Unavailable {
-        return faults::unavailable();
-    }
-    answer(fault, refund_payment(&provider, &id, &headers, &body)).await
-}
-
-fn refund_payment(
-    provider: &Provider,
-    id: &str,
-    headers: &HeaderMap,
-    body: &[u8],
 ) -> Result<Response, Refusal> {
-    authorised(headers)?;
-    let request: CreateRefund = parse_body(body)?;
+    authorised(&headers)?;
+    let request: CreateRefund = parse_body(&body)?;
     let mut books = provider.books();
-    let Some(payment) = books.payments.get_mut(id) else {
-        return Err(error(StatusCode::NOT_FOUND, format!("no checkout or charge {id}")));
+    let Some(payment) = books.payments.get_mut(&id) else {
+        return Err(not_found(&id));
     };
     let currency = payment.amount.currency();
     if let Some(code) = request.currency.as_deref()
@@ -277,7 +223,7 @@ fn refund_payment(
     if payment.status != Status::Succeeded {
         return Err(error(
             StatusCode::CONFLICT,
-            format!(
+            &format!(
                 "only a succeeded payment can be refunded; this one is {}",
                 payment.status.as_str()
             ),

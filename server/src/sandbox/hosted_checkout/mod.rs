@@ -28,17 +28,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use settle::money::{Currency, Money};
 use url::Url;
 
-use super::Sandbox;
-use super::faults::RequestFault;
+use super::faults::Gate;
+use super::request::{
+    NOT_A_DECIMAL, Refusal, decimal, error, has_api_key, parse_decimal_amount, parse_http_url,
+};
+use super::{Sandbox, new_id};
 
 /// The fault-injection name of this provider.
 pub const PROVIDER: &str = "hosted-checkout";
@@ -160,6 +164,18 @@ struct PaymentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     return_url: Option<String>,
     save_card: bool,
+    #[serde(flatten)]
+    outcome: Outcome,
+    refunded_amount: String,
+    created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completed_at: Option<DateTime<Utc>>,
+}
+
+/// How a payment ended, in the API's view and in the notification alike: why it failed, and
+/// the card (never its number).
+#[derive(Serialize)]
+struct Outcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     failure_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,10 +184,17 @@ struct PaymentView {
     card_brand: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     card_last4: Option<String>,
-    refunded_amount: String,
-    created_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    completed_at: Option<DateTime<Utc>>,
+}
+
+impl Outcome {
+    fn of(p: &Payment) -> Outcome {
+        Outcome {
+            failure_reason: p.failure_reason.clone(),
+            card_token: p.card_token.clone(),
+            card_brand: p.card.as_ref().map(|c| c.brand.clone()),
+            card_last4: p.card.as_ref().map(|c| c.last4.clone()),
+        }
+    }
 }
 
 /// The signed server-to-server notification.
@@ -184,22 +207,14 @@ struct NotificationBody {
     status: &'static str,
     amount: String,
     currency: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    failure_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    card_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    card_brand: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    card_last4: Option<String>,
+    #[serde(flatten)]
+    outcome: Outcome,
     created_at: DateTime<Utc>,
 }
 
 impl Provider {
     fn books(&self) -> MutexGuard<'_, Books> {
-        // A panic while holding the lock leaves at worst one half-recorded simulated payment;
-        // the simulator keeps serving rather than failing every later request.
-        self.books.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.books)
     }
 
     fn pay_page_url(&self, id: &str) -> String {
@@ -220,10 +235,7 @@ impl Provider {
             redirect_url: is_checkout.then(|| self.pay_page_url(&p.id)),
             return_url: p.return_url.as_ref().map(|u| u.to_string()),
             save_card: p.save_card,
-            failure_reason: p.failure_reason.clone(),
-            card_token: p.card_token.clone(),
-            card_brand: p.card.as_ref().map(|c| c.brand.clone()),
-            card_last4: p.card.as_ref().map(|c| c.last4.clone()),
+            outcome: Outcome::of(p),
             refunded_amount: decimal(Money::from_minor(p.refunded_minor, p.amount.currency())),
             created_at: p.created_at,
             completed_at: p.completed_at,
@@ -248,10 +260,7 @@ impl Provider {
             status: p.status.as_str(),
             amount: decimal(p.amount),
             currency: p.amount.currency().code(),
-            failure_reason: p.failure_reason.clone(),
-            card_token: p.card_token.clone(),
-            card_brand: p.card.as_ref().map(|c| c.brand.clone()),
-            card_last4: p.card.as_ref().map(|c| c.last4.clone()),
+            outcome: Outcome::of(p),
             created_at: Utc::now(),
         };
         self.sandbox.notify(PROVIDER, url.as_str(), &body);
@@ -260,91 +269,47 @@ impl Provider {
 
 /// The hosted-checkout routes, to be nested at `/sandbox/hosted-checkout`.
 pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    let faults = Gate::new(&sandbox.faults, PROVIDER);
     let provider = Provider { sandbox, books: Arc::new(Mutex::new(Books::default())) };
     Router::new()
-        .route("/checkouts", post(api::create_checkout).get(api::find_checkouts))
-        .route("/checkouts/{id}", get(api::show_checkout))
-        .route("/checkouts/{id}/cancel", post(api::cancel_checkout))
-        .route("/checkouts/{id}/refund", post(api::refund))
-        .route("/charges", post(api::charge_token))
+        .route("/checkouts", faults.guard(post(api::create_checkout).get(api::find_checkouts)))
+        .route("/checkouts/{id}", faults.guard(get(api::show_checkout)))
+        .route("/checkouts/{id}/cancel", faults.guard(post(api::cancel_checkout)))
+        .route("/checkouts/{id}/refund", faults.guard(post(api::refund)))
+        .route("/charges", faults.guard(post(api::charge_token)))
+        // Not subject to faults: token revocation and the customer's pages.
         .route("/tokens/{token}", delete(api::revoke_token))
         .route("/pay/{id}", get(pages::pay_page).post(pages::pay_submit))
         .with_state(provider)
 }
 
-/// A provider id: a readable prefix and 128 random bits.
-fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
-
-/// An amount as the wire carries it: an exact decimal string (`"378.90"`).
-fn decimal(amount: Money) -> String {
-    amount.to_decimal().to_string()
-}
-
-/// Why the API refused a request; answered as `{"error": …, "field": …}`. Small, unlike a
-/// `Response`, so `?` can carry it through the validation helpers.
-struct Refusal {
-    status: StatusCode,
-    message: String,
-    field: Option<&'static str>,
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let body = match self.field {
-            Some(field) => json!({ "error": self.message, "field": field }),
-            None => json!({ "error": self.message }),
-        };
-        let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        }
-        response
-    }
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Refusal {
-    Refusal { status, message: message.into(), field: None }
-}
-
+/// A `422` naming the field at fault: `{"error": "<field> <message>", "field"}`.
 fn invalid(field: &'static str, message: impl std::fmt::Display) -> Refusal {
-    Refusal {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        message: format!("{field} {message}"),
-        field: Some(field),
-    }
+    let body = json!({ "error": format!("{field} {message}"), "field": field });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response().into()
+}
+
+fn not_found(id: &str) -> Refusal {
+    error(StatusCode::NOT_FOUND, &format!("no checkout or charge {id}"))
 }
 
 /// Like a real provider, the API wants a key; the sandbox takes any non-empty one.
 fn authorised(headers: &HeaderMap) -> Result<(), Refusal> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    if key.is_empty() {
-        return Err(error(StatusCode::UNAUTHORIZED, "missing API key (Authorization: Bearer)"));
+    if has_api_key(headers) {
+        return Ok(());
     }
-    Ok(())
-}
-
-/// Answers the outcome of an API call, after hanging if the fault plan said so: the work is
-/// done either way, so a client that gave up does not know it happened.
-async fn answer(fault: RequestFault, outcome: Result<Response, Refusal>) -> Response {
-    if let RequestFault::Hang(d) = fault {
-        tokio::time::sleep(d).await;
-    }
-    outcome.unwrap_or_else(IntoResponse::into_response)
+    let mut response =
+        error(StatusCode::UNAUTHORIZED, "missing API key (Authorization: Bearer)").into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    Err(response.into())
 }
 
 /// Parses a JSON body, answering 400 with the parser's reason when it isn't one.
-fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Refusal> {
+fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("request body is not valid: {e}")))
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("request body is not valid: {e}")))
 }
 
 /// Reads an amount given as a decimal string or JSON number, exactly (never via `f64`).
@@ -353,13 +318,9 @@ fn parse_amount(value: &serde_json::Value, currency: Currency) -> Result<Money, 
         serde_json::Value::String(s) => s.clone(),
         // serde_json's `arbitrary_precision` keeps a number's text as it was written.
         serde_json::Value::Number(n) => n.to_string(),
-        _ => return Err(invalid("amount", "must be a decimal string such as \"378.90\"")),
+        _ => return Err(invalid("amount", NOT_A_DECIMAL)),
     };
-    let amount = Money::parse_decimal(&text, currency).map_err(|e| invalid("amount", e.message))?;
-    if amount.is_zero() {
-        return Err(invalid("amount", "must be more than zero"));
-    }
-    Ok(amount)
+    parse_decimal_amount(&text, currency).map_err(|m| invalid("amount", m))
 }
 
 fn parse_currency(code: &str) -> Result<Currency, Refusal> {
@@ -367,10 +328,7 @@ fn parse_currency(code: &str) -> Result<Currency, Refusal> {
 }
 
 fn parse_url(field: &'static str, text: &str) -> Result<Url, Refusal> {
-    match Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
-        _ => Err(invalid(field, "must be an absolute http(s) URL")),
-    }
+    parse_http_url(text).map_err(|m| invalid(field, m))
 }
 
 fn parse_reference(text: &str) -> Result<String, Refusal> {
@@ -391,6 +349,85 @@ mod tests {
         let card = books.token_card("demo-peach-token-4242");
         assert_eq!(card.map(|c| (c.brand, c.last4)), Some(("VISA".into(), "4242".into())));
         assert!(books.token_card("tok_unknown").is_none());
+    }
+
+    #[tokio::test]
+    async fn refusals_have_the_providers_shape() {
+        async fn answer(
+            refusal: Option<Refusal>,
+        ) -> (StatusCode, Option<String>, serde_json::Value) {
+            let response = refusal.map(IntoResponse::into_response).unwrap_or_default();
+            let status = response.status();
+            let challenge = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await;
+            let body = body.ok().and_then(|b| serde_json::from_slice(&b).ok());
+            (status, challenge, body.unwrap_or_default())
+        }
+        assert_eq!(
+            answer(Some(invalid("amount", "must be more than zero"))).await,
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                json!({ "error": "amount must be more than zero", "field": "amount" })
+            )
+        );
+        assert_eq!(
+            answer(authorised(&HeaderMap::new()).err()).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                Some("Bearer".to_owned()),
+                json!({ "error": "missing API key (Authorization: Bearer)" })
+            )
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, header::HeaderValue::from_static("Bearer k"));
+        assert!(authorised(&headers).is_ok());
+        let (status, _, body) = answer(parse_body::<serde_json::Value>(b"{").err()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["error"].as_str().is_some_and(|e| e.starts_with("request body is not valid")));
+    }
+
+    #[test]
+    fn views_keep_their_fields_in_order() {
+        let provider = Provider {
+            sandbox: Sandbox::new("secret", "http://sandbox.test"),
+            books: Arc::new(Mutex::new(Books::default())),
+        };
+        let at = DateTime::from_timestamp(1_770_000_000, 0).unwrap_or_default();
+        let payment = Payment {
+            id: "co_1".into(),
+            merchant_reference: "PAY-1".into(),
+            amount: Money::from_minor(37890, Currency::parse("ZAR").unwrap()),
+            description: "Order".into(),
+            customer_email: None,
+            return_url: Url::parse("https://shop.test/back").ok(),
+            notification_url: None,
+            save_card: true,
+            status: Status::Failed,
+            failure_reason: Some("declined".into()),
+            card: Some(SavedCard { brand: "VISA".into(), last4: "0002".into() }),
+            card_token: None,
+            refunded_minor: 0,
+            created_at: at,
+            completed_at: Some(at),
+        };
+        let json = serde_json::to_string(&provider.view(&payment)).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"id":"co_1","object":"checkout","status":"failed","merchant_reference":"PAY-1","#,
+                r#""amount":"378.90","currency":"ZAR","description":"Order","#,
+                r#""redirect_url":"http://sandbox.test/sandbox/hosted-checkout/pay/co_1","#,
+                r#""return_url":"https://shop.test/back","save_card":true,"#,
+                r#""failure_reason":"declined","card_brand":"VISA","card_last4":"0002","#,
+                r#""refunded_amount":"0.00","created_at":"2026-02-02T02:40:00Z","#,
+                r#""completed_at":"2026-02-02T02:40:00Z"}"#
+            )
+        );
     }
 
     #[test]

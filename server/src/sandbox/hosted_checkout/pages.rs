@@ -4,12 +4,13 @@
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use settle::card::CardNumber;
 
 use super::*;
+use crate::sandbox::html::{self, escape};
 
 /// `GET /pay/{id}`: the hosted page.
 pub(super) async fn pay_page(State(provider): State<Provider>, Path(id): Path<String>) -> Response {
@@ -110,36 +111,10 @@ fn back_to_merchant(p: &Payment) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string())]).into_response()
 }
 
-/// Escapes text for HTML content and double-quoted attribute values.
-fn esc(text: &str) -> String {
-    html_escape::encode_double_quoted_attribute(text).into_owned()
-}
-
-/// The page frame: the site's stylesheet, no script and no inline style (the CSP forbids both).
-fn html(status: StatusCode, title: &str, content: &str) -> Response {
-    let body = format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{title} · Sandbox checkout</title>
-<link rel="stylesheet" href="/style/settle.css">
-</head>
-<body>
-<main>
-<div class="card narrow">
-<p><span class="tag">Sandbox hosted checkout</span></p>
-{content}
-</div>
-</main>
-</body>
-</html>
-"#,
-        title = esc(title),
-    );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+/// A hosted-checkout page: the sandbox's frame, marked as the hosted checkout's.
+fn framed(status: StatusCode, title: &str, content: &str) -> Response {
+    let content = format!("<p><span class=\"tag\">Sandbox hosted checkout</span></p>\n{content}");
+    html::page(status, "Sandbox checkout", title, &content)
 }
 
 fn page(status: StatusCode, provider: &Provider, p: &Payment, problem: Option<&str>) -> Response {
@@ -151,12 +126,12 @@ fn page(status: StatusCode, provider: &Provider, p: &Payment, problem: Option<&s
 <div><dt>Amount</dt><dd class="num">{amount}</dd></div>
 </dl>
 {description}"#,
-        amount = esc(&amount),
-        reference = esc(&p.merchant_reference),
+        amount = escape(&amount),
+        reference = escape(&p.merchant_reference),
         description = if p.description.is_empty() {
             String::new()
         } else {
-            format!("<p class=\"lead\">{}</p>", esc(&p.description))
+            format!("<p class=\"lead\">{}</p>", escape(&p.description))
         },
     );
     if p.status != Status::Pending {
@@ -166,10 +141,10 @@ fn page(status: StatusCode, provider: &Provider, p: &Payment, problem: Option<&s
             class = if p.status == Status::Succeeded { "success" } else { "error" },
             status = p.status.as_str(),
         );
-        return html(status, "Payment finished", &content);
+        return framed(status, "Payment finished", &content);
     }
     let problem = problem
-        .map(|m| format!("<p class=\"flash error\" role=\"alert\">{}</p>\n", esc(m)))
+        .map(|m| format!("<p class=\"flash error\" role=\"alert\">{}</p>\n", escape(m)))
         .unwrap_or_default();
     let content = format!(
         r#"{summary}
@@ -184,27 +159,17 @@ fn page(status: StatusCode, provider: &Provider, p: &Payment, problem: Option<&s
 <button type="submit" name="action" value="cancel" class="link" formnovalidate>Cancel</button>
 </p>
 </form>"#,
-        action = esc(&provider.pay_page_url(&p.id)),
+        action = escape(&provider.pay_page_url(&p.id)),
         card = TEST_CARD,
         declined = DECLINED_CARD,
     );
-    html(status, &format!("Pay {amount}"), &content)
+    framed(status, &format!("Pay {amount}"), &content)
 }
 
 fn not_found_page() -> Response {
-    html(
+    framed(
         StatusCode::NOT_FOUND,
         "No such checkout",
         "<h1>No such checkout</h1>\n<p>This checkout does not exist or has expired.</p>",
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;");
-    }
 }
