@@ -18,6 +18,7 @@ mod sandbox_bank;
 mod sandbox_card;
 mod sandbox_hosted_checkout;
 mod sandbox_lookups;
+mod routes;
 mod seed_000_checkout;
 mod seed_003_card_payments;
 mod support;
@@ -126,6 +127,8 @@ fn main() {
             edge::unknown_api_paths_and_methods_are_problem_details,
             edge::server_functions_answer_malformed_arguments_with_4xx,
             edge::server_function_errors_carry_their_status,
+            routes::every_route_has_a_guard_that_holds,
+            routes::every_page_is_under_a_role_or_knowingly_public,
             access::other_customers_and_merchants_find_nothing_of_a_customers,
             access::customers_pages_show_nothing_of_another_customers,
             access::a_method_must_be_one_the_gateway_and_product_take,
