@@ -168,6 +168,8 @@ pub enum Method {
     Invoice,
     /// A wallet (Apple Pay) the customer authorises in its sheet.
     Wallet,
+    /// Nothing: the amount owed is zero (any other amount is refused).
+    NothingOwed,
 }
 
 impl Method {
@@ -232,6 +234,7 @@ pub async fn pay(payments: &Orchestrator, request: PayRequest) -> Result<Started
         }
         Method::Invoice => Instrument::Invoice,
         Method::Wallet => Instrument::Wallet,
+        Method::NothingOwed => Instrument::NothingOwed,
     };
     let invoiced = matches!(instrument, Instrument::Invoice);
     let payment = payments
@@ -272,7 +275,8 @@ async fn action_of(db: &Db, payment: &Payment) -> Result<Action> {
 
 /// Starts paying what is owed on a service through the gateway chosen, the method following
 /// from the gateway's kind (a hosted page, an invoice, a wallet). A gateway that needs details
-/// this way of paying doesn't carry (card, bank, off-system) is refused.
+/// this way of paying doesn't carry (card, bank, off-system) is refused, unless nothing is owed:
+/// then any offered gateway settles it at once, without a call.
 pub async fn start_by_gateway(
     payments: &Orchestrator,
     viewer: &Viewer,
@@ -284,12 +288,20 @@ pub async fn start_by_gateway(
     let db = payments.db();
     let offer = offer(db, viewer, reference).await?;
     let chosen = offer.gateway(gateway)?;
-    let method = Method::for_gateway(chosen.kind).ok_or_else(|| {
-        Error::invalid(
-            "gateway",
-            format!("{} takes card, bank or staff-entered details; pay it with those", chosen.id),
-        )
-    })?;
+    let method = if offer.owed.as_ref().is_some_and(|p| p.amounts.gross().is_zero()) {
+        // Whatever the gateway takes, nothing is taken: no details are needed.
+        Method::NothingOwed
+    } else {
+        Method::for_gateway(chosen.kind).ok_or_else(|| {
+            Error::invalid(
+                "gateway",
+                format!(
+                    "{} takes card, bank or staff-entered details; pay it with those",
+                    chosen.id
+                ),
+            )
+        })?
+    };
     if let Some(earlier) = payments.earlier_attempt(idempotency_key.as_deref()).await? {
         return Ok(Started { action: action_of(db, &earlier).await?, payment: earlier });
     }

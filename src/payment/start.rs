@@ -53,6 +53,9 @@ pub enum Instrument {
     /// A wallet (Apple Pay): the customer authorises in the wallet sheet, after merchant
     /// validation; nothing is sent to the gateway until then.
     Wallet,
+    /// Nothing is owed, so nothing is taken: the attempt is settled at once through whichever
+    /// gateway the product offers. Refused for an amount that isn't zero.
+    NothingOwed,
 }
 
 impl Instrument {
@@ -68,6 +71,7 @@ impl Instrument {
             Instrument::DirectDebit { .. } => kind == K::DirectDebit,
             Instrument::Invoice => kind == K::Invoice,
             Instrument::Wallet => kind == K::ApplePay,
+            Instrument::NothingOwed => true,
         }
     }
 
@@ -80,6 +84,7 @@ impl Instrument {
             Instrument::DirectDebit { .. } => "a bank account",
             Instrument::Invoice => "an invoice",
             Instrument::Wallet => "a wallet",
+            Instrument::NothingOwed => "nothing (no payment required)",
         }
     }
 }
@@ -132,6 +137,14 @@ impl Orchestrator {
         let product = Product::find(&self.db, &service.product_id)
             .await?
             .ok_or_else(|| Error::Internal(format!("service {} has no product", service.id)))?;
+        if matches!(request.instrument, Instrument::NothingOwed)
+            && !purchase.amounts.gross().is_zero()
+        {
+            return Err(Error::invalid(
+                "method",
+                format!("{} is owed: choose how to pay it", purchase.amounts.gross()),
+            ));
+        }
         let route = self.route(&request, &purchase, &service, &product).await?;
         self.replace_open_attempt(&purchase.id).await?;
         let payment = self.record_attempt(&request, &purchase, &service, &route).await?;
@@ -485,7 +498,7 @@ impl Orchestrator {
                     .await
             }
             // Recorded without a call (see `record_attempt`).
-            Instrument::Invoice | Instrument::Wallet => {
+            Instrument::Invoice | Instrument::Wallet | Instrument::NothingOwed => {
                 Err(ConnectorError::Unsupported("collection without a gateway call"))
             }
         }

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -146,7 +146,8 @@ pub fn routes(state: &AppState) -> Routes {
     )
 }
 
-/// `POST /api/payments`: starts a payment. 201 with the payment; 422 with errors per field.
+/// `POST /api/payments`: starts a payment. 201 with the payment and its address in `Location`;
+/// 422 with errors per field.
 pub async fn start(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -161,7 +162,13 @@ pub async fn start(
     let started = checkout::pay(&state.payments, request)
         .await
         .map_err(|e| card::rename_error(e, &[("payment_method", "payment_method_id")]))?;
-    Ok((StatusCode::CREATED, Json(PaymentView::from(&started.payment))).into_response())
+    let location = format!("/api/payments/{}", started.payment.reference);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(PaymentView::from(&started.payment)),
+    )
+        .into_response())
 }
 
 /// This API's names for the core's card fields.

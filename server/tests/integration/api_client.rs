@@ -110,6 +110,16 @@ impl TestApp {
         )
     }
 
+    /// Clears a sandbox provider's faults.
+    pub async fn reset_faults(&self, provider: &str) -> Result<()> {
+        let path = format!("/sandbox/faults/{provider}");
+        let response = self.client.delete(self.url(&path)).send().await?;
+        ensure(
+            response.status() == 204,
+            format!("clearing {provider} faults: {}", response.status()),
+        )
+    }
+
     /// The ledger check over the last hour, with attempts unsettled for 30 s or more in doubt.
     pub async fn ledger(&self) -> Result<LedgerReport> {
         let since = chrono::Utc::now() - chrono::Duration::hours(1);

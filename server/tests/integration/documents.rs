@@ -9,7 +9,7 @@ use settle::access::Viewer;
 use settle::card::{CardNumber, Cvv, ExpiryDate};
 use settle::connector::{Address, CardDetails};
 use settle::customer::Customer;
-use settle::demo::{CARD_POLICY_NUMBER, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET, POLICY_NUMBER};
+use settle::demo::{CARD_POLICY_NUMBER, MERCHANT_CLIENT_ID, POLICY_NUMBER};
 use settle::document;
 use settle::merchant::{Merchant, NewMerchant};
 use settle::payment::PaymentState::{Invoiced, PolicyConverted, Refunded};
@@ -19,23 +19,6 @@ use settle::purchase::Purchase;
 use settle::service::Service;
 
 use crate::support::{TestApp, ensure};
-
-/// A bearer token from the client-credentials grant.
-async fn token(app: &TestApp, client_id: &str, secret: &str) -> Result<String> {
-    let body: Value = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    body["access_token"].as_str().map(str::to_owned).context(format!("a token: {body}"))
-}
 
 /// Starts a payment of a demo service's open purchase for the demo merchant.
 async fn pay(
@@ -126,7 +109,7 @@ pub async fn tax_invoice_and_receipt_are_pdfs_of_the_payment(app: TestApp) -> Re
     let paid = pay(&app, CARD_POLICY_NUMBER, "sagepay-gbp", card()?).await?;
     ensure(paid.state == PolicyConverted, format!("frictionless card: {}", paid.state))?;
     let reference = paid.reference.clone();
-    let bearer = token(&app, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET).await?;
+    let bearer = app.merchant_token().await?;
     let today = paid.created_at.format("%Y-%m-%d").to_string();
     let policy =
         Service::find_by_reference(&app.db, CARD_POLICY_NUMBER).await?.context("policy")?;
@@ -231,7 +214,7 @@ pub async fn receipt_is_refused_until_money_moves(app: TestApp) -> Result<()> {
     let invoiced = pay(&app, POLICY_NUMBER, "invoice", Instrument::Invoice).await?;
     ensure(invoiced.state == Invoiced, format!("invoice gateway: {}", invoiced.state))?;
     let reference = invoiced.reference.clone();
-    let bearer = token(&app, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET).await?;
+    let bearer = app.merchant_token().await?;
 
     // The tax invoice exists already: 4857.14 + 5 % (242.86) = 5100.00 AED.
     let invoice_number = format!("INV-{reference}");
@@ -280,7 +263,7 @@ pub async fn receipt_is_refused_until_money_moves(app: TestApp) -> Result<()> {
 pub async fn documents_are_for_the_payments_merchant_and_customer(app: TestApp) -> Result<()> {
     let paid = pay(&app, CARD_POLICY_NUMBER, "sagepay-gbp", card()?).await?;
     let reference = paid.reference.clone();
-    let bearer = token(&app, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET).await?;
+    let bearer = app.merchant_token().await?;
     let documents = ["tax-invoice", "receipt"];
 
     for document in documents {
@@ -324,7 +307,7 @@ pub async fn documents_are_for_the_payments_merchant_and_customer(app: TestApp) 
         },
     )
     .await?;
-    let other = token(&app, "another-shop", "another-shop-secret-123").await?;
+    let other = app.client_token("another-shop", "another-shop-secret-123").await?;
     for document in documents {
         let path = format!("/api/v3/payment/{reference}/{document}/");
         let response = get(&app, &path, Some(&other)).await?;

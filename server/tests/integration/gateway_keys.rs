@@ -9,25 +9,9 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use settle::connector::SANDBOX_SIGNING_SECRET;
 use settle::connector::signature;
-use settle::demo::{MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET, POLICY_NUMBER};
+use settle::demo::POLICY_NUMBER;
 
 use crate::support::{TestApp, TestDatabase, ensure, eventually, html_forms, start_app};
-
-async fn merchant_token(app: &TestApp) -> Result<String> {
-    let body: Value = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", MERCHANT_CLIENT_ID),
-            ("client_secret", MERCHANT_CLIENT_SECRET),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(body["access_token"].as_str().context("an access token")?.to_owned())
-}
 
 /// `GET /api/payments/{reference}`: the payment with its timeline.
 async fn payment(app: &TestApp, token: &str, reference: &str) -> Result<Value> {
@@ -65,7 +49,7 @@ pub async fn development_sandbox_key_is_refused_in_production(db: TestDatabase) 
 async fn check_production_keys(app: &TestApp) -> Result<()> {
     let key = app.state.config.sandbox_signing_secret().to_owned();
     ensure(key != SANDBOX_SIGNING_SECRET, "production made its own sandbox key")?;
-    let token = merchant_token(app).await?;
+    let token = app.merchant_token().await?;
     let (status, checkout): (u16, Value) = {
         let response = app
             .client

@@ -14,11 +14,11 @@ mod gateway_keys;
 mod money_safety;
 mod oauth;
 mod payments;
+mod routes;
 mod sandbox_bank;
 mod sandbox_card;
 mod sandbox_hosted_checkout;
 mod sandbox_lookups;
-mod routes;
 mod seed_000_checkout;
 mod seed_003_card_payments;
 mod support;
@@ -67,6 +67,7 @@ fn main() {
             payments::dropped_notification_is_settled_by_the_sweep,
             payments::duplicate_notification_is_recorded_and_ignored,
             payments::concurrent_requests_with_one_idempotency_key_charge_once,
+            payments::card_errors_use_this_apis_field_names,
             payments::gateway_routing_tries_the_next_gateway_when_one_is_down,
             payments::gateway_errors_and_timeouts_end_in_terminal_states,
             payments::saved_card_pays_arrears_within_the_products_rules,
@@ -114,6 +115,8 @@ fn main() {
             seed_000_checkout::initiate_refuses_bad_input,
             seed_000_checkout::token_flow_pays_and_returns_to_the_client,
             seed_000_checkout::token_refuses_unregistered_return_urls,
+            seed_000_checkout::return_url_given_to_token_carries_over_to_initiate,
+            seed_000_checkout::without_a_return_url_the_merchants_completion_page_is_used,
             seed_000_checkout::declined_payment_returns_with_the_failure_then_a_retry_pays,
             seed_000_checkout::missed_return_is_settled_by_the_sweep,
             seed_000_checkout::forged_gateway_return_changes_nothing,
@@ -129,6 +132,7 @@ fn main() {
             edge::server_function_errors_carry_their_status,
             routes::every_route_has_a_guard_that_holds,
             routes::every_page_is_under_a_role_or_knowingly_public,
+            routes::seed_002_paths_are_reserved_not_taken_by_seed_003,
             access::other_customers_and_merchants_find_nothing_of_a_customers,
             access::customers_pages_show_nothing_of_another_customers,
             access::a_method_must_be_one_the_gateway_and_product_take,

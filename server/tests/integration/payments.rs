@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use reqwest::Method;
 use serde_json::{Value, json};
 use settle::card::{CardNumber, Cvv, ExpiryDate};
 use settle::connector::{Address, CardDetails};
-use settle::demo::{CARD_POLICY_NUMBER, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET, POLICY_NUMBER};
+use settle::demo::{CARD_POLICY_NUMBER, POLICY_NUMBER};
 use settle::payment::PaymentState::{self, *};
 use settle::payment::event::timeline;
 use settle::payment::orchestrator::ReconcilePolicy;
@@ -305,19 +306,7 @@ pub async fn duplicate_notification_is_recorded_and_ignored(app: TestApp) -> Res
 }
 
 pub async fn concurrent_requests_with_one_idempotency_key_charge_once(app: TestApp) -> Result<()> {
-    let token: Value = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", MERCHANT_CLIENT_ID),
-            ("client_secret", MERCHANT_CLIENT_SECRET),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = token["access_token"].as_str().context("token")?.to_owned();
+    let token = app.merchant_token().await?;
     let purchase = open_purchase(&app, CARD_POLICY_NUMBER).await?;
     let body = json!({
         "purchase_id": purchase.as_str(),
@@ -358,31 +347,79 @@ pub async fn concurrent_requests_with_one_idempotency_key_charge_once(app: TestA
     let charges = Payment::for_purchase(&app.db, &purchase).await?;
     ensure(charges.len() == 1, format!("one charge, got {}", charges.len()))?;
 
-    // Later: the same key and body replays; the same key with another body is refused.
-    let replay = app
-        .client
-        .post(app.url("/api/payments"))
-        .bearer_auth(&token)
-        .header("idempotency-key", "order-7731")
-        .json(&body)
-        .send()
-        .await?;
+    // Later: the same key and body replays the stored answer, headers and all; the same key with
+    // another body is refused.
+    let key = Some("order-7731");
+    let replay = app.call(Method::POST, "/api/payments", Some(&token), Some(&body), key).await?;
+    let header = |name: &str| {
+        replay.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    let reference = created[0].as_str().unwrap_or_default();
     ensure(
-        replay.status() == 201
-            && replay.headers().get("idempotent-replayed").is_some_and(|v| v == "true"),
-        "replayed",
+        replay.status == 201
+            && header("idempotent-replayed") == "true"
+            && replay.body["reference"] == created[0],
+        format!("replayed: {} {}", replay.status, replay.body),
+    )?;
+    ensure(
+        header("content-type") == "application/json"
+            && header("location") == format!("/api/payments/{reference}"),
+        format!("with its Content-Type and Location: {:?}", replay.headers),
     )?;
     let mut other = body.clone();
     other["gateway"] = json!("sagepay-gbp ");
-    let mismatch = app
-        .client
-        .post(app.url("/api/payments"))
-        .bearer_auth(&token)
-        .header("idempotency-key", "order-7731")
-        .json(&other)
-        .send()
-        .await?;
-    ensure(mismatch.status() == 422, format!("another body with the key: {}", mismatch.status()))
+    let mismatch = app.call(Method::POST, "/api/payments", Some(&token), Some(&other), key).await?;
+    ensure(mismatch.status == 422, format!("another body with the key: {}", mismatch.status))
+}
+
+pub async fn card_errors_use_this_apis_field_names(app: TestApp) -> Result<()> {
+    let token = app.merchant_token().await?;
+    let purchase = open_purchase(&app, CARD_POLICY_NUMBER).await?;
+    let body = json!({
+        "purchase_id": purchase.as_str(),
+        "gateway": "sagepay-gbp",
+        "method": "card",
+        "card": {
+            "holder": "J".repeat(51),
+            "number": "4929 0000 0000 7",
+            "expiry": "0120",
+            "cvv": "1234",
+            "type": "MASTERCARD"
+        },
+        "billing_address": { "street": "Trinity Lane" }
+    });
+    let refused = app.call(Method::POST, "/api/payments", Some(&token), Some(&body), None).await?;
+    let mut fields: Vec<String> = refused.body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["field"].as_str().map(str::to_owned))
+        .collect();
+    fields.sort();
+    ensure(
+        refused.status == 422
+            && fields == ["billing_address.postcode", "card.expiry", "card.holder", "card.number"],
+        format!("each field named as this API names it: {} {}", refused.status, refused.body),
+    )?;
+    // With a valid number, the scheme's rules apply: a Visa's code has 3 digits; the type named
+    // must be the number's.
+    let mut body = body;
+    body["card"]["number"] = json!("4929 0000 0000 6");
+    body["card"]["holder"] = json!("J SMITH");
+    body["card"]["expiry"] = json!("1230");
+    body["billing_address"]["postcode"] = json!("PE30 1JW");
+    let refused = app.call(Method::POST, "/api/payments", Some(&token), Some(&body), None).await?;
+    let fields: Vec<&str> = refused.body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    ensure(
+        refused.status == 422 && fields.contains(&"card.cvv") && fields.contains(&"card.type"),
+        format!("the scheme's rules: {} {}", refused.status, refused.body),
+    )?;
+    ensure(Payment::for_purchase(&app.db, &purchase).await?.is_empty(), "nothing was started")
 }
 
 pub async fn gateway_routing_tries_the_next_gateway_when_one_is_down(app: TestApp) -> Result<()> {

@@ -41,7 +41,11 @@ pub async fn every_route_has_a_guard_that_holds(app: TestApp) -> Result<()> {
             Guard::Public | Guard::Gateway => status < 500 && status != 405,
         };
         if !held {
-            bail!("{method} {} ({:?}) answered {status} without credentials", route.path, route.guard);
+            bail!(
+                "{method} {} ({:?}) answered {status} without credentials",
+                route.path,
+                route.guard
+            );
         }
         listed.push(format!("{:<6} {:<60} {:?}", route.method, route.path, route.guard));
     }
@@ -77,6 +81,23 @@ pub async fn every_page_is_under_a_role_or_knowingly_public(app: TestApp) -> Res
             }
             None if PUBLIC_PAGES.contains(&path.as_str()) => {}
             None => bail!("page {path} is under no role's prefix and not listed as public"),
+        }
+    }
+    Ok(())
+}
+
+pub async fn seed_002_paths_are_reserved_not_taken_by_seed_003(app: TestApp) -> Result<()> {
+    let token = app.merchant_token().await?;
+    for (method, path) in [
+        (Method::GET, "/api/v1/payments/orders/"),
+        (Method::POST, "/api/v1/payments/orders"),
+        (Method::GET, "/api/v1/payments/orders/total/"),
+        (Method::GET, "/api/v1/payments/payment_methods/"),
+        (Method::GET, "/api/v1/payments/payment_methods/3"),
+    ] {
+        let answer = app.call(method.clone(), path, Some(&token), None, None).await?;
+        if answer.status != 501 || !answer.body["detail"].is_string() {
+            bail!("{method} {path}: {} {}", answer.status, answer.body);
         }
     }
     Ok(())

@@ -64,11 +64,6 @@ async fn settle_after(app: &TestApp, ms: u64) -> Result<()> {
     ensure(response.status() == 200, format!("settings answered {}", response.status()))
 }
 
-async fn set_faults(app: &TestApp, faults: serde_json::Value) -> Result<()> {
-    let response = app.client.put(app.url("/sandbox/faults/bank")).json(&faults).send().await?;
-    ensure(response.status() == 200, format!("faults answered {}", response.status()))
-}
-
 fn collection(
     capture: &Capture,
     iban: &str,
@@ -226,7 +221,7 @@ pub async fn dropped_and_duplicated_notifications_follow_the_fault_plan(
     let capture = Capture::start().await?;
     let bank = connector(&app)?;
 
-    set_faults(&app, serde_json::json!({ "drop_notification_rate": 1.0 })).await?;
+    app.set_faults("bank", serde_json::json!({ "drop_notification_rate": 1.0 })).await?;
     let dropped = bank.direct_debit(&collection(&capture, SETTLING_IBAN, None, "20.00")?).await?;
     // Reconciliation still learns the outcome from the status query.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -246,7 +241,7 @@ pub async fn dropped_and_duplicated_notifications_follow_the_fault_plan(
         "a dropped notification never arrives",
     )?;
 
-    set_faults(&app, serde_json::json!({ "duplicate_notification_rate": 1.0 })).await?;
+    app.set_faults("bank", serde_json::json!({ "duplicate_notification_rate": 1.0 })).await?;
     let doubled =
         bank.direct_debit(&collection(&capture, INSUFFICIENT_FUNDS_IBAN, None, "20.00")?).await?;
     capture.wait_for(NOTIFY, 2, WAIT).await?;
@@ -262,7 +257,7 @@ pub async fn unavailable_or_hanging_bank(app: TestApp) -> Result<()> {
     let capture = Capture::start().await?;
     let bank = connector(&app)?;
 
-    set_faults(&app, serde_json::json!({ "error_rate": 1.0 })).await?;
+    app.set_faults("bank", serde_json::json!({ "error_rate": 1.0 })).await?;
     let request = collection(&capture, SETTLING_IBAN, None, "30.00")?;
     match bank.direct_debit(&request).await {
         Err(e @ ConnectorError::Unavailable(_)) => {
@@ -270,14 +265,14 @@ pub async fn unavailable_or_hanging_bank(app: TestApp) -> Result<()> {
         }
         other => bail!("expected Unavailable, got {other:?}"),
     }
-    set_faults(&app, serde_json::json!({})).await?;
+    app.set_faults("bank", serde_json::json!({})).await?;
     match bank.query_status(&request.payment_reference).await {
         Err(ConnectorError::Refused { status: 404, .. }) => {}
         other => bail!("the bank must not know the collection, got {other:?}"),
     }
 
     // A hang: the bank acts, then answers too late for the connector.
-    set_faults(&app, serde_json::json!({ "timeout_rate": 1.0, "hang_ms": 2000 })).await?;
+    app.set_faults("bank", serde_json::json!({ "timeout_rate": 1.0, "hang_ms": 2000 })).await?;
     let slow = DirectDebitConnector::new(
         config(&app, Duration::from_millis(300), SANDBOX_SIGNING_SECRET)?,
         reqwest::Client::new(),
@@ -287,7 +282,7 @@ pub async fn unavailable_or_hanging_bank(app: TestApp) -> Result<()> {
         Err(e @ ConnectorError::Timeout(_)) => ensure(!e.nothing_happened(), "money may move")?,
         other => bail!("expected a timeout, got {other:?}"),
     }
-    set_faults(&app, serde_json::json!({})).await?;
+    app.set_faults("bank", serde_json::json!({})).await?;
     let found = bank.query_status(&request.payment_reference).await?;
     ensure(found.token.is_some(), "the collection exists with its mandate")?;
     let notification = notification_for(&capture, bank.as_ref(), &found.gateway_reference).await?;

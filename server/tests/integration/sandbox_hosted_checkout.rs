@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 use settle::connector::apple_pay::ApplePayConnector;
 use settle::connector::hosted_checkout::HostedCheckoutConnector;
 use settle::connector::signature::{self, SignatureError};
@@ -93,22 +93,6 @@ fn returned(response: &reqwest::Response, capture: &Capture) -> Result<HashMap<S
         format!("redirected to {to}, expected {expected}"),
     )?;
     Ok(to.query_pairs().into_owned().collect())
-}
-
-async fn set_faults(app: &TestApp, provider: &str, faults: Value) -> Result<()> {
-    let response = app
-        .client
-        .put(app.url(&format!("/sandbox/faults/{provider}")))
-        .json(&faults)
-        .send()
-        .await?;
-    ensure(response.status() == 200, format!("PUT faults answered {}", response.status()))
-}
-
-async fn reset_faults(app: &TestApp, provider: &str) -> Result<()> {
-    let response =
-        app.client.delete(app.url(&format!("/sandbox/faults/{provider}"))).send().await?;
-    ensure(response.status() == 204, format!("DELETE faults answered {}", response.status()))
 }
 
 fn verify(
@@ -307,20 +291,20 @@ pub async fn an_unavailable_provider_did_nothing_and_a_hang_times_out(app: TestA
     let capture = Capture::start().await?;
     let connector = connector(&app);
 
-    set_faults(&app, "hosted-checkout", json!({ "error_rate": 1.0 })).await?;
+    app.set_faults("hosted-checkout", json!({ "error_rate": 1.0 })).await?;
     match connector.create_checkout(&checkout(&capture, "PAY-4001", zar(1000), false)).await {
         Err(e @ ConnectorError::Unavailable(_)) => {
             ensure(e.nothing_happened(), "a 503 means the next gateway may be tried")?
         }
         other => bail!("with error_rate 1: {other:?}"),
     }
-    reset_faults(&app, "hosted-checkout").await?;
+    app.reset_faults("hosted-checkout").await?;
     ensure(
         connector.find_by_reference("PAY-4001").await?.is_none(),
         "an unavailable provider created nothing",
     )?;
 
-    set_faults(&app, "hosted-checkout", json!({ "timeout_rate": 1.0, "hang_ms": 2000 })).await?;
+    app.set_faults("hosted-checkout", json!({ "timeout_rate": 1.0, "hang_ms": 2000 })).await?;
     let impatient = HostedCheckoutConnector::new(
         config(&app, "hosted-checkout", Duration::from_millis(300)),
         reqwest::Client::new(),
@@ -333,7 +317,7 @@ pub async fn an_unavailable_provider_did_nothing_and_a_hang_times_out(app: TestA
         other => bail!("with timeout_rate 1: {other:?}"),
     }
     ensure(started.elapsed() < Duration::from_millis(1500), "the client gave up at its timeout")?;
-    reset_faults(&app, "hosted-checkout").await?;
+    app.reset_faults("hosted-checkout").await?;
     let found = connector
         .find_by_reference("PAY-4002")
         .await?
@@ -347,7 +331,7 @@ pub async fn an_unavailable_provider_did_nothing_and_a_hang_times_out(app: TestA
 pub async fn a_dropped_notification_still_settles_by_status_query(app: TestApp) -> Result<()> {
     let capture = Capture::start().await?;
     let connector = connector(&app);
-    set_faults(&app, "hosted-checkout", json!({ "drop_notification_rate": 1.0 })).await?;
+    app.set_faults("hosted-checkout", json!({ "drop_notification_rate": 1.0 })).await?;
     let session =
         connector.create_checkout(&checkout(&capture, "PAY-5001", zar(2500), false)).await?;
     let query = returned(&press(&app, &session, "pay").await?, &capture)?;
@@ -362,7 +346,7 @@ pub async fn a_dropped_notification_still_settles_by_status_query(app: TestApp) 
 pub async fn a_duplicated_notification_repeats_its_event_id(app: TestApp) -> Result<()> {
     let capture = Capture::start().await?;
     let connector = connector(&app);
-    set_faults(&app, "hosted-checkout", json!({ "duplicate_notification_rate": 1.0 })).await?;
+    app.set_faults("hosted-checkout", json!({ "duplicate_notification_rate": 1.0 })).await?;
     let session =
         connector.create_checkout(&checkout(&capture, "PAY-6001", zar(2500), false)).await?;
     returned(&press(&app, &session, "pay").await?, &capture)?;
@@ -531,7 +515,7 @@ pub async fn apple_pay_session_has_every_key_of_the_seed_example(app: TestApp) -
         Err(ConnectorError::Refused { status: 400, .. }) => {}
         other => bail!("a URL is not a domain name: {other:?}"),
     }
-    set_faults(&app, "apple-pay", json!({ "error_rate": 1.0 })).await?;
+    app.set_faults("apple-pay", json!({ "error_rate": 1.0 })).await?;
     match connector.validate_merchant("shop.example.com", "Tree's Policy").await {
         Err(ConnectorError::Unavailable(_)) => Ok(()),
         other => bail!("with error_rate 1: {other:?}"),

@@ -11,8 +11,9 @@ use chrono::Utc;
 use reqwest::{RequestBuilder, Response};
 use serde_json::{Value, json};
 use settle::checkout::InvoiceActivation;
+use settle::checkout::return_to::set_completion_page;
 use settle::customer::Customer;
-use settle::demo::{CARD_POLICY_NUMBER, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET, POLICY_NUMBER};
+use settle::demo::{CARD_POLICY_NUMBER, MERCHANT_CLIENT_ID, POLICY_NUMBER};
 use settle::merchant::{Merchant, NewMerchant};
 use settle::money::{Currency, Money};
 use settle::product::{BillingKind, NewProduct, Product, ServiceKind};
@@ -24,27 +25,6 @@ use crate::support::{TestApp, ensure, eventually, html_forms, location};
 
 /// Where the demo client wants its customers back (an origin the demo merchant registered).
 const CLIENT_RETURN: &str = "http://localhost:8080/checkout/done?cart=7";
-
-/// A bearer token for the demo merchant (client credentials).
-async fn bearer(app: &TestApp) -> Result<String> {
-    bearer_for(app, MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET).await
-}
-
-async fn bearer_for(app: &TestApp, client_id: &str, secret: &str) -> Result<String> {
-    let body: Value = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(body["access_token"].as_str().context("an access token")?.to_owned())
-}
 
 /// Sends a request and returns the status and the JSON body (`null` if there is none).
 async fn call(request: RequestBuilder) -> Result<(u16, Value)> {
@@ -224,7 +204,7 @@ async fn new_policy(
 }
 
 pub async fn gateways_are_listed_per_policy(app: TestApp) -> Result<()> {
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let motor = json!([
         { "gateway": "payfort-aed", "name": "Payfort", "provider": "payfort" },
         { "gateway": "applepay-aed", "name": "Apple Pay", "provider": "payfort" },
@@ -272,7 +252,7 @@ pub async fn gateways_are_listed_per_policy(app: TestApp) -> Result<()> {
 
 pub async fn initiate_payment_required_redirects_to_the_hosted_page(app: TestApp) -> Result<()> {
     drop_notifications(&app).await?;
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let first = initiate(&app, &token, POLICY_NUMBER, "payfort-aed").await?;
     ensure(keys(&first) == ["action", "token", "url"], format!("the seed's keys: {first}"))?;
     ensure(first["action"] == "Payment required", format!("action: {first}"))?;
@@ -334,7 +314,7 @@ pub async fn initiate_payment_required_redirects_to_the_hosted_page(app: TestApp
 }
 
 pub async fn no_payment_required_when_nothing_is_owed(app: TestApp) -> Result<()> {
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let free = "DEMO/0100/FREE/WEB";
     new_policy(&app, free, "0.00", InvoiceActivation::OnPayment).await?;
     let started = initiate(&app, &token, free, "payfort-aed").await?;
@@ -366,7 +346,7 @@ pub async fn no_payment_required_when_nothing_is_owed(app: TestApp) -> Result<()
 }
 
 pub async fn invoiced_policies_follow_the_product_rule(app: TestApp) -> Result<()> {
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     // The demo product waits for the invoice to be paid (the default rule).
     let invoiced = initiate(&app, &token, POLICY_NUMBER, "invoice").await?;
     ensure(
@@ -401,7 +381,7 @@ pub async fn invoiced_policies_follow_the_product_rule(app: TestApp) -> Result<(
 }
 
 pub async fn initiate_refuses_bad_input(app: TestApp) -> Result<()> {
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let path = "/api/v3/payment/initiate/";
     let (code, body) = post(&app, &token, path, json!({})).await?;
     let fields: Vec<String> =
@@ -480,7 +460,7 @@ pub async fn initiate_refuses_bad_input(app: TestApp) -> Result<()> {
 
 pub async fn token_flow_pays_and_returns_to_the_client(app: TestApp) -> Result<()> {
     drop_notifications(&app).await?;
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     // The customer clicks "Purchase" on the client's summary page: the client asks for a token.
     let checkout = payment_token(&app, &token, POLICY_NUMBER, CLIENT_RETURN).await?;
     let url = text(&checkout["url"]);
@@ -548,7 +528,7 @@ pub async fn token_flow_pays_and_returns_to_the_client(app: TestApp) -> Result<(
 }
 
 pub async fn token_refuses_unregistered_return_urls(app: TestApp) -> Result<()> {
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let path = "/api/v3/payment/token/";
     let refused = |url: &'static str| {
         let (app, token) = (&app, token.clone());
@@ -619,11 +599,67 @@ pub async fn token_refuses_unregistered_return_urls(app: TestApp) -> Result<()> 
     ensure(once == twice, format!("the same answer: {once} / {twice}"))
 }
 
+pub async fn return_url_given_to_token_carries_over_to_initiate(app: TestApp) -> Result<()> {
+    drop_notifications(&app).await?;
+    let token = app.merchant_token().await?;
+    // The client asks for a token with its return URL, then (the customer picked another way on
+    // its page) initiates, whose payload has no URL: the URL it gave for the policy still holds.
+    let first = payment_token(&app, &token, POLICY_NUMBER, CLIENT_RETURN).await?;
+    let started = initiate(&app, &token, POLICY_NUMBER, "payfort-aed").await?;
+    ensure(started["token"] != first["token"], "initiate starts a new attempt")?;
+    let back = customer_pays(&app, &text(&started["url"]), "Pay").await?;
+    let client = gateway_return(&app, &back).await?;
+    ensure(
+        client.as_str().starts_with("http://localhost:8080/checkout/done?cart=7&")
+            && query_value(&client, "reference") == Some(text(&started["token"]))
+            && query_value(&client, "status").as_deref() == Some("POLICY_CONVERTED"),
+        format!("back to the URL the client gave with the token: {client}"),
+    )
+}
+
+pub async fn without_a_return_url_the_merchants_completion_page_is_used(
+    app: TestApp,
+) -> Result<()> {
+    drop_notifications(&app).await?;
+    let token = app.merchant_token().await?;
+    let merchant =
+        Merchant::by_client_id(&app.db, MERCHANT_CLIENT_ID).await?.context("merchant")?;
+
+    // Nothing configured: the customer lands on their status page in Settle.
+    let started = initiate(&app, &token, POLICY_NUMBER, "payfort-aed").await?;
+    let back = customer_pays(&app, &text(&started["url"]), "Cancel").await?;
+    let response = app.client.get(&back).send().await?;
+    ensure(
+        location(&response) == format!("/account/payments/{}", text(&started["token"])),
+        format!("Settle's status page: {}", location(&response)),
+    )?;
+
+    // A completion page for all of the merchant's gateways, and one for payfort-aed: the
+    // gateway's own wins, with the outcome appended like a client's URL.
+    let everywhere = "http://localhost:8080/paid";
+    let payfort = "http://localhost:8080/paid/payfort";
+    set_completion_page(&app.db, &merchant, None, everywhere).await?;
+    set_completion_page(&app.db, &merchant, Some("payfort-aed"), payfort).await?;
+    ensure(
+        set_completion_page(&app.db, &merchant, None, "https://evil.example/paid").await.is_err(),
+        "a completion page must be on a registered origin",
+    )?;
+    let started = initiate(&app, &token, POLICY_NUMBER, "payfort-aed").await?;
+    let back = customer_pays(&app, &text(&started["url"]), "Pay").await?;
+    let client = gateway_return(&app, &back).await?;
+    ensure(
+        client.as_str().starts_with(&format!("{payfort}?"))
+            && query_value(&client, "reference") == Some(text(&started["token"]))
+            && query_value(&client, "status").as_deref() == Some("POLICY_CONVERTED"),
+        format!("the gateway's completion page, with the outcome: {client}"),
+    )
+}
+
 pub async fn declined_payment_returns_with_the_failure_then_a_retry_pays(
     app: TestApp,
 ) -> Result<()> {
     drop_notifications(&app).await?;
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let first = payment_token(&app, &token, POLICY_NUMBER, CLIENT_RETURN).await?;
     let back = customer_pays(&app, &text(&first["url"]), "Decline").await?;
     let client = gateway_return(&app, &back).await?;
@@ -656,7 +692,7 @@ pub async fn declined_payment_returns_with_the_failure_then_a_retry_pays(
 
 pub async fn missed_return_is_settled_by_the_sweep(app: TestApp) -> Result<()> {
     drop_notifications(&app).await?;
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let checkout = payment_token(&app, &token, POLICY_NUMBER, CLIENT_RETURN).await?;
     let reference = text(&checkout["token"]);
     // The customer pays but closes the tab: the return to process/ never comes.
@@ -681,7 +717,7 @@ pub async fn missed_return_is_settled_by_the_sweep(app: TestApp) -> Result<()> {
 
 pub async fn forged_gateway_return_changes_nothing(app: TestApp) -> Result<()> {
     drop_notifications(&app).await?;
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let checkout = payment_token(&app, &token, POLICY_NUMBER, CLIENT_RETURN).await?;
     let reference = text(&checkout["token"]);
     // Someone calls process/ as if the gateway had sent the customer back after paying.
@@ -719,7 +755,7 @@ pub async fn forged_gateway_return_changes_nothing(app: TestApp) -> Result<()> {
 }
 
 pub async fn apple_pay_session_is_validated_for_an_initiated_payment(app: TestApp) -> Result<()> {
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let (code, started) = post(
         &app,
         &token,
@@ -798,7 +834,7 @@ pub async fn apple_pay_session_is_validated_for_an_initiated_payment(app: TestAp
 
 pub async fn complete_asks_the_gateway_when_the_return_is_late(app: TestApp) -> Result<()> {
     drop_notifications(&app).await?;
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let checkout = payment_token(&app, &token, POLICY_NUMBER, CLIENT_RETURN).await?;
     let reference = text(&checkout["token"]);
     customer_pays(&app, &text(&checkout["url"]), "Pay").await?;
@@ -860,7 +896,7 @@ pub async fn complete_asks_the_gateway_when_the_return_is_late(app: TestApp) -> 
         },
     )
     .await?;
-    let other = bearer_for(&app, "other-client", "other-client-secret-123").await?;
+    let other = app.client_token("other-client", "other-client-secret-123").await?;
     let (code, _) =
         get(&app, &other, "/api/v3/payment/status/", &[("token", reference.as_str())]).await?;
     ensure(code == 404, format!("another merchant's payment: {code}"))?;
@@ -872,7 +908,7 @@ pub async fn complete_asks_the_gateway_when_the_return_is_late(app: TestApp) -> 
 pub async fn gateway_notification_racing_the_return_pays_once(app: TestApp) -> Result<()> {
     // As in production: the gateway's signed notification and the customer's return both
     // report the payment, in either order.
-    let token = bearer(&app).await?;
+    let token = app.merchant_token().await?;
     let checkout = payment_token(&app, &token, POLICY_NUMBER, CLIENT_RETURN).await?;
     let reference = text(&checkout["token"]);
     let back = customer_pays(&app, &text(&checkout["url"]), "Pay").await?;

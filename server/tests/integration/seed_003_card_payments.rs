@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use settle::demo::{CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD, MERCHANT_CLIENT_ID};
+use settle::demo::{CARD_POLICY_NUMBER, MERCHANT_CLIENT_ID};
 use settle::payment::Payment;
 use settle::payment::orchestrator::ReconcilePolicy;
 use settle::product::Product;
@@ -20,24 +20,6 @@ use crate::support::{TestApp, ensure, html_forms};
 
 /// The document's quote id for the demo quote (`…/quote-requests/quotes/{id}/`).
 const DEMO_QUOTE_ID: &str = "0e02575f-f9e1-4061-8408-f960f2a91173";
-
-/// A customer's bearer token (password grant), as the document's app holds one.
-async fn token(app: &TestApp) -> Result<String> {
-    let answer: Value = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", CUSTOMER_EMAIL),
-            ("password", CUSTOMER_PASSWORD),
-            ("client_id", MERCHANT_CLIENT_ID),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(answer["access_token"].as_str().context("an access token")?.to_owned())
-}
 
 /// `GET` with the document's headers; the status and JSON body.
 async fn get(app: &TestApp, token: &str, path: &str) -> Result<(StatusCode, Value)> {
@@ -264,7 +246,7 @@ fn check_policy(app: &TestApp, converted: &Value, policy_number: &str) -> Result
 }
 
 pub async fn each_test_card_pays_with_the_policy_address_and_converts(app: TestApp) -> Result<()> {
-    let token = token(&app).await?;
+    let token = app.customer_token().await?;
     let prepared = prepare(&app, &token, CARD_POLICY_NUMBER).await?;
     let uuid = uuid_of(&prepared)?;
     ensure(prepared["url"] == app.url(&format!("/api/v1/payments/{uuid}/")), "its url")?;
@@ -372,7 +354,7 @@ pub async fn each_test_card_pays_with_the_policy_address_and_converts(app: TestA
 }
 
 pub async fn different_billing_address_is_echoed_with_its_own_uuid(app: TestApp) -> Result<()> {
-    let token = token(&app).await?;
+    let token = app.customer_token().await?;
     let prepared = prepare(&app, &token, CARD_POLICY_NUMBER).await?;
     let uuid = uuid_of(&prepared)?;
     let path = format!("/api/v1/payments/{uuid}/take-payment/");
@@ -439,7 +421,7 @@ pub async fn different_billing_address_is_echoed_with_its_own_uuid(app: TestApp)
 pub async fn three_d_secure_challenge_ends_on_the_payment_complete_page(
     app: TestApp,
 ) -> Result<()> {
-    let token = token(&app).await?;
+    let token = app.customer_token().await?;
     let uuid = uuid_of(&prepare(&app, &token, CARD_POLICY_NUMBER).await?)?;
     let (status, challenged) = post(
         &app,
@@ -499,7 +481,7 @@ pub async fn three_d_secure_challenge_ends_on_the_payment_complete_page(
 }
 
 pub async fn declined_card_then_retry_with_another_card(app: TestApp) -> Result<()> {
-    let token = token(&app).await?;
+    let token = app.customer_token().await?;
     let uuid = uuid_of(&prepare(&app, &token, CARD_POLICY_NUMBER).await?)?;
     let path = format!("/api/v1/payments/{uuid}/take-payment/");
     for _ in 0..2 {
@@ -532,7 +514,7 @@ pub async fn declined_card_then_retry_with_another_card(app: TestApp) -> Result<
 }
 
 pub async fn invalid_card_details_are_refused_and_nothing_is_stored(app: TestApp) -> Result<()> {
-    let token = token(&app).await?;
+    let token = app.customer_token().await?;
     let prepared = prepare(&app, &token, CARD_POLICY_NUMBER).await?;
     let uuid = uuid_of(&prepared)?;
     let path = format!("/api/v1/payments/{uuid}/take-payment/");
@@ -563,6 +545,14 @@ pub async fn invalid_card_details_are_refused_and_nothing_is_stored(app: TestApp
         vec!["card_details.card_type"],
     ));
     cases.push((json!({ "billing_use_policy_address": true }), vec!["card_details"]));
+    // The one card rule set: a holder of at most 50 characters, a security code as long as the
+    // scheme's.
+    let mut long_holder = with_policy_address("4462000000000003", "VISA");
+    long_holder["card_details"]["card_holder"] = json!("J".repeat(51));
+    cases.push((long_holder, vec!["card_details.card_holder"]));
+    let mut long_code = with_policy_address("4462000000000003", "VISA");
+    long_code["card_details"]["cv2"] = json!("1234");
+    cases.push((long_code, vec!["card_details.cv2"]));
     for (body, fields) in cases {
         let response =
             app.client.post(app.url(&path)).bearer_auth(&token).json(&body).send().await?;
@@ -605,7 +595,7 @@ pub async fn invalid_card_details_are_refused_and_nothing_is_stored(app: TestApp
 pub async fn gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acquirer(
     app: TestApp,
 ) -> Result<()> {
-    let token = token(&app).await?;
+    let token = app.customer_token().await?;
     let uuid = uuid_of(&prepare(&app, &token, CARD_POLICY_NUMBER).await?)?;
     let (status, errored) = post(
         &app,
@@ -668,7 +658,7 @@ pub async fn gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acq
 }
 
 pub async fn bearer_token_and_a_known_uuid_are_required(app: TestApp) -> Result<()> {
-    let token = token(&app).await?;
+    let token = app.customer_token().await?;
     let uuid = uuid_of(&prepare(&app, &token, CARD_POLICY_NUMBER).await?)?;
     let card = with_policy_address("4462000000000003", "VISA");
     for path in [format!("/api/v1/payments/{uuid}/"), format!("/api/v1/payments/{uuid}")] {
@@ -733,7 +723,7 @@ pub async fn bearer_token_and_a_known_uuid_are_required(app: TestApp) -> Result<
 }
 
 pub async fn idempotency_key_replays_take_payment(app: TestApp) -> Result<()> {
-    let token = token(&app).await?;
+    let token = app.customer_token().await?;
     let uuid = uuid_of(&prepare(&app, &token, CARD_POLICY_NUMBER).await?)?;
     let path = app.url(&format!("/api/v1/payments/{uuid}/take-payment/"));
     let send = |body: Value| {
