@@ -14,12 +14,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::FieldError;
 
-/// Field names as seed 003's `card_details` has them; callers rename with [`FieldError::at`].
-const NUMBER_FIELD: &str = "card_number";
+/// The field a value's own error names; callers place it with [`FieldError::at`].
+const NUMBER_FIELD: &str = "number";
 /// See [`NUMBER_FIELD`].
-const EXPIRY_FIELD: &str = "expiry_date";
+const EXPIRY_FIELD: &str = "expiry";
 /// See [`NUMBER_FIELD`].
-const CVV_FIELD: &str = "cv2";
+const CVV_FIELD: &str = "cvv";
 /// See [`NUMBER_FIELD`].
 const BRAND_FIELD: &str = "card_type";
 
@@ -48,7 +48,7 @@ impl CardBrand {
         CardBrand::Other,
     ];
 
-    /// The uppercase name, as seed 003's `card_type` (`VISA`, `MASTERCARD`).
+    /// The uppercase name clients use for the scheme (`VISA`, `MASTERCARD`).
     pub fn name(self) -> &'static str {
         match self {
             CardBrand::Visa => "VISA",
@@ -289,7 +289,7 @@ impl FromStr for ExpiryDate {
     }
 }
 
-/// Serialized as `MMYY`, like seed 003's `expiry_date`.
+/// Serialized as `MMYY`, as card forms and acquirers write it.
 impl Serialize for ExpiryDate {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_mmyy())
@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn seed_003_example_number_fails_luhn() {
         let err = CardNumber::parse("1234567890121234").unwrap_err();
-        assert_eq!(err.field, "card_number");
+        assert_eq!(err.field, "number");
         assert!(err.message.contains("not a valid card number"));
     }
 
@@ -390,7 +390,7 @@ mod tests {
         assert_eq!(card.expose_digits(), "4462000000000003");
         assert!(CardNumber::parse(" 4462 0000\t0000 0003 ").is_ok());
         for bad in ["", "  ", "4462.0000.0000.0003", "4462O00000000003", "abcd"] {
-            assert_eq!(CardNumber::parse(bad).unwrap_err().field, "card_number", "{bad:?}");
+            assert_eq!(CardNumber::parse(bad).unwrap_err().field, "number", "{bad:?}");
         }
     }
 
@@ -408,7 +408,7 @@ mod tests {
     fn bad_luhn_is_rejected() {
         assert!(CardNumber::parse("4462000000000003").is_ok());
         for bad in ["4462000000000004", "4462000000000030", "5186150660000008"] {
-            assert_eq!(CardNumber::parse(bad).unwrap_err().field, "card_number", "{bad}");
+            assert_eq!(CardNumber::parse(bad).unwrap_err().field, "number", "{bad}");
         }
     }
 
@@ -484,7 +484,7 @@ mod tests {
             "10-28", "+128",
         ] {
             let err = ExpiryDate::parse(bad).unwrap_err();
-            assert_eq!(err.field, "expiry_date", "{bad:?}");
+            assert_eq!(err.field, "expiry", "{bad:?}");
         }
         assert!(ExpiryDate::parse("1328").unwrap_err().message.contains("month"));
         assert!(ExpiryDate::new(2028, 0).is_err());
@@ -522,7 +522,7 @@ mod tests {
         assert_eq!(format!("{cvv:?}"), "***");
         assert!(Cvv::parse("1234").is_ok());
         for bad in ["", "12", "12345", "12a", "1 3", "-12"] {
-            assert_eq!(Cvv::parse(bad).unwrap_err().field, "cv2", "{bad:?}");
+            assert_eq!(Cvv::parse(bad).unwrap_err().field, "cvv", "{bad:?}");
         }
     }
 
@@ -532,7 +532,7 @@ mod tests {
         let four = Cvv::parse("5888").unwrap();
         assert!(three.check_for(CardBrand::Visa).is_ok());
         assert!(three.check_for(CardBrand::Mastercard).is_ok());
-        assert_eq!(four.check_for(CardBrand::Visa).unwrap_err().field, "cv2");
+        assert_eq!(four.check_for(CardBrand::Visa).unwrap_err().field, "cvv");
         assert!(four.check_for(CardBrand::Amex).is_ok());
         assert!(three.check_for(CardBrand::Amex).is_err());
         assert!(four.check_for(CardBrand::Other).is_ok());

@@ -95,7 +95,7 @@ pub async fn hosted_page(
 fn first_page(offer: &Offer) -> Result<String> {
     offer.gateways.iter().find(|g| has_payment_page(g)).map(|g| g.id.clone()).ok_or_else(|| {
         Error::invalid(
-            "policy_number",
+            "gateway",
             format!(
                 "the product of {} offers no gateway with a payment page",
                 offer.service.reference
