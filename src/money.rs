@@ -302,6 +302,65 @@ impl fmt::Display for Money {
     }
 }
 
+/// An amount as customers read it: the currency code first, thousands separated, and exactly
+/// the currency's minor digits (`AED 5,100.00`, `JPY 5,100`, `KWD 1.234`, `-GBP 5.00`). Made by
+/// [`Money::display`]; [`MoneyDisplay::number`] leaves the code out, for a column whose heading
+/// names the currency (`5,100.00`).
+///
+/// Every amount a customer sees (pages, tax invoices, receipts) is shown this way. The
+/// machine-readable form, `Money`'s own `Display` (`5100.00 AED`), is for logs and messages to
+/// operators. Digits are grouped in threes for every currency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MoneyDisplay {
+    money: Money,
+    code: bool,
+}
+
+impl Money {
+    /// The amount as customers read it, e.g. `AED 5,100.00` (see [`MoneyDisplay`]).
+    pub fn display(self) -> MoneyDisplay {
+        MoneyDisplay { money: self, code: true }
+    }
+}
+
+impl MoneyDisplay {
+    /// The same amount without its currency code (`5,100.00`).
+    pub fn number(self) -> MoneyDisplay {
+        MoneyDisplay { code: false, ..self }
+    }
+}
+
+impl fmt::Display for MoneyDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Money { minor, currency } = self.money;
+        let exponent = currency.exponent();
+        // unsigned_abs keeps i64::MIN printable.
+        let abs = minor.unsigned_abs();
+        let unit = 10_u64.pow(exponent);
+        let (major, fraction) = (abs / unit, abs % unit);
+        let digits = major.to_string();
+        let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        if minor < 0 {
+            f.write_str("-")?;
+        }
+        if self.code {
+            write!(f, "{} ", currency.code())?;
+        }
+        f.write_str(&grouped)?;
+        if exponent > 0 {
+            let width = exponent as usize;
+            write!(f, ".{fraction:0width$}")?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Debug for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Money({self})")
@@ -680,6 +739,30 @@ mod tests {
             "-92233720368547758.08 ZAR"
         );
         assert_eq!(format!("{:?}", zar("1").unwrap()), "Money(1.00 ZAR)");
+    }
+
+    #[test]
+    fn customers_read_the_code_first_with_thousands_separated() {
+        let show = |minor, currency| Money::from_minor(minor, currency).display().to_string();
+        assert_eq!(show(510_000, Currency::AED), "AED 5,100.00");
+        assert_eq!(show(5_134, Currency::GBP), "GBP 51.34");
+        assert_eq!(show(5, Currency::ZAR), "ZAR 0.05");
+        assert_eq!(show(0, Currency::ZAR), "ZAR 0.00");
+        assert_eq!(show(99_999, Currency::ZAR), "ZAR 999.99");
+        assert_eq!(show(100_000, Currency::ZAR), "ZAR 1,000.00");
+        assert_eq!(show(123_456_789, Currency::USD), "USD 1,234,567.89");
+        assert_eq!(show(5100, Currency::JPY), "JPY 5,100");
+        assert_eq!(show(999, Currency::JPY), "JPY 999");
+        assert_eq!(show(1_234_567, Currency::KWD), "KWD 1,234.567");
+        assert_eq!(show(-500, Currency::GBP), "-GBP 5.00");
+        assert_eq!(show(-100_000_000, Currency::ZAR), "-ZAR 1,000,000.00");
+        assert_eq!(show(i64::MIN, Currency::ZAR), "-ZAR 92,233,720,368,547,758.08");
+        assert_eq!(show(i64::MAX, Currency::XOF), "XOF 9,223,372,036,854,775,807");
+        let number = |minor, currency| Money::from_minor(minor, currency).display().number();
+        assert_eq!(number(510_000, Currency::AED).to_string(), "5,100.00");
+        assert_eq!(number(-4_586, Currency::GBP).to_string(), "-45.86");
+        // The machine-readable form is unchanged.
+        assert_eq!(Money::from_minor(510_000, Currency::AED).to_string(), "5100.00 AED");
     }
 
     #[test]

@@ -76,7 +76,9 @@ pub async fn write_invoice_notice(db: &Db, payment_id: &PaymentId) -> Result<usi
     let number = crate::document::invoice_number(&payment.reference);
     let body = format!(
         "Dear {},\n\nYour invoice {number} for {} is ready: {} to pay.\n\n{how}\nQuote {number} as the payment reference.\n\nThank you.",
-        customer.name, service.reference, payment.amount,
+        customer.name,
+        service.reference,
+        payment.amount.display(),
     );
     write(
         db,
@@ -140,7 +142,11 @@ pub async fn write_customer_messages(db: &Db, payment_id: &PaymentId) -> Result<
     let received = if payment.amount.is_zero() {
         format!("No payment was needed (reference {}).", payment.reference)
     } else {
-        format!("We received your payment of {} (reference {}).", payment.amount, payment.reference)
+        format!(
+            "We received your payment of {} (reference {}).",
+            payment.amount.display(),
+            payment.reference
+        )
     };
     let body = format!("Dear {},\n\n{received} {what}\n\nThank you.", customer.name);
     let mut written = 0;

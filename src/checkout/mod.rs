@@ -93,11 +93,11 @@ pub async fn offer(db: &Db, viewer: &Viewer, reference: &str) -> Result<Offer> {
 /// A policy's offer (the insurance checkout's word for it): another kind of service is
 /// `NotFound`.
 pub async fn policy(db: &Db, viewer: &Viewer, policy_number: &str) -> Result<Offer> {
-    offer(db, viewer, policy_number)
-        .await
-        .ok()
-        .filter(|o| o.service.kind == ServiceKind::Policy)
-        .ok_or(Error::NotFound("policy"))
+    match offer(db, viewer, policy_number).await {
+        Ok(offer) if offer.service.kind == ServiceKind::Policy => Ok(offer),
+        Ok(_) | Err(Error::NotFound(_)) => Err(Error::NotFound("policy")),
+        Err(e) => Err(e),
+    }
 }
 
 /// Without a service: every enabled gateway that one of the merchant's policy products offers,

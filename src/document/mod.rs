@@ -191,9 +191,10 @@ fn period_bought(timeline: &[PaymentEvent]) -> Option<(DateTime<Utc>, DateTime<U
     })
 }
 
-/// An amount without its currency, as the document's columns show it (`51.34`).
+/// An amount without its currency, as the document's columns show it (`5,100.00`; the column
+/// or the document names the currency).
 fn amount(money: Money) -> String {
-    money.to_decimal().to_string()
+    money.display().number().to_string()
 }
 
 /// A tax rate as a percentage (`12%`, `7.5%`).

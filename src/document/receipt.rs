@@ -104,12 +104,12 @@ impl Receipt {
             RIGHT - 10.0,
             y - 4.0,
             Style(Bold, 16.0, Ink::Text),
-            &self.amount.to_string(),
+            &self.amount.display().to_string(),
         );
         sheet.y -= 44.0;
 
         let mut rows = vec![
-            ("Paid with", format!("{} ({})", self.gateway_name, self.gateway_id)),
+            ("Paid with", self.gateway_name.clone()),
             ("Date paid", date_time(self.paid_at)),
             ("Payment reference", self.payment_reference.clone()),
             ("Tax invoice", self.invoice_number.clone()),
@@ -137,7 +137,7 @@ impl Receipt {
                 &format!(
                     "REFUNDED on {}: {} was returned to the customer.",
                     date_time(at),
-                    self.amount
+                    self.amount.display()
                 ),
             );
             sheet.y -= 18.0;
@@ -146,7 +146,7 @@ impl Receipt {
         let received = format!(
             "{} received {} from {} on {}",
             self.seller.name,
-            self.amount,
+            self.amount.display(),
             self.customer.name,
             date(self.paid_at)
         );

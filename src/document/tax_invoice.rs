@@ -43,6 +43,8 @@ pub struct TaxInvoice {
     pub gateway_name: String,
     /// Where the payment stands, in words (`Paid 2026-11-21 14:05 UTC`, `Awaiting payment`).
     pub status: String,
+    /// How to pay an invoice still awaiting its money (an `INVOICED` payment), in words.
+    pub how_to_pay: Option<String>,
 }
 
 impl TaxInvoice {
@@ -55,7 +57,7 @@ impl TaxInvoice {
         } else if let Some(at) = records.paid_at() {
             format!("Paid {}", date_time(at))
         } else if state.is_final() {
-            format!("Not paid ({})", state.name())
+            format!("Not paid ({})", state.label().to_lowercase())
         } else if state == PaymentState::Invoiced {
             "Awaiting payment (invoiced)".to_owned()
         } else {
@@ -63,6 +65,14 @@ impl TaxInvoice {
         };
         let PaymentRecords { payment, purchase, customer, seller, cover, gateway_name, .. } =
             records;
+        let how_to_pay = (state == PaymentState::Invoiced).then(|| {
+            format!(
+                "To pay this invoice, transfer {} to {} by bank transfer and quote {} as the payment reference.",
+                purchase.amounts.gross().display(),
+                seller.name,
+                payment.reference
+            )
+        });
         Ok(TaxInvoice {
             number: super::invoice_number(&payment.reference),
             issued_at: payment.created_at,
@@ -76,6 +86,7 @@ impl TaxInvoice {
             gateway_id: payment.gateway_id,
             gateway_name,
             status,
+            how_to_pay,
         })
     }
 
@@ -169,15 +180,16 @@ impl TaxInvoice {
 
         // How it is paid, and how tax was worked out.
         sheet.ensure_room(60.0);
-        let notes = [
-            format!(
-                "Payment {} through {} ({}). {}.",
-                self.payment_reference, self.gateway_name, self.gateway_id, self.status
-            ),
+        let mut notes = vec![format!(
+            "Payment {} through {}. {}.",
+            self.payment_reference, self.gateway_name, self.status
+        )];
+        notes.extend(self.how_to_pay.clone());
+        notes.push(
             format!(
                 "All amounts are in {currency}. Tax is charged per line on the amount excluding tax and rounded half away from zero to the currency's smallest unit."
             ),
-        ];
+        );
         for note in notes {
             for text in Sheet::wrap(Regular, 8.5, RIGHT - MARGIN, &note) {
                 sheet.text(MARGIN, sheet.y, Style(Regular, 8.5, Ink::Muted), &text);
@@ -332,6 +344,7 @@ mod tests {
             gateway_id: "peach-zar".into(),
             gateway_name: "Peach Payments".into(),
             status: "Awaiting payment".into(),
+            how_to_pay: None,
         }
     }
 
@@ -344,7 +357,7 @@ mod tests {
         // The column headings are repeated on every page.
         assert!(many.matches("(Unit price)").count() > 1);
         // 60 × 34.50 = 2070.00.
-        assert!(many.contains("(2070.00)"));
+        assert!(many.contains("(2,070.00)"));
     }
 
     #[test]

@@ -155,6 +155,26 @@ impl PaymentState {
         }
     }
 
+    /// A few words for customers, as pages and documents show a payment's state ("Paid",
+    /// "Payment failed"), never the code's name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Created => "Started",
+            AwaitingCustomer => "Waiting for you to pay",
+            Processing => "Processing",
+            Invoiced => "Invoiced",
+            Payment3dAuth => "Waiting for your bank's check",
+            PaymentSuccess => "Paid",
+            PaymentFailed => "Payment failed",
+            TerminalError => "Could not be completed",
+            TimedOut => "Timed out",
+            ConvertingPolicy => "Paid",
+            PolicyConverted => "Paid",
+            Refunded => "Refunded",
+            Cancelled => "Cancelled",
+        }
+    }
+
     /// The states this one may move to. Anything else, including itself, is illegal.
     pub fn next_states(self) -> &'static [PaymentState] {
         match self {
@@ -427,6 +447,17 @@ mod tests {
                 assert!(state.is_final(), "{state}");
             }
         }
+    }
+
+    #[test]
+    fn labels_are_words_not_codes() {
+        for state in PaymentState::ALL {
+            let label = state.label();
+            assert!(!label.is_empty() && !label.contains('_'), "{state}: {label}");
+            assert_ne!(label, state.name());
+        }
+        assert_eq!(PolicyConverted.label(), "Paid");
+        assert_eq!(PaymentFailed.label(), "Payment failed");
     }
 
     #[test]

@@ -185,8 +185,8 @@ pub async fn tax_invoice_and_receipt_are_pdfs_of_the_payment(app: TestApp) -> Re
                 &invoice_number,
                 &today,
                 "Paid",
-                "51.34 GBP",
-                "Card (sagepay-gbp)",
+                "GBP 51.34",
+                "Card",
                 "VISA ending 0006",
                 &format!("{start} to {end}"),
             ],
@@ -206,7 +206,7 @@ pub async fn tax_invoice_and_receipt_are_pdfs_of_the_payment(app: TestApp) -> Re
         &format!("receipt-{receipt_number}.pdf"),
     )
     .await?;
-    ensure_lines("the refunded receipt", &text, &[&format!("Refunded {today}"), "51.34 GBP"])?;
+    ensure_lines("the refunded receipt", &text, &[&format!("Refunded {today}"), "GBP 51.34"])?;
     ensure(text.contains("REFUNDED on"), format!("the receipt says refunded:\n{text}"))
 }
 
@@ -233,14 +233,15 @@ pub async fn receipt_is_refused_until_money_moves(app: TestApp) -> Result<()> {
             POLICY_NUMBER,
             "Motor Comprehensive (annual)",
             "Motor Comprehensive premium, 12 months",
-            "4857.14",
+            "4,857.14",
             "5%",
             "242.86",
-            "5100.00",
+            "5,100.00",
             "Total (AED)",
             "Awaiting payment (invoiced)",
         ],
     )?;
+    ensure(text.contains("by bank transfer"), format!("the invoice says how to pay it:\n{text}"))?;
 
     // No receipt: no money has moved.
     for path in [
@@ -326,7 +327,7 @@ pub async fn documents_are_for_the_payments_merchant_and_customer(app: TestApp) 
     )
     .await?;
     ensure(file.file_name == format!("receipt-RCT-{reference}.pdf"), &file.file_name)?;
-    ensure(pdf_text(&file.bytes)?.contains("51.34 GBP"), "the customer's receipt")?;
+    ensure(pdf_text(&file.bytes)?.contains("GBP 51.34"), "the customer's receipt")?;
     let stranger = Customer::create(&app.db, "CUST-9999", "Someone Else", None, None).await?;
     match document::tax_invoice_pdf(
         &app.db,
