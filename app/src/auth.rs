@@ -13,6 +13,10 @@ use crate::error::PageError;
 /// Session key holding the logged-in user's id.
 pub const SESSION_USER_KEY: &str = "user_id";
 
+/// Session key holding the email of a failed login, for the login page to put back once (the
+/// password never is).
+pub const LOGIN_EMAIL_KEY: &str = "login.email";
+
 /// The logged-in user, put into the request's extensions by the server's guard.
 #[derive(Clone, Debug)]
 pub struct CurrentUser(pub User);
@@ -105,8 +109,20 @@ pub async fn log_in(
         )),
     };
     flash.store(&session).await.map_err(session_error)?;
+    let email: String = email.trim().chars().take(254).collect();
+    session.insert(LOGIN_EMAIL_KEY, email).await.map_err(session_error)?;
     leptos_axum::redirect(&back_to_login);
     Ok(())
+}
+
+/// The email of the last failed login in this session, once (the login form shows it again).
+#[server(prefix = "/api/auth", endpoint = "login_email")]
+pub async fn kept_login_email() -> Result<Option<String>, PageError> {
+    use tower_sessions::Session;
+
+    let session: Session = leptos_axum::extract().await?;
+    // A session store that fails only costs the person retyping their email.
+    Ok(session.remove::<String>(LOGIN_EMAIL_KEY).await.ok().flatten())
 }
 
 /// Ends the session.

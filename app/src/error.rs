@@ -100,6 +100,30 @@ impl FromServerFnError for PageError {
 pub const SOMETHING_WENT_WRONG: &str =
     "Something went wrong on our side. Please try again in a few minutes.";
 
+/// The sentence for a policy that isn't the customer's (or doesn't exist: the two look alike).
+pub const NO_SUCH_POLICY: &str = "We can't find that policy on your account.";
+
+/// The sentence for a payment that isn't the customer's (or doesn't exist).
+pub const NO_SUCH_PAYMENT: &str = "We can't find that payment on your account.";
+
+/// The sentence for a page whose data can't be loaded because of a fault on our side.
+pub const CANT_BE_SHOWN: &str = "This can't be shown right now. Please try again in a few minutes.";
+
+/// The sentence when the session store fails.
+pub const SESSIONS_UNAVAILABLE: &str =
+    "Sessions are unavailable right now. Please try again in a few minutes.";
+
+impl PageError {
+    /// Logs a core failure while doing `what` and gives the person a sentence without its
+    /// details (500): `.map_err(PageError::logged("loading the policy"))`.
+    pub fn logged(what: &'static str) -> impl Fn(settle::Error) -> PageError {
+        move |e| {
+            tracing::error!(error = %e, "{what} failed");
+            PageError::internal(CANT_BE_SHOWN)
+        }
+    }
+}
+
 /// Leptos's own helpers (`leptos_axum::extract`) fail with `ServerFnErrorErr`.
 impl From<ServerFnErrorErr> for PageError {
     fn from(e: ServerFnErrorErr) -> PageError {

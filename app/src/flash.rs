@@ -12,8 +12,10 @@ pub const FLASH_KEY: &str = "flash";
 pub enum FlashKind {
     /// Something worked.
     Success,
-    /// Something needs the person's attention.
+    /// Something went wrong and needs the person's attention.
     Error,
+    /// Worth knowing, nothing went wrong (a payment already under way).
+    Notice,
 }
 
 /// A message for the next page.
@@ -36,6 +38,11 @@ impl Flash {
         Flash { kind: FlashKind::Error, message: message.into() }
     }
 
+    /// A message that is neither good nor bad news.
+    pub fn notice(message: impl Into<String>) -> Flash {
+        Flash { kind: FlashKind::Notice, message: message.into() }
+    }
+
     /// Keeps the message for the next page the session renders.
     pub async fn store(self, session: &Session) -> Result<(), tower_sessions::session::Error> {
         session.insert(FLASH_KEY, self).await
@@ -51,6 +58,20 @@ impl Flash {
         match self.kind {
             FlashKind::Success => "flash success",
             FlashKind::Error => "flash error",
+            FlashKind::Notice => "flash notice",
         }
     }
+}
+
+/// Keeps `flash` for the next page and sends the browser to `to` (post/redirect/get): what a
+/// server function answers a form with.
+#[cfg(feature = "ssr")]
+pub async fn redirect_with(flash: Flash, to: &str) -> Result<(), crate::PageError> {
+    let session: Session = leptos_axum::extract().await?;
+    flash.store(&session).await.map_err(|e| {
+        tracing::error!(error = %e, "storing a flash message failed");
+        crate::PageError::unavailable(crate::error::SESSIONS_UNAVAILABLE)
+    })?;
+    leptos_axum::redirect(to);
+    Ok(())
 }

@@ -3,10 +3,10 @@
 use http::request::Parts;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
-use settle::account::Role;
+use settle::account::{Role, User};
 
 use crate::auth::{LogOut, current_user};
+use crate::components::SubmitButton;
 use crate::flash::Flash;
 
 /// Wraps a page's content with the header, navigation and any pending flash message.
@@ -17,37 +17,57 @@ pub fn Layout(
     /// The page content.
     children: Children,
 ) -> impl IntoView {
-    let user = current_user();
     let flash = use_context::<Parts>().and_then(|p| p.extensions.get::<Flash>().cloned());
-    let nav = match user.as_ref().map(|u| u.role) {
-        Some(Role::Customer) => view! { <A href="/account">"My account"</A> }.into_any(),
-        Some(Role::Admin) => view! { <A href="/admin">"Payments console"</A> }.into_any(),
-        Some(Role::Operator) => view! { <A href="/operator">"Configuration"</A> }.into_any(),
-        None => ().into_any(),
-    };
+    view! {
+        <Title text=title />
+        <SiteHeader user=current_user() />
+        <main>
+            {flash.map(|f| {
+                let class = f.class();
+                view! { <p class=class role="status">{f.message}</p> }
+            })}
+            {children()}
+        </main>
+    }
+}
+
+/// The site's header: the brand, the signed-in role's home, who is signed in and "Log out".
+/// Takes the user rather than reading the request, so pages rendered outside the router (the
+/// 403 page) carry the same header.
+#[component]
+pub fn SiteHeader(
+    /// Who is signed in, if anyone.
+    user: Option<User>,
+) -> impl IntoView {
+    // Plain links (not the router's <A>): the 403 page is rendered outside the router.
+    let here = use_context::<Parts>().map(|p| p.uri.path().to_owned());
+    let nav = user.as_ref().map(|u| {
+        let (href, text) = match u.role {
+            Role::Customer => (crate::links::ACCOUNT, "My account"),
+            Role::Admin => ("/admin", "Payments console"),
+            Role::Operator => ("/operator", "Configuration"),
+        };
+        let current = (here.as_deref() == Some(href)).then_some("page");
+        view! { <a href=href aria-current=current>{text}</a> }
+    });
     let session = match user {
         Some(user) => {
             let log_out = ServerAction::<LogOut>::new();
             view! {
-            <span class="who">{user.display_name.clone()}</span>
-            <ActionForm action=log_out attr:class="inline">
-                <button type="submit" class="link">"Log out"</button>
-            </ActionForm>
+                <span class="who">{user.display_name.clone()}</span>
+                <ActionForm action=log_out attr:class="inline">
+                    <SubmitButton label="Log out" busy="Logging out…" class="link" />
+                </ActionForm>
             }
             .into_any()
         }
-        None => view! { <A href="/login">"Log in"</A> }.into_any(),
+        None => view! { <a href="/login">"Log in"</a> }.into_any(),
     };
     view! {
-        <Title text=title />
         <header class="top">
             <a class="brand" href="/">"Settle"</a>
             <nav>{nav}</nav>
             <div class="session">{session}</div>
         </header>
-        <main>
-            {flash.map(|f| { let class = f.class(); view! { <p class=class role="status">{f.message}</p> } })}
-            {children()}
-        </main>
     }
 }

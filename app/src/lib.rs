@@ -2,10 +2,13 @@
 //! to. Every page works as plain HTML forms and links (no hydration bundle is built).
 
 pub mod auth;
+pub mod components;
 pub mod context;
 pub mod error;
 pub mod flash;
-mod layout;
+pub mod format;
+pub mod layout;
+pub mod links;
 pub mod pages;
 
 use leptos::prelude::*;
@@ -13,11 +16,14 @@ use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+use pages::account;
+
 pub use context::PageContext;
 pub use error::PageError;
 
 /// The HTML document around every page. No `<HydrationScripts/>`: pages are server-rendered
-/// only, so no script is needed (or allowed by the content security policy).
+/// only. The one script every page loads, `/forms.js`, only makes a pressed submit button say
+/// what is happening; every page works without it.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let _ = options;
     view! {
@@ -28,6 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="stylesheet" href="/style/settle.css" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <script src="/forms.js" defer></script>
                 <MetaTags />
             </head>
             <body>
@@ -48,12 +55,13 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async />
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
-                <Route path=path!("/account") view=pages::account::AccountPage ssr=SsrMode::Async />
-                <Route path=path!("/account/checkout") view=pages::checkout::CheckoutPage ssr=SsrMode::Async />
-                <Route path=path!("/account/checkout/card") view=pages::card_payment::CardPaymentPage ssr=SsrMode::Async />
-                <Route path=path!("/account/payments/:reference") view=pages::payment_status::PaymentStatusPage ssr=SsrMode::Async />
-                <Route path=path!("/account/payments/:reference/challenge") view=pages::card_payment::ChallengePage ssr=SsrMode::Async />
-                <Route path=path!("/account/payments/:reference/challenge/frame") view=pages::card_payment::ChallengeFramePage ssr=SsrMode::Async />
+                <Route path=path!("/account") view=account::home::AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/account/checkout") view=account::checkout::CheckoutPage ssr=SsrMode::Async />
+                <Route path=path!("/account/checkout/card") view=account::checkout::card::CardPaymentPage ssr=SsrMode::Async />
+                <Route path=path!("/account/payments/:reference") view=account::payments::status::PaymentStatusPage ssr=SsrMode::Async />
+                <Route path=path!("/account/payments/:reference/challenge") view=account::payments::challenge::ChallengePage ssr=SsrMode::Async />
+                <Route path=path!("/account/payments/:reference/challenge/frame") view=account::payments::challenge::ChallengeFramePage ssr=SsrMode::Async />
+                <Route path=path!("/account/payments/:reference/challenge/complete") view=account::payments::challenge::ChallengeCompletePage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async />
                 <Route path=path!("/operator") view=pages::operator::OperatorPage ssr=SsrMode::Async />
             </Routes>

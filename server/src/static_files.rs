@@ -10,7 +10,10 @@ use axum::routing::get;
 const FILES: &[(&str, &str, &[u8])] = &[
     ("/style/settle.css", "text/css; charset=utf-8", include_bytes!("../../style/settle.css")),
     ("/favicon.svg", "image/svg+xml", include_bytes!("../../public/favicon.svg")),
+    // Browsers ask for /favicon.ico on pages that name no icon (the sandbox's, a PDF).
+    ("/favicon.ico", "image/svg+xml", include_bytes!("../../public/favicon.svg")),
     ("/3ds.js", "text/javascript", include_bytes!("../../public/3ds.js")),
+    ("/forms.js", "text/javascript", include_bytes!("../../public/forms.js")),
 ];
 
 /// Routes for the static files.

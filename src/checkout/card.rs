@@ -145,7 +145,7 @@ impl CardEntry {
         if let Some(expiry) = expiry
             && expiry.is_expired_at(today)
         {
-            errors.push(FieldError::new(FieldNames::EXPIRY, "the card has expired"));
+            errors.push(FieldError::new(FieldNames::EXPIRY, "is in the past"));
         }
         let cvv = required(&self.cvv, FieldNames::CVV, &mut errors)
             .and_then(|c| Cvv::parse(&c).map_err(|e| errors.push(e.at(FieldNames::CVV))).ok());

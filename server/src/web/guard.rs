@@ -57,7 +57,7 @@ pub async fn guard(
             None => return (StatusCode::UNAUTHORIZED, "Log in first.").into_response(),
             Some(user) if user.role != role => {
                 tracing::warn!(user = %user.id, role = %user.role, %path, "refused: needs role {role}");
-                return forbidden(user);
+                return forbidden(user, &request);
             }
             Some(_) => {}
         }
@@ -90,15 +90,14 @@ fn accepts_html(request: &Request) -> bool {
         .is_none_or(|v| v.contains("text/html") || v.contains("*/*"))
 }
 
-fn forbidden(user: &User) -> Response {
-    let body = format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Not allowed · Settle</title>
-<link rel="stylesheet" href="/style/settle.css"></head><body><main><h1>Not allowed</h1>
-<p>Your account ({role}) can't open this page. <a href="{home}">Go to your start page</a>.</p></main></body></html>"#,
-        role = user.role,
-        home = user.role.home_path()
-    );
-    (StatusCode::FORBIDDEN, Html(body)).into_response()
+/// 403 for another role's page: the site's own page, with its header, for a browser; a
+/// sentence for anything else (a server function's caller).
+fn forbidden(user: &User, request: &Request) -> Response {
+    if request.method() == Method::GET && accepts_html(request) {
+        let page = settle_app::pages::not_allowed::forbidden_document(user);
+        return (StatusCode::FORBIDDEN, Html(page)).into_response();
+    }
+    (StatusCode::FORBIDDEN, "Your account can't do this.").into_response()
 }
 
 #[cfg(test)]

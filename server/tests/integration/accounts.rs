@@ -27,9 +27,13 @@ pub async fn customer_logs_in_and_sees_their_services(app: TestApp) -> Result<()
     let html = home.text().await?;
     ensure(html.contains(CUSTOMER_NAME), "the customer's name is on their home page")?;
     ensure(html.contains(settle::demo::POLICY_NUMBER), "the policy awaiting checkout is listed")?;
-    ensure(html.contains("5100.00 AED"), "the premium due is shown with tax")?;
+    ensure(html.contains("AED 5,100.00"), "the premium due is shown with tax, as people read it")?;
     ensure(html.contains(settle::demo::ISP_SERVICE_ID), "the ISP service is listed")?;
-    ensure(html.contains("InArrears"), "its arrears are shown")
+    ensure(html.contains("In arrears"), "its arrears are shown in words")?;
+    ensure(
+        !html.contains("InArrears") && !html.contains("Unbilled") && !html.contains(">quoted<"),
+        "no internal codes reach the customer",
+    )
 }
 
 pub async fn wrong_password_is_refused_with_a_message(app: TestApp) -> Result<()> {
@@ -42,9 +46,14 @@ pub async fn wrong_password_is_refused_with_a_message(app: TestApp) -> Result<()
     )?;
     let page = app.get("/login").await?.text().await?;
     ensure(page.contains("Email or password is wrong."), "the login page says why")?;
+    ensure(
+        page.contains(&format!(r#"value="{CUSTOMER_EMAIL}""#)) && !page.contains("not it"),
+        "the email comes back, the password never does",
+    )?;
     // The message is shown once.
     let again = app.get("/login").await?.text().await?;
     ensure(!again.contains("Email or password is wrong."), "the flash is shown only once")?;
+    ensure(!again.contains(CUSTOMER_EMAIL), "the email is put back once")?;
     let account = app.get("/account").await?;
     ensure(
         account.status() == 303 || account.status() == 302,
@@ -151,7 +160,12 @@ pub async fn pages_and_server_functions_enforce_roles(app: TestApp) -> Result<()
     for path in ["/admin", "/operator"] {
         let page = app.get(path).await?;
         ensure(page.status() == 403, format!("customer on {path}: {}", page.status()))?;
-        ensure(page.text().await?.contains("Not allowed"), "the 403 page explains")?;
+        let html = page.text().await?;
+        ensure(html.contains("Not allowed"), "the 403 page explains")?;
+        ensure(
+            html.contains(r#"<header class="top">"#) && html.contains("My account"),
+            "the 403 page has the site's header",
+        )?;
     }
     for path in ["/admin/api/overview", "/operator/api/configuration"] {
         let response =

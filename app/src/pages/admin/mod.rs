@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use settle::account::Role;
 
 use crate::PageError;
+use crate::components::PageData;
 use crate::layout::Layout;
 
 /// Headline counts for the admin console.
@@ -37,25 +38,16 @@ pub async fn admin_overview() -> Result<OverviewCounts, PageError> {
 /// Admin console start page.
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let overview = Resource::new_blocking(|| (), |_| admin_overview());
     view! {
         <Layout title="Payments console".into()>
             <h1>"Payments console"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match overview.await {
-                        Ok(o) => view! {
-                            <dl class="stats">
-                                <div><dt>"Customers"</dt><dd>{o.customers}</dd></div>
-                                <div><dt>"Services"</dt><dd>{o.services}</dd></div>
-                                <div><dt>"Open purchases"</dt><dd>{o.open_purchases}</dd></div>
-                            </dl>
-                        }
-                        .into_any(),
-                        Err(e) => view! { <p class="flash error">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <PageData heading="Overview" load=admin_overview() let:o>
+                <dl class="stats">
+                    <div><dt>"Customers"</dt><dd>{o.customers}</dd></div>
+                    <div><dt>"Services"</dt><dd>{o.services}</dd></div>
+                    <div><dt>"Open purchases"</dt><dd>{o.open_purchases}</dd></div>
+                </dl>
+            </PageData>
         </Layout>
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use settle::account::Role;
 
 use crate::PageError;
+use crate::components::PageData;
 use crate::layout::Layout;
 
 /// What the operator console shows.
@@ -39,7 +40,7 @@ pub async fn configuration() -> Result<ConfigurationView, PageError> {
                     p.code,
                     p.name,
                     p.billing_kind.to_string(),
-                    p.unit_price.to_string(),
+                    p.unit_price.display().to_string(),
                     p.tax_rate.percent().to_string(),
                 )
             })
@@ -50,38 +51,33 @@ pub async fn configuration() -> Result<ConfigurationView, PageError> {
 /// Operator console start page.
 #[component]
 pub fn OperatorPage() -> impl IntoView {
-    let config = Resource::new_blocking(|| (), |_| configuration());
     view! {
         <Layout title="Configuration".into()>
             <h1>"Configuration"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match config.await {
-                        Ok(c) => view! {
-                            <h2>"Gateways"</h2>
-                            <table class="list">
-                                <thead><tr><th>"Key"</th><th>"Name"</th><th>"Provider"</th><th>"Kind"</th><th>"Currency"</th></tr></thead>
-                                <tbody>
-                                    {c.gateways.into_iter().map(|(key, name, provider, kind, cur)| view! {
-                                        <tr><td><code>{key}</code></td><td>{name}</td><td>{provider}</td><td>{kind}</td><td>{cur}</td></tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                            <h2>"Products and billing schemes"</h2>
-                            <table class="list">
-                                <thead><tr><th>"Code"</th><th>"Name"</th><th>"Billing"</th><th class="num">"Unit price (excl. tax)"</th><th class="num">"Tax %"</th></tr></thead>
-                                <tbody>
-                                    {c.products.into_iter().map(|(code, name, billing, price, tax)| view! {
-                                        <tr><td><code>{code}</code></td><td>{name}</td><td>{billing}</td><td class="num">{price}</td><td class="num">{tax}</td></tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }
-                        .into_any(),
-                        Err(e) => view! { <p class="flash error">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <PageData heading="Configuration" load=configuration() let:c>
+                <h2>"Gateways"</h2>
+                <div class="table-scroll">
+                    <table class="list">
+                        <thead><tr><th>"Key"</th><th>"Name"</th><th>"Provider"</th><th>"Kind"</th><th>"Currency"</th></tr></thead>
+                        <tbody>
+                            {c.gateways.into_iter().map(|(key, name, provider, kind, cur)| view! {
+                                <tr><td><code>{key}</code></td><td>{name}</td><td>{provider}</td><td>{kind}</td><td>{cur}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+                <h2>"Products and billing schemes"</h2>
+                <div class="table-scroll">
+                    <table class="list">
+                        <thead><tr><th>"Code"</th><th>"Name"</th><th>"Billing"</th><th class="num">"Unit price (excl. tax)"</th><th class="num">"Tax %"</th></tr></thead>
+                        <tbody>
+                            {c.products.into_iter().map(|(code, name, billing, price, tax)| view! {
+                                <tr><td><code>{code}</code></td><td>{name}</td><td>{billing}</td><td class="num">{price}</td><td class="num">{tax}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            </PageData>
         </Layout>
     }
 }

@@ -1,0 +1,105 @@
+//! Every link and form target of the customer pages, built in one place so a page never spells
+//! another page's address by hand.
+//!
+//! Policy numbers contain slashes (`DEMO/0001/MOTOR/WEB`), so they travel in the query, where a
+//! `/` is legal and keeps them readable in the address bar; everything else is percent-encoded.
+
+/// The customer's home page.
+pub const ACCOUNT: &str = "/account";
+
+/// The link to a policy's checkout page.
+pub fn checkout_href(policy: &str) -> String {
+    format!("/account/checkout?policy={}", query_value(policy))
+}
+
+/// The link to a policy's card payment page, through `gateway` if given.
+pub fn card_href(policy: &str, gateway: Option<&str>) -> String {
+    let mut href = format!("/account/checkout/card?policy={}", query_value(policy));
+    if let Some(gateway) = gateway {
+        href.push_str("&gateway=");
+        href.push_str(&query_value(gateway));
+    }
+    href
+}
+
+/// The link to a payment's status page.
+pub fn status_href(reference: &str) -> String {
+    format!("/account/payments/{}", path_segment(reference))
+}
+
+/// The status page after `poll` reloads of its own.
+pub fn status_poll_href(reference: &str, poll: u32) -> String {
+    format!("{}?poll={poll}", status_href(reference))
+}
+
+/// The status page's "Check status": asks the gateway now.
+pub fn status_check_href(reference: &str) -> String {
+    format!("{}?check=1", status_href(reference))
+}
+
+/// The page that shows the bank's 3-D Secure check in a frame.
+pub fn challenge_href(reference: &str) -> String {
+    format!("{}/challenge", status_href(reference))
+}
+
+/// The page inside that frame: the form that takes the browser to the bank.
+pub fn challenge_frame_href(reference: &str) -> String {
+    format!("{}/challenge/frame", status_href(reference))
+}
+
+/// Settle's own page at the end of the bank's check, inside the frame.
+pub fn challenge_complete_href(reference: &str) -> String {
+    format!("{}/challenge/complete", status_href(reference))
+}
+
+/// A payment's tax invoice (PDF).
+pub fn tax_invoice_href(reference: &str) -> String {
+    format!("{}/tax-invoice.pdf", status_href(reference))
+}
+
+/// A payment's receipt (PDF).
+pub fn receipt_href(reference: &str) -> String {
+    format!("{}/receipt.pdf", status_href(reference))
+}
+
+/// A query value, percent-encoded except for `/`.
+fn query_value(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>().replace("%2F", "/")
+}
+
+/// A path segment: payment references are `PAY-` and capitals, but a hand-made one must not
+/// break out of its segment.
+fn path_segment(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_keep_policy_numbers_readable_and_encode_the_rest() {
+        assert_eq!(
+            checkout_href("DEMO/0001/MOTOR/WEB"),
+            "/account/checkout?policy=DEMO/0001/MOTOR/WEB"
+        );
+        assert_eq!(
+            card_href("A&B 1", Some("sagepay-gbp")),
+            "/account/checkout/card?policy=A%26B+1&gateway=sagepay-gbp"
+        );
+        assert_eq!(card_href("P/1", None), "/account/checkout/card?policy=P/1");
+    }
+
+    #[test]
+    fn payment_links_hang_off_the_status_page() {
+        assert_eq!(status_href("PAY-0123"), "/account/payments/PAY-0123");
+        assert_eq!(status_href("a/b?c"), "/account/payments/a%2Fb%3Fc");
+        assert_eq!(status_poll_href("PAY-1", 3), "/account/payments/PAY-1?poll=3");
+        assert_eq!(status_check_href("PAY-1"), "/account/payments/PAY-1?check=1");
+        assert_eq!(challenge_href("PAY-1"), "/account/payments/PAY-1/challenge");
+        assert_eq!(challenge_frame_href("PAY-1"), "/account/payments/PAY-1/challenge/frame");
+        assert_eq!(challenge_complete_href("PAY-1"), "/account/payments/PAY-1/challenge/complete");
+        assert_eq!(tax_invoice_href("PAY-1"), "/account/payments/PAY-1/tax-invoice.pdf");
+        assert_eq!(receipt_href("PAY-1"), "/account/payments/PAY-1/receipt.pdf");
+    }
+}

@@ -1,0 +1,17 @@
+//! The customer's pages, all under `/account` (the customer role), and the server functions
+//! they post to, all under `/account/api`.
+//!
+//! | page | module |
+//! |---|---|
+//! | `/account`: policies and services, what is due | [`home`] |
+//! | `/account/checkout?policy=…`: what is bought, how to pay | [`checkout`] |
+//! | `/account/checkout/card?policy=…`: card details | [`checkout::card`] (posting to [`checkout::card_pay`]) |
+//! | `/account/payments/{reference}`: where a payment stands | [`payments::status`] |
+//! | `/account/payments/{reference}/challenge` (+ `/frame`, `/complete`): the bank's check | [`payments::challenge`] |
+//!
+//! The folders follow the addresses. [`shared`] holds what they share on the server side.
+
+pub mod checkout;
+pub mod home;
+pub mod payments;
+pub mod shared;
