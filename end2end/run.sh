@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Browser tests: build settle-server, start it on a free loopback port against a throw-away
-# SQLite database in development mode (demo data), and run the node:test suite in end2end/tests
-# with playwright-core driving Debian's Chromium. Exit code = the tests' exit code.
+# Browser tests: build settle-server, then for every file in end2end/tests start it on a free
+# loopback port against a throw-away SQLite database in development mode (fresh demo data: each
+# file pays the demo policies its own way) and run that file with node:test, playwright-core
+# driving Debian's Chromium. Exit code = 0 if every file passed.
 #
 # Usage: bash end2end/run.sh            (from anywhere)
 # Env:   CARGO_TARGET_DIR   cargo target dir (default: $HOME/.cache/settle-target)
@@ -16,7 +17,7 @@ CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 export CHROMIUM_PATH
 READY_TIMEOUT="${E2E_READY_TIMEOUT:-60}"
 RESULTS_DIR="$E2E_DIR/test-results"
-SERVER_LOG="$RESULTS_DIR/server.log"
+SERVER_LOG="$RESULTS_DIR/server.log"  # one per test file: test-results/server-<file>.log
 
 log() { printf '[end2end] %s\n' "$*" >&2; }
 
@@ -62,17 +63,10 @@ log "cargo build -p settle-server (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
 SERVER_BIN="$CARGO_TARGET_DIR/debug/settle-server"
 [ -x "$SERVER_BIN" ] || { log "no server binary at $SERVER_BIN"; exit 1; }
 
-PORT="$(node -e '
-const s = require("net").createServer();
-s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
-')"
-[ -n "$PORT" ] || { log "could not pick a free port"; exit 1; }
-BASE_URL="http://127.0.0.1:$PORT"
-
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/settle-e2e.XXXXXX")"
 mkdir -p "$RESULTS_DIR"
-: >"$SERVER_LOG"
 SERVER_PID=""
+BASE_URL=""
 
 # shellcheck disable=SC2317 # called from the EXIT trap
 stop_server() {
@@ -108,53 +102,74 @@ show_server_log() {
   log "---- end of server log ----"
 }
 
-log "starting settle-server on $BASE_URL (log: $SERVER_LOG)"
-(
-  cd "$REPO_ROOT"
-  exec env \
-    SETTLE_BIND="127.0.0.1:$PORT" \
-    DATABASE_URL="sqlite://$WORK_DIR/e2e.db?mode=rwc" \
-    SETTLE_MODE=development \
-    "$SERVER_BIN" serve
-) </dev/null >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
+# Starts a server on a free loopback port with a fresh database named after test file $1 (the
+# demo data is loaded at start, so every file begins from the same demo world); sets SERVER_PID,
+# BASE_URL and SERVER_LOG.
+start_server() {
+  local name="$1" port deadline
+  port="$(node -e '
+const s = require("net").createServer();
+s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
+')"
+  [ -n "$port" ] || { log "could not pick a free port"; return 1; }
+  BASE_URL="http://127.0.0.1:$port"
+  SERVER_LOG="$RESULTS_DIR/server-$name.log"
+  : >"$SERVER_LOG"
+  log "starting settle-server on $BASE_URL for $name (log: $SERVER_LOG)"
+  (
+    cd "$REPO_ROOT"
+    exec env \
+      SETTLE_BIND="127.0.0.1:$port" \
+      DATABASE_URL="sqlite://$WORK_DIR/$name.db?mode=rwc" \
+      SETTLE_MODE=development \
+      "$SERVER_BIN" serve
+  ) </dev/null >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
 
-# Bounded wait for GET /readyz -> 200.
-ready=0
-deadline=$((SECONDS + READY_TIMEOUT))
-while [ "$SECONDS" -lt "$deadline" ]; do
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    log "settle-server exited before it was ready"
-    show_server_log
-    exit 1
-  fi
-  if node -e '
+  # Bounded wait for GET /readyz -> 200.
+  deadline=$((SECONDS + READY_TIMEOUT))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      log "settle-server exited before it was ready"
+      show_server_log
+      return 1
+    fi
+    if node -e '
 const ac = new AbortController();
 setTimeout(() => ac.abort(), 2000);
 fetch(process.argv[1], { signal: ac.signal, redirect: "manual" })
   .then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1));
 ' "$BASE_URL/readyz" 2>/dev/null; then
-    ready=1
-    break
-  fi
-  sleep 0.5
-done
-if [ "$ready" -ne 1 ]; then
+      return 0
+    fi
+    sleep 0.5
+  done
   log "settle-server did not answer 200 on /readyz within ${READY_TIMEOUT}s"
   show_server_log
-  exit 1
-fi
-log "server ready"
+  return 1
+}
 
-# --- 4. the tests --------------------------------------------------------------------------------
+# --- 4. the tests: one fresh server per test file ------------------------------------------------
 rm -rf -- "$E2E_DIR/screenshots"
-set +e
-(cd "$E2E_DIR" && SETTLE_BASE_URL="$BASE_URL" npm test)
-rc=$?
-set -e
+rc=0
+failed=()
+for file in "$E2E_DIR"/tests/*.test.js; do
+  name="$(basename "$file" .test.js)"
+  start_server "$name" || exit 1
+  set +e
+  (cd "$E2E_DIR" && SETTLE_BASE_URL="$BASE_URL" node --test --test-concurrency=1 "tests/$name.test.js")
+  file_rc=$?
+  set -e
+  if [ "$file_rc" -ne 0 ]; then
+    rc=$file_rc
+    failed+=("$name")
+    log "$name failed (exit $file_rc)"
+    show_server_log
+  fi
+  stop_server
+done
 if [ "$rc" -ne 0 ]; then
-  log "browser tests failed (exit $rc); screenshots in $E2E_DIR/screenshots"
-  show_server_log
+  log "browser tests failed: ${failed[*]}; screenshots in $E2E_DIR/screenshots"
 else
   log "browser tests passed; screenshots in $E2E_DIR/screenshots"
 fi

@@ -1,24 +1,31 @@
-// Every page, at desktop width and at 390 px (a phone), with JavaScript on: no console error,
-// no content-security-policy violation, no uncaught script error, in the page or its frames.
+// Every page, at desktop width and at 390 px (a phone, with a phone's viewport handling), with
+// JavaScript on: no console error, no content-security-policy violation, no uncaught script
+// error, in the page or its frames; and nothing wider than the screen.
 //
-// Runs first (files run one at a time, in name order) on the fresh demo data: it takes the
-// short-term policy's card payment to the 3-D Secure challenge and fails the bank's check, as
-// card_3ds.test.js also does first, so the policy is still payable for that file.
+// Runs on its own fresh demo world (run.sh starts a server per file): it takes the short-term
+// policy's card payment to the 3-D Secure challenge, looks at every page while it waits, then
+// fails the bank's check.
 //
 // Pages: /login, a 404 page, /account, /account/checkout, /account/checkout/card, the challenge
-// page (with the bank's page in its frame), the payment status page (pending and failed),
-// /admin, /operator.
+// page (with the bank's page in its frame), the frame and completion pages, the payment status
+// page (pending and failed), a 404 payment, /admin, /operator, and the 403 page.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, screenshot, url } from './helpers.js';
+import {
+  CARD_POLICY,
+  EXPIRY,
+  HOSTED_POLICY,
+  LOGINS,
+  STEP_TIMEOUT_MS,
+  assertFits,
+  launchBrowser,
+  screenshot,
+  url,
+} from './helpers.js';
 
 const TEST_TIMEOUT_MS = 180_000;
-const STEP_TIMEOUT_MS = 15_000;
-const CARD_POLICY = 'DEMO/0002/SHORT/WEB';
-const HOSTED_POLICY = 'DEMO/0001/MOTOR/WEB';
 const CHALLENGE_CARD = '4000 0000 0000 3220';
-const EXPIRY = `12${String((new Date().getFullYear() + 3) % 100).padStart(2, '0')}`;
 
 const VIEWPORTS = [
   { name: 'desktop', options: { viewport: { width: 1280, height: 900 } } },
@@ -27,12 +34,6 @@ const VIEWPORTS = [
     options: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
   },
 ];
-
-const LOGINS = {
-  customer: { email: 'customer@settle.test', password: 'settle-customer', home: '/account' },
-  admin: { email: 'admin@settle.test', password: 'settle-admin', home: '/admin' },
-  operator: { email: 'operator@settle.test', password: 'settle-operator', home: '/operator' },
-};
 
 /**
  * A context whose problems are collected: console errors, uncaught errors, and CSP violations
@@ -61,7 +62,7 @@ async function logIn(page, who) {
   await page.goto(url('/login'));
   await page.locator('input[name="email"]').fill(login.email);
   await page.locator('input[name="password"]').fill(login.password);
-  await page.locator('form button[type="submit"]', { hasText: /log in/i }).click();
+  await page.getByRole('button', { name: 'Log in' }).click();
   await page.waitForURL((u) => u.pathname === login.home);
 }
 
@@ -84,6 +85,7 @@ async function visit(ctx, viewport, path, { expectStatus = 200, ready } = {}) {
   const name = `console-${viewport.name}-${path.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '') || 'root'}`;
   await screenshot(page, name);
   assert.deepEqual(unexpected, [], `console errors on ${path} at ${viewport.name} width`);
+  await assertFits(page, `${path} at ${viewport.name} width`, viewport.options.viewport.width);
 }
 
 describe('every page without console errors', () => {
@@ -106,9 +108,9 @@ describe('every page without console errors', () => {
       await setup.page.goto(url(`/account/checkout/card?policy=${CARD_POLICY}`));
       await setup.page.getByLabel('Name on the card').fill('J SMITH');
       await setup.page.getByLabel('Card number').fill(CHALLENGE_CARD);
-      await setup.page.getByLabel(/Expiry date/).fill(EXPIRY);
-      await setup.page.getByLabel(/Security code/).fill('123');
-      await setup.page.getByRole('button', { name: /^Pay\b/ }).click();
+      await setup.page.getByLabel('Expiry date').fill(EXPIRY);
+      await setup.page.getByLabel('Security code').fill('123');
+      await setup.page.getByRole('button', { name: 'Pay GBP 51.34' }).click();
       await setup.page.waitForURL((u) => /^\/account\/payments\/PAY-[0-9A-Z]+\/challenge$/.test(u.pathname));
       challengePath = new URL(setup.page.url()).pathname;
     } catch (err) {
@@ -140,8 +142,10 @@ describe('every page without console errors', () => {
           await visit(customer, viewport, `/account/checkout?policy=${HOSTED_POLICY}`);
           await visit(customer, viewport, `/account/checkout/card?policy=${CARD_POLICY}`);
           await visit(customer, viewport, challengePath, { ready: bankPageLoaded });
+          await visit(customer, viewport, `${challengePath}/frame`, { ready: (p) => p.waitForURL((u) => u.pathname.startsWith('/sandbox/')) });
           await visit(customer, viewport, statusPath);
           await visit(customer, viewport, '/account/payments/PAY-NOSUCHPAYMENT', { expectStatus: 404 });
+          await visit(customer, viewport, '/admin', { expectStatus: 403 });
         } finally {
           await customer.context.close();
         }
@@ -172,6 +176,7 @@ describe('every page without console errors', () => {
           await visit(customer, viewport, statusPath, {
             ready: (p) => p.locator('.status-banner.failed').waitFor(),
           });
+          await visit(customer, viewport, `${challengePath}/complete`);
         } finally {
           await customer.context.close();
         }
