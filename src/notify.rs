@@ -69,16 +69,18 @@ pub async fn write_invoice_notice(db: &Db, payment_id: &PaymentId) -> Result<usi
         Some(id) => crate::document::Seller::find(db, id).await?,
         None => None,
     };
-    let how = seller
-        .as_ref()
-        .and_then(|s| s.payment_instructions.clone())
-        .unwrap_or_else(|| "The invoice shows how to pay it.".into());
     let number = crate::document::invoice_number(&payment.reference);
+    let how = match &seller {
+        Some(seller) => seller.how_to_pay_invoice(payment.amount, &payment.reference),
+        None => format!(
+            "Pay {} quoting {} as the payment reference; the invoice shows how.",
+            payment.amount.display(),
+            payment.reference
+        ),
+    };
     let body = format!(
-        "Dear {},\n\nYour invoice {number} for {} is ready: {} to pay.\n\n{how}\nQuote {number} as the payment reference.\n\nThank you.",
-        customer.name,
-        service.reference,
-        payment.amount.display(),
+        "Dear {},\n\nYour invoice {number} for {} is ready.\n\n{how}\n\nThank you.",
+        customer.name, service.reference,
     );
     write(
         db,

@@ -54,7 +54,7 @@ describe('invoice', () => {
       const text = await banner.innerText();
       assert.match(text, /Pay AED 5,100\.00 by bank transfer to Demo Insurer & ISP/);
       assert.ok(text.includes(`quoting ${reference} as the payment reference`), text);
-      assert.match(text, /the invoice shows how to pay/);
+      assert.match(text, /Standard Bank, account 012 345 678, branch code 051001/, 'the bank details');
       assert.match(text, /Your policy starts once your payment has arrived/);
       const invoice = banner.getByRole('link', { name: /Download the invoice/ });
       assert.equal(await invoice.getAttribute('href'), `/account/payments/${reference}/tax-invoice.pdf`);

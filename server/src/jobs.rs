@@ -17,9 +17,7 @@ struct Refund(Orchestrator);
 #[async_trait]
 impl JobHandler for Refund {
     async fn run(&self, job: &Job) -> Result<(), JobFailure> {
-        let payload: settle::payment::refund::RefundJob =
-            serde_json::from_value(job.payload.clone())
-                .map_err(|e| JobFailure::Permanent(format!("bad payload: {e}")))?;
+        let payload: settle::payment::refund::RefundJob = payload(job)?;
         self.0.process_refund(&payload.refund_id).await.map(|_| ()).map_err(JobFailure::from)
     }
 }
@@ -30,13 +28,32 @@ struct CustomerMessages(settle::Db);
 #[async_trait]
 impl JobHandler for CustomerMessages {
     async fn run(&self, job: &Job) -> Result<(), JobFailure> {
-        let payload: settle::notify::PaymentJob = serde_json::from_value(job.payload.clone())
-            .map_err(|e| JobFailure::Permanent(format!("bad payload: {e}")))?;
+        let payload: settle::notify::PaymentJob = payload(job)?;
         settle::notify::write_customer_messages(&self.0, &payload.payment_id)
             .await
             .map(|_| ())
             .map_err(JobFailure::from)
     }
+}
+
+/// Writes the customer's invoice notice (how much, to whom, the reference to quote).
+struct InvoiceNotice(settle::Db);
+
+#[async_trait]
+impl JobHandler for InvoiceNotice {
+    async fn run(&self, job: &Job) -> Result<(), JobFailure> {
+        let payload: settle::notify::PaymentJob = payload(job)?;
+        settle::notify::write_invoice_notice(&self.0, &payload.payment_id)
+            .await
+            .map(|_| ())
+            .map_err(JobFailure::from)
+    }
+}
+
+/// A job's payload; one that doesn't parse will never run, so it fails for good.
+fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, JobFailure> {
+    serde_json::from_value(job.payload.clone())
+        .map_err(|e| JobFailure::Permanent(format!("bad payload: {e}")))
 }
 
 /// Posts the merchant's webhook; retried with backoff until the merchant answers 2xx.
@@ -45,8 +62,7 @@ struct MerchantWebhook(settle::Db, reqwest::Client);
 #[async_trait]
 impl JobHandler for MerchantWebhook {
     async fn run(&self, job: &Job) -> Result<(), JobFailure> {
-        let payload: settle::notify::PaymentJob = serde_json::from_value(job.payload.clone())
-            .map_err(|e| JobFailure::Permanent(format!("bad payload: {e}")))?;
+        let payload: settle::notify::PaymentJob = payload(job)?;
         match settle::notify::deliver_webhook(&self.0, &self.1, &payload.payment_id).await {
             Ok(_) => Ok(()),
             Err(e) => Err(JobFailure::Retry(e.to_string())),
@@ -72,6 +88,7 @@ pub fn spawn_runner(
         reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
     let runner = Runner::new(db.clone(), worker)
         .handle(settle::notify::CUSTOMER_JOB, Arc::new(CustomerMessages(db.clone())))
+        .handle(settle::notify::INVOICE_JOB, Arc::new(InvoiceNotice(db.clone())))
         .handle(settle::notify::WEBHOOK_JOB, Arc::new(MerchantWebhook(db, client)))
         .handle(settle::payment::refund::REFUND_JOB, Arc::new(Refund(payments)))
         .spawn(shutdown);

@@ -22,6 +22,22 @@ pub struct Seller {
 }
 
 impl Seller {
+    /// How a customer pays this seller's invoice: the amount, the payee, the reference to quote
+    /// and the seller's bank details when it gave them. One sentence set for the invoice, its
+    /// notice and the pages.
+    pub fn how_to_pay_invoice(&self, amount: crate::money::Money, reference: &str) -> String {
+        let mut text = format!(
+            "Pay {} by bank transfer to {}, quoting {reference} as the payment reference.",
+            amount.display(),
+            self.name
+        );
+        if let Some(details) = self.payment_instructions.as_deref() {
+            text.push(' ');
+            text.push_str(details);
+        }
+        text
+    }
+
     /// Loads a merchant's document details.
     pub async fn find(db: &Db, id: &MerchantId) -> Result<Option<Seller>> {
         let sql = "SELECT id, name, tax_number, address, payment_instructions FROM merchants WHERE id = $1";

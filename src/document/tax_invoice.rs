@@ -65,14 +65,8 @@ impl TaxInvoice {
         };
         let PaymentRecords { payment, purchase, customer, seller, cover, gateway_name, .. } =
             records;
-        let how_to_pay = (state == PaymentState::Invoiced).then(|| {
-            format!(
-                "To pay this invoice, transfer {} to {} by bank transfer and quote {} as the payment reference.",
-                purchase.amounts.gross().display(),
-                seller.name,
-                payment.reference
-            )
-        });
+        let how_to_pay = (state == PaymentState::Invoiced)
+            .then(|| seller.how_to_pay_invoice(purchase.amounts.gross(), &payment.reference));
         Ok(TaxInvoice {
             number: super::invoice_number(&payment.reference),
             issued_at: payment.created_at,

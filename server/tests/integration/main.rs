@@ -5,6 +5,7 @@ mod access;
 mod accounts;
 mod api_client;
 mod card_data;
+mod checkout_pages;
 mod crash;
 mod documents;
 mod edge;
@@ -62,6 +63,8 @@ fn main() {
             documents::receipt_is_refused_until_money_moves,
             documents::documents_are_for_the_payments_merchant_and_customer,
             payments::hosted_checkout_pays_and_activates_the_policy,
+            checkout_pages::invoice_from_the_page_follows_the_product_rule,
+            checkout_pages::nothing_owed_on_the_page_needs_no_payment,
             payments::three_d_secure_challenge_completes_the_payment,
             payments::declined_card_then_successful_retry,
             payments::dropped_notification_is_settled_by_the_sweep,

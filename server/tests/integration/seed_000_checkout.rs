@@ -12,14 +12,9 @@ use reqwest::{RequestBuilder, Response};
 use serde_json::{Value, json};
 use settle::checkout::InvoiceActivation;
 use settle::checkout::return_to::set_completion_page;
-use settle::customer::Customer;
 use settle::demo::{CARD_POLICY_NUMBER, MERCHANT_CLIENT_ID, POLICY_NUMBER};
 use settle::merchant::{Merchant, NewMerchant};
-use settle::money::{Currency, Money};
-use settle::product::{BillingKind, NewProduct, Product, ServiceKind};
-use settle::purchase::{LineType, NewLine, Purchase, PurchaseStatus};
-use settle::service::{BillingStatus, Service};
-use settle::tax::TaxRate;
+use settle::purchase::Purchase;
 
 use crate::support::{TestApp, ensure, eventually, html_forms, location};
 
@@ -129,78 +124,16 @@ async fn drop_notifications(app: &TestApp) -> Result<()> {
     ensure(response.status() == 200, format!("setting faults: {}", response.status()))
 }
 
-async fn policy_status(app: &TestApp, number: &str) -> Result<Service> {
-    Service::find_by_reference(&app.db, number).await?.context("the policy")
-}
-
-/// Email and SMS rows written for a payment.
-async fn messages_for(app: &TestApp, reference: &str) -> Result<Vec<(String, String)>> {
-    let sql = "SELECT n.channel, n.recipient FROM customer_notifications n JOIN payments p ON p.id = n.payment_id WHERE p.reference = $1 ORDER BY n.channel";
-    Ok(
-        settle::with_db!(&app.db, pool => sqlx::query_as(sql).bind(reference).fetch_all(pool).await)?,
-    )
-}
-
 async fn wait_for_policy_messages(app: &TestApp, reference: &str) -> Result<()> {
     eventually("the policy email and SMS are written", Duration::from_secs(10), || async {
-        Ok(messages_for(app, reference).await?.len() == 2)
+        Ok(app.messages_for(reference).await?.len() == 2)
     })
     .await?;
-    let messages = messages_for(app, reference).await?;
+    let messages = app.messages_for(reference).await?;
     ensure(
         messages[0] == ("email".into(), "customer@settle.test".into()) && messages[1].0 == "sms",
         format!("email to Thandi and an SMS: {messages:?}"),
     )
-}
-
-/// A policy for Thandi on a new product of the demo merchant: premium `price` AED + 5 %,
-/// payable through payfort-aed and invoice, with the product's invoice rule.
-async fn new_policy(
-    app: &TestApp,
-    number: &str,
-    price: &str,
-    rule: InvoiceActivation,
-) -> Result<()> {
-    let aed = Currency::parse("AED")?;
-    let merchant =
-        Merchant::by_client_id(&app.db, MERCHANT_CLIENT_ID).await?.context("merchant")?;
-    let code = format!("P-{}", number.replace('/', "-"));
-    let product = Product::create(
-        &app.db,
-        NewProduct {
-            code,
-            name: format!("Test product for {number}"),
-            merchant_id: Some(merchant.id.clone()),
-            service_kind: ServiceKind::Policy,
-            billing_kind: BillingKind::OnceOff,
-            unit_price: Money::parse_decimal(price, aed)?,
-            tax_rate: TaxRate::parse("5")?,
-            collection_day: None,
-            auto_recharge: false,
-        },
-    )
-    .await?;
-    Product::set_gateways(&app.db, &product.id, &["payfort-aed", "invoice"]).await?;
-    rule.set_for_product(&app.db, &product.id).await?;
-    let thandi = Customer::find_by_code(&app.db, "CUST-0001").await?.context("Thandi")?;
-    let policy = Service::new(number, &product, thandi.id, "quoted", BillingStatus::Unbilled);
-    policy.insert(&app.db).await?;
-    Purchase::create(
-        &app.db,
-        &policy.id,
-        PurchaseStatus::Open,
-        Utc::now(),
-        vec![NewLine {
-            line_type: LineType::OnceOff,
-            description: "Premium, 12 months".into(),
-            quantity: 1,
-            unit_price: product.unit_price,
-            period_per_quantity: 12,
-            tax_rate: product.tax_rate,
-        }],
-    )
-    .await?;
-    Ok(())
 }
 
 pub async fn gateways_are_listed_per_policy(app: TestApp) -> Result<()> {
@@ -290,11 +223,11 @@ pub async fn initiate_payment_required_redirects_to_the_hosted_page(app: TestApp
             && query_value(&client, "status").as_deref() == Some("POLICY_CONVERTED"),
         format!("back to the client with the outcome: {client}"),
     )?;
-    ensure(policy_status(&app, POLICY_NUMBER).await?.status == "active", "the policy is active")?;
+    ensure(app.service(POLICY_NUMBER).await?.status == "active", "the policy is active")?;
 
     // Idempotency-Key: the same request replays the first answer instead of starting again.
     let other = "DEMO/0300/IDEM/WEB";
-    new_policy(&app, other, "100.00", InvoiceActivation::OnPayment).await?;
+    app.new_policy(other, "100.00", InvoiceActivation::OnPayment).await?;
     let send = || {
         app.client
             .post(app.url("/api/v3/payment/initiate/"))
@@ -316,7 +249,7 @@ pub async fn initiate_payment_required_redirects_to_the_hosted_page(app: TestApp
 pub async fn no_payment_required_when_nothing_is_owed(app: TestApp) -> Result<()> {
     let token = app.merchant_token().await?;
     let free = "DEMO/0100/FREE/WEB";
-    new_policy(&app, free, "0.00", InvoiceActivation::OnPayment).await?;
+    app.new_policy(free, "0.00", InvoiceActivation::OnPayment).await?;
     let started = initiate(&app, &token, free, "payfort-aed").await?;
     ensure(
         started["action"] == "No payment required" && started["url"].is_null(),
@@ -324,7 +257,7 @@ pub async fn no_payment_required_when_nothing_is_owed(app: TestApp) -> Result<()
     )?;
     let reference = text(&started["token"]);
     ensure(reference.starts_with("PAY-"), "a token all the same")?;
-    let policy = policy_status(&app, free).await?;
+    let policy = app.service(free).await?;
     ensure(policy.status == "active", format!("activated at once: {}", policy.status))?;
     ensure(policy.period_end.is_some(), "with its period")?;
     let status = status_of(&app, &token, &reference).await?;
@@ -363,7 +296,7 @@ pub async fn invoiced_policies_follow_the_product_rule(app: TestApp) -> Result<(
 
     // A product whose rule is "activate now, bill later".
     let later = "DEMO/0200/INVOICE/WEB";
-    new_policy(&app, later, "1000.00", InvoiceActivation::OnInvoice).await?;
+    app.new_policy(later, "1000.00", InvoiceActivation::OnInvoice).await?;
     let invoiced = initiate(&app, &token, later, "invoice").await?;
     ensure(invoiced["action"] == "Payment to be invoiced", format!("invoiced: {invoiced}"))?;
     let status = status_of(&app, &token, &text(&invoiced["token"])).await?;
@@ -373,7 +306,7 @@ pub async fn invoiced_policies_follow_the_product_rule(app: TestApp) -> Result<(
             && status["policy_status"] == "active",
         format!("active before it is paid: {status}"),
     )?;
-    let policy = policy_status(&app, later).await?;
+    let policy = app.service(later).await?;
     ensure(
         policy.period_start.is_some() && policy.period_end.is_none(),
         "cover starts now; the paid-up period is set when the invoice is paid",
@@ -558,7 +491,7 @@ pub async fn token_refuses_unregistered_return_urls(app: TestApp) -> Result<()> 
     let (code, body) =
         get(&app, &token, path, &[("url", CLIENT_RETURN), ("policy_number", "NO/SUCH")]).await?;
     ensure(code == 404 && body["status"] == "No such policy.", format!("unknown: {body}"))?;
-    let service = policy_status(&app, POLICY_NUMBER).await?;
+    let service = app.service(POLICY_NUMBER).await?;
     let purchase = Purchase::open_for_service(&app.db, &service.id).await?;
     let attempts = settle::payment::Payment::for_purchase(&app.db, &purchase[0].id).await?;
     ensure(attempts.is_empty(), "no payment was started for a refused request")?;
@@ -687,7 +620,7 @@ pub async fn declined_payment_returns_with_the_failure_then_a_retry_pays(
         query_value(&client, "status").as_deref() == Some("POLICY_CONVERTED"),
         format!("the retry pays: {client}"),
     )?;
-    ensure(policy_status(&app, POLICY_NUMBER).await?.status == "active", "the policy is active")
+    ensure(app.service(POLICY_NUMBER).await?.status == "active", "the policy is active")
 }
 
 pub async fn missed_return_is_settled_by_the_sweep(app: TestApp) -> Result<()> {

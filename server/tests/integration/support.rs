@@ -3,6 +3,7 @@
 //! ([`process`]) get the fresh database instead and start what they need.
 
 pub mod process;
+mod world;
 
 use std::future::Future;
 use std::pin::Pin;

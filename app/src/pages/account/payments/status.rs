@@ -84,6 +84,8 @@ pub struct InvoiceFacts {
     pub seller: String,
     /// The invoice number (`INV-…`).
     pub number: String,
+    /// How to pay it, with the seller's bank details, as the invoice says it.
+    pub how_to_pay: Option<String>,
     /// Whether the policy is already active (some products activate on the invoice).
     pub policy_active: bool,
 }
@@ -171,6 +173,7 @@ pub async fn payment_status(reference: String, ask_gateway: bool) -> Result<Stat
             Ok(invoice) => Some(InvoiceFacts {
                 seller: invoice.seller.name,
                 number: invoice.number,
+                how_to_pay: invoice.how_to_pay,
                 policy_active: service.status.eq_ignore_ascii_case("active"),
             }),
             Err(e) => {
@@ -363,13 +366,21 @@ fn InvoiceSteps(view: StatusView) -> impl IntoView {
     let facts = view.invoice.clone();
     let seller = facts.as_ref().map(|f| f.seller.clone()).unwrap_or_else(|| "the seller".into());
     let active = facts.as_ref().is_some_and(|f| f.policy_active);
+    let how_to_pay = facts.as_ref().and_then(|f| f.how_to_pay.clone());
     let number = facts.map(|f| f.number).unwrap_or_default();
     view! {
-        <p>
-            "Pay " <strong class="amount">{view.amount.clone()}</strong> " by bank transfer to "
-            {seller} ", quoting " <code class="reference">{view.reference.clone()}</code>
-            " as the payment reference; the invoice shows how to pay."
-        </p>
+        {match how_to_pay {
+            Some(how) => view! { <p class="how-to-pay">{how}</p> }.into_any(),
+            None => view! {
+                <p>
+                    "Pay " <strong class="amount">{view.amount.clone()}</strong>
+                    " by bank transfer to " {seller} ", quoting "
+                    <code class="reference">{view.reference.clone()}</code>
+                    " as the payment reference; the invoice shows how to pay."
+                </p>
+            }
+            .into_any(),
+        }}
         <p>
             <a class="button" href=tax_invoice_href(&view.reference)>
                 "Download the invoice " {number} " (PDF)"

@@ -1,0 +1,87 @@
+//! The customer's checkout page pays through the same use cases as seed 000's `initiate`: an
+//! invoice follows the product's activation rule and writes the invoice notice, and a policy
+//! with nothing owed is settled at once without a gateway.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use settle::checkout::InvoiceActivation;
+use settle::demo::{CUSTOMER_EMAIL, CUSTOMER_PASSWORD};
+use settle::payment::{Payment, PaymentState};
+
+use crate::support::{TestApp, ensure, eventually, location};
+
+/// Submits the checkout page's form for `policy` with `gateway` (none when nothing is owed) and
+/// returns where the browser is sent.
+async fn submit_checkout(app: &TestApp, policy: &str, gateway: Option<&str>) -> Result<String> {
+    let mut form = vec![("policy", policy)];
+    form.extend(gateway.map(|g| ("gateway", g)));
+    let response = app.post_form_with(&app.client, "/account/api/checkout_pay", &form).await?;
+    ensure(
+        response.status().is_redirection(),
+        format!("the form answers a redirect, not {}", response.status()),
+    )?;
+    Ok(location(&response))
+}
+
+fn urlencoding(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// The latest payment on `policy`.
+async fn payment_of(app: &TestApp, policy: &str) -> Result<Payment> {
+    let sql = "SELECT p.reference FROM payments p JOIN purchases pu ON pu.id = p.purchase_id JOIN services s ON s.id = pu.service_id WHERE s.reference = $1 ORDER BY p.created_at DESC LIMIT 1";
+    let reference: String = settle::with_db!(&app.db, pool => sqlx::query_scalar(sql).bind(policy).fetch_optional(pool).await)?
+        .context("a payment on the policy")?;
+    Payment::find_by_reference(&app.db, &reference).await?.context("the payment")
+}
+
+pub async fn invoice_from_the_page_follows_the_product_rule(app: TestApp) -> Result<()> {
+    app.log_in(CUSTOMER_EMAIL, CUSTOMER_PASSWORD, "/account").await?;
+
+    // "Activate now, bill later": active as soon as the invoice is issued, as from `initiate`.
+    let later = "DEMO/0300/INVOICE/WEB";
+    app.new_policy(later, "1000.00", InvoiceActivation::OnInvoice).await?;
+    let to = submit_checkout(&app, later, Some("invoice")).await?;
+    let payment = payment_of(&app, later).await?;
+    ensure(
+        to == format!("/account/payments/{}", payment.reference),
+        format!("the customer is shown how to pay: {to}"),
+    )?;
+    ensure(payment.state == PaymentState::Invoiced, format!("invoiced: {}", payment.state))?;
+    let policy = app.service(later).await?;
+    ensure(policy.status == "active", format!("active before it is paid: {}", policy.status))?;
+    ensure(policy.period_start.is_some() && policy.period_end.is_none(), "cover starts now")?;
+    eventually("the invoice notice is written", Duration::from_secs(10), || async {
+        Ok(app.messages_for(&payment.reference).await? == [("email".into(), CUSTOMER_EMAIL.into())])
+    })
+    .await?;
+
+    // The default rule: the policy waits for the money.
+    let waits = "DEMO/0301/INVOICE/WEB";
+    app.new_policy(waits, "1000.00", InvoiceActivation::OnPayment).await?;
+    submit_checkout(&app, waits, Some("invoice")).await?;
+    ensure(payment_of(&app, waits).await?.state == PaymentState::Invoiced, "invoiced")?;
+    let policy = app.service(waits).await?;
+    ensure(policy.status == "quoted", format!("waits for the payment: {}", policy.status))
+}
+
+pub async fn nothing_owed_on_the_page_needs_no_payment(app: TestApp) -> Result<()> {
+    app.log_in(CUSTOMER_EMAIL, CUSTOMER_PASSWORD, "/account").await?;
+    let free = "DEMO/0302/FREE/WEB";
+    app.new_policy(free, "0.00", InvoiceActivation::OnPayment).await?;
+    let page = app.get(&format!("/account/checkout?policy={}", urlencoding(free))).await?;
+    let html = page.text().await?;
+    ensure(html.contains("there is nothing to pay"), "the page says nothing is owed")?;
+
+    // No gateway chosen: nothing goes to a gateway, the policy is active at once.
+    let to = submit_checkout(&app, free, None).await?;
+    let payment = payment_of(&app, free).await?;
+    ensure(to == format!("/account/payments/{}", payment.reference), format!("status page: {to}"))?;
+    ensure(
+        payment.state == PaymentState::PolicyConverted && payment.amount.is_zero(),
+        format!("settled for zero: {} {}", payment.state, payment.amount),
+    )?;
+    ensure(payment.gateway_reference.is_none(), "no gateway was called")?;
+    ensure(app.service(free).await?.status == "active", "the policy is active")
+}
