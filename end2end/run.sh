@@ -8,6 +8,7 @@
 # Env:   CARGO_TARGET_DIR   cargo target dir (default: $HOME/.cache/settle-target)
 #        CHROMIUM_PATH      browser binary (default: /usr/bin/chromium, installed with apt if missing)
 #        E2E_READY_TIMEOUT  seconds to wait for /readyz (default: 60)
+#        E2E_ONLY           run only these test files, by name ("card_3ds invoice")
 set -euo pipefail
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -155,6 +156,9 @@ rc=0
 failed=()
 for file in "$E2E_DIR"/tests/*.test.js; do
   name="$(basename "$file" .test.js)"
+  if [ -n "${E2E_ONLY:-}" ] && [[ " $E2E_ONLY " != *" $name "* ]]; then
+    continue
+  fi
   start_server "$name" || exit 1
   set +e
   (cd "$E2E_DIR" && SETTLE_BASE_URL="$BASE_URL" node --test --test-concurrency=1 "tests/$name.test.js")

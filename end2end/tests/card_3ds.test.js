@@ -4,11 +4,11 @@
 //      date kept (never the number or the security code), the first invalid field focused and
 //      every error linked to its field; the challenge card goes to the bank's check in a frame
 //      whose one next step is "Continue to your bank"; the customer fails the authentication;
-//      the frame's last page (the document's PaymentComplete, blank without script) shows the
-//      words behind it, and the plain link leads to the status page, which offers "Try another
-//      card"; Settle's own completion page says so and leaves the frame;
-//   2. with JavaScript: the challenge card, "Authenticate", "Continue"; /3ds.js hears the
-//      PaymentComplete message and moves on to the status page, where the policy is active.
+//      the frame ends on Settle's own completion page, which says so, and its "Continue" leaves
+//      the frame for the status page, which offers "Try another card";
+//   2. with JavaScript: the challenge card, "Authenticate", "Continue"; the completion page in
+//      the frame tells the page around it (PaymentComplete), which moves on to the status page,
+//      where the policy is active.
 //
 // Page contract (server side):
 //   /account/checkout/card?policy=…      inputs card_holder, card_number, expiry_date (MMYY), cv2,
@@ -58,10 +58,10 @@ async function payWithChallengeCard(page) {
   assert.match(await page.locator('h1').innerText(), /confirm the payment with your bank/i);
 }
 
-/** Press the issuer's "Continue" and wait until the frame shows the PaymentComplete page. */
+/** Press the issuer's "Continue" and wait until the frame shows Settle's completion page. */
 async function continueToSettle(page) {
   const completed = page.waitForEvent('framenavigated', {
-    predicate: (f) => f !== page.mainFrame() && /\/3ds-complete$/.test(new URL(f.url()).pathname),
+    predicate: (f) => f !== page.mainFrame() && /\/challenge\/complete$/.test(new URL(f.url()).pathname),
     timeout: STEP_TIMEOUT_MS,
   });
   await bankFrame(page).getByRole('button', { name: 'Continue', exact: true }).click();
@@ -123,14 +123,18 @@ describe('card payment with 3-D Secure', () => {
       await checkWidths(page, 'card-challenge-nojs');
       await proceed.click();
       await frame.getByRole('button', { name: 'Fail authentication', exact: true }).click();
-      // The frame ends on the document's (blank) PaymentComplete page; the words behind the
-      // frame show through, and without script nothing moves.
+      // The frame ends on Settle's own completion page: how the check went, and a way out.
       await continueToSettle(page);
       assert.match(new URL(page.url()).pathname, CHALLENGE_PATH, 'the page stays put without script');
-      assert.match(await page.locator('.challenge-behind').innerText(), /your bank has finished/i);
-      await checkWidths(page, 'card-challenge-done-nojs');
       const reference = new URL(page.url()).pathname.split('/')[3];
-      await page.getByRole('link', { name: /show my payment/i }).click();
+      const over = frame.locator('h1');
+      await over.waitFor();
+      assert.match(await over.innerText(), /didn.t confirm the payment — continue/i);
+      const out = frame.getByRole('link', { name: 'Continue' });
+      assert.equal(await out.getAttribute('target'), '_top');
+      assert.equal(await out.getAttribute('href'), `/account/payments/${reference}`);
+      await checkWidths(page, 'card-challenge-done-nojs');
+      await out.click();
       await page.waitForURL((u) => STATUS_PATH.test(u.pathname));
       const banner = page.locator('.status-banner.failed');
       await banner.waitFor();
@@ -139,14 +143,6 @@ describe('card payment with 3-D Secure', () => {
       assert.match(await mainText(page), /Payment failed/);
       assert.doesNotMatch(await mainText(page), /PAYMENT_FAILED/);
       await checkWidths(page, 'card-failed-nojs');
-
-      // Settle's own end of the check, as the frame shows it: words and a way out of the frame.
-      await page.goto(url(`/account/payments/${reference}/challenge/complete`));
-      assert.match(await page.locator('h1').innerText(), /didn.t confirm the payment — continue/i);
-      const out = page.getByRole('link', { name: 'Continue' });
-      assert.equal(await out.getAttribute('target'), '_top');
-      assert.equal(await out.getAttribute('href'), `/account/payments/${reference}`);
-      await checkWidths(page, 'card-challenge-complete-failed-nojs');
 
       // "Try another card" leads back to the card page.
       await page.goto(url(`/account/payments/${reference}`));

@@ -7,6 +7,10 @@ UPDATE payments SET return_to = json_build_object('rule', 'append_outcome', 'url
     WHERE return_url IS NOT NULL;
 ALTER TABLE payments DROP COLUMN return_url;
 
+-- Where a payment was started: 'api' (a client's) or 'pages' (Settle's customer pages, whose
+-- bank check ends on a page of Settle's own).
+ALTER TABLE payments ADD COLUMN channel TEXT NOT NULL DEFAULT 'api' CHECK (channel IN ('api', 'pages'));
+
 -- A merchant's completion page per gateway ('*': every gateway), where customers go back to when
 -- the client named no URL (seed 000's per-deployment, per-payment-processor page).
 CREATE TABLE merchant_completion_pages (

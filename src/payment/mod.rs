@@ -21,7 +21,7 @@ pub mod transition;
 pub use callback::{ChallengeOutcome, NotificationOutcome};
 pub use orchestrator::Orchestrator;
 pub use reconcile::SweepReport;
-pub use record::{CardSummary, Payment, PaymentId};
+pub use record::{CardSummary, Channel, Payment, PaymentId};
 pub use return_to::ReturnTo;
 pub use start::{Instrument, PaymentRequest};
 pub use state::PaymentState;

@@ -31,6 +31,27 @@ pub struct CardSummary {
     pub expiry: String,
 }
 
+crate::text_enum!(
+    /// Where a payment was started: a client's API, or Settle's own customer pages (whose bank
+    /// check ends on a page of Settle's own rather than the API's blank completion page).
+    Channel, field = "channel", {
+        /// A merchant's system, a customer through a merchant's client, or staff.
+        Api = "api",
+        /// Settle's customer pages.
+        Pages = "pages",
+    }
+);
+
+impl Channel {
+    /// The channel a payer uses: a customer without a merchant's client is on the pages.
+    pub fn of(payer: &crate::access::Viewer) -> Channel {
+        match payer {
+            crate::access::Viewer::Customer { merchant: None, .. } => Channel::Pages,
+            _ => Channel::Api,
+        }
+    }
+}
+
 /// One attempt to collect a purchase.
 #[derive(Clone, Debug)]
 pub struct Payment {
@@ -76,6 +97,8 @@ pub struct Payment {
     pub reconcile_attempts: i64,
     /// The scoped, hashed `Idempotency-Key` of the request that started it.
     pub idempotency_key: Option<String>,
+    /// Where it was started.
+    pub channel: Channel,
 }
 
 #[derive(sqlx::FromRow)]
@@ -104,6 +127,7 @@ struct PaymentRow {
     settle_by: Option<DateTime<Utc>>,
     reconcile_attempts: i64,
     idempotency_key: Option<String>,
+    channel: String,
 }
 
 impl TryFrom<PaymentRow> for Payment {
@@ -153,11 +177,12 @@ impl TryFrom<PaymentRow> for Payment {
             settle_by: r.settle_by,
             reconcile_attempts: r.reconcile_attempts,
             idempotency_key: r.idempotency_key,
+            channel: stored("payments.channel", &r.channel)?,
         })
     }
 }
 
-const COLUMNS: &str = "id, reference, purchase_id, merchant_id, gateway_id, payment_method_id, purchase_source_id, state, currency, amount_minor, gateway_reference, redirect_url, return_to, card_brand, card_last4, card_expiry, three_ds, failure_reason, details, created_at, updated_at, settle_by, reconcile_attempts, idempotency_key";
+const COLUMNS: &str = "id, reference, purchase_id, merchant_id, gateway_id, payment_method_id, purchase_source_id, state, currency, amount_minor, gateway_reference, redirect_url, return_to, card_brand, card_last4, card_expiry, three_ds, failure_reason, details, created_at, updated_at, settle_by, reconcile_attempts, idempotency_key, channel";
 
 /// A new payment reference: `PAY-` and 12 Crockford base-32 characters (60 random bits), short
 /// enough to read over the phone, unambiguous (no I, L, O, U).
@@ -194,6 +219,7 @@ impl Payment {
             settle_by: None,
             reconcile_attempts: 0,
             idempotency_key: None,
+            channel: Channel::Api,
         }
     }
 
@@ -202,7 +228,7 @@ impl Payment {
     /// (`Error::Conflict`; the caller finds out which).
     pub async fn insert(&self, tx: &mut Tx, cause: &str) -> Result<()> {
         let sql = format!(
-            "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+            "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
         );
         let three_ds =
             self.three_ds.as_ref().map(serde_json::to_string).transpose().map_err(internal)?;
@@ -231,6 +257,7 @@ impl Payment {
             .bind(self.settle_by)
             .bind(self.reconcile_attempts)
             .bind(&self.idempotency_key)
+            .bind(self.channel.as_str())
             .execute(conn)
             .await
             .map(|_| ()));

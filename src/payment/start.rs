@@ -16,7 +16,7 @@ use crate::iban::Iban;
 use crate::payment::PaymentState::{self, *};
 use crate::payment::fulfilment;
 use crate::payment::orchestrator::Orchestrator;
-use crate::payment::record::{CardSummary, Payment};
+use crate::payment::record::{CardSummary, Channel, Payment};
 use crate::payment::transition::{self, Change, TransitionError};
 use crate::payment_method::PaymentMethod;
 use crate::product::Product;
@@ -310,6 +310,7 @@ impl Orchestrator {
         payment.merchant_id =
             request.payer.merchant().cloned().or_else(|| service.merchant_id.clone());
         payment.return_to = request.return_to.clone();
+        payment.channel = Channel::of(&request.payer);
         payment.details = request.details.clone();
         payment.idempotency_key = request.idempotency_key.clone();
         match &request.instrument {

@@ -8,12 +8,12 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::post;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
-use settle::payment::ChallengeOutcome;
+use settle::payment::{ChallengeOutcome, Channel};
 use sha2::{Digest, Sha256};
 
 use crate::api::routes::{Guard, POST, Routes};
@@ -95,19 +95,27 @@ static CHALLENGE_NOT_CONFIRMED: LazyLock<String> = LazyLock::new(|| {
 
 /// `POST /payments/{reference}/3ds-complete`: the issuer's page is done. Settle completes the
 /// payment with the acquirer, then answers the seed's `PaymentComplete` page; a result the
-/// acquirer refused leaves the payment waiting and says so (422).
+/// acquirer refused leaves the payment waiting and says so (422). A payment started on Settle's
+/// own pages goes on instead to the page of Settle's that ends the check inside the frame (it
+/// says how the check went and leads out of the frame, with or without script).
 pub async fn challenge_complete(
     State(state): State<AppState>,
     Path(reference): Path<String>,
     Form(result): Form<ChallengeResult>,
 ) -> Result<Response, ApiError> {
     let outcome = state.payments.complete_challenge(&reference, &result.cres).await?;
-    let (status, page) = match outcome {
-        ChallengeOutcome::Completed(_) => (StatusCode::OK, PAYMENT_COMPLETE.to_owned()),
-        ChallengeOutcome::Refused(_) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, CHALLENGE_NOT_CONFIRMED.clone())
+    let (status, page, payment) = match outcome {
+        ChallengeOutcome::Completed(payment) => {
+            (StatusCode::OK, PAYMENT_COMPLETE.to_owned(), payment)
+        }
+        ChallengeOutcome::Refused(payment) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, CHALLENGE_NOT_CONFIRMED.clone(), payment)
         }
     };
+    if payment.channel == Channel::Pages {
+        let next = settle_app::links::challenge_complete_href(&payment.reference);
+        return Ok(Redirect::to(&next).into_response());
+    }
     let mut response = (status, Html(page)).into_response();
     if let Ok(csp) = HeaderValue::from_str(&PAYMENT_COMPLETE_CSP) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);

@@ -1,15 +1,16 @@
 //! The customer's checkout page pays through the same use cases as seed 000's `initiate`: an
 //! invoice follows the product's activation rule and writes the invoice notice, and a policy
-//! with nothing owed is settled at once without a gateway.
+//! with nothing owed is settled at once without a gateway; the bank's check of a card paid on
+//! the page ends on a page of Settle's own, not the API's blank one.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use settle::checkout::InvoiceActivation;
-use settle::demo::{CUSTOMER_EMAIL, CUSTOMER_PASSWORD};
+use settle::demo::{CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD};
 use settle::payment::{Payment, PaymentState};
 
-use crate::support::{TestApp, ensure, eventually, location};
+use crate::support::{TestApp, ensure, eventually, html_forms, location};
 
 /// Submits the checkout page's form for `policy` with `gateway` (none when nothing is owed) and
 /// returns where the browser is sent.
@@ -84,4 +85,42 @@ pub async fn nothing_owed_on_the_page_needs_no_payment(app: TestApp) -> Result<(
     )?;
     ensure(payment.gateway_reference.is_none(), "no gateway was called")?;
     ensure(app.service(free).await?.status == "active", "the policy is active")
+}
+
+pub async fn the_bank_check_ends_on_settles_own_page(app: TestApp) -> Result<()> {
+    app.log_in(CUSTOMER_EMAIL, CUSTOMER_PASSWORD, "/account").await?;
+    let form = [
+        ("policy", CARD_POLICY_NUMBER),
+        ("gateway", "sagepay-gbp"),
+        ("card_holder", "T MOKOENA"),
+        ("card_number", "4000 0000 0000 3220"),
+        ("expiry_date", "10/30"),
+        ("cv2", "123"),
+        ("billing_same", "on"),
+    ];
+    let paid = app.post_form("/account/api/card_pay", &form).await?;
+    let challenge = location(&paid);
+    ensure(challenge.ends_with("/challenge"), format!("to the bank's check: {challenge}"))?;
+    let reference = challenge.split('/').nth(3).context("the payment reference")?.to_owned();
+
+    // The frame's form to the bank, the bank's "Authenticate", and its form back to Settle.
+    let frame = app.get(&format!("{challenge}/frame")).await?.text().await?;
+    let to_bank = html_forms(&frame).into_iter().next().context("the form to the bank")?;
+    let bank = app.client.post(&to_bank.action).form(&to_bank.fields).send().await?.text().await?;
+    let answer = html_forms(&bank).into_iter().next().context("the bank's page")?;
+    let answered =
+        app.client.post(&answer.action).form(&answer.submission("Authenticate")?).send().await?;
+    let back = html_forms(&answered.text().await?).into_iter().next().context("back to Settle")?;
+    let done = app.client.post(&back.action).form(&back.fields).send().await?;
+
+    // Not the API's blank page: Settle's own end of the check, inside the frame.
+    ensure(done.status() == 303, format!("a redirect, not {}", done.status()))?;
+    let end = location(&done);
+    ensure(end == format!("/account/payments/{reference}/challenge/complete"), &end)?;
+    let page = app.get(&end).await?.text().await?;
+    ensure(page.contains("Payment authenticated — continue"), "the check went well")?;
+    ensure(
+        page.contains(&format!(r#"href="/account/payments/{reference}" target="_top""#)),
+        "a link out of the frame to the status page",
+    )
 }

@@ -65,6 +65,7 @@ fn main() {
             payments::hosted_checkout_pays_and_activates_the_policy,
             checkout_pages::invoice_from_the_page_follows_the_product_rule,
             checkout_pages::nothing_owed_on_the_page_needs_no_payment,
+            checkout_pages::the_bank_check_ends_on_settles_own_page,
             payments::three_d_secure_challenge_completes_the_payment,
             payments::declined_card_then_successful_retry,
             payments::dropped_notification_is_settled_by_the_sweep,

@@ -6,12 +6,10 @@
 //!   your bank", pressed by `/3ds.js` when script runs); a plain link under the frame leads to the
 //!   status page for whoever needs it.
 //! - `/account/payments/{reference}/challenge/complete` is Settle's own end of the check inside
-//!   the frame: "Payment authenticated — continue", with a link that leaves the frame
-//!   (`target="_top"`) for the status page. The frame page shows the same once the check is
-//!   over. The bank's pages end wherever the payment's challenge return URL points: today that
-//!   is the document's `PaymentComplete` page for every payment (empty without script; `/3ds.js`
-//!   hears its message). Ending Settle's own payments here needs the core to give payments
-//!   started from these pages this page as their end (see `links::challenge_complete_href`).
+//!   the frame: the bank's pages end at the payment's challenge return, which sends payments
+//!   started on these pages here (API clients get the document's blank `PaymentComplete` page).
+//!   It says how the check went ("Payment authenticated — continue") and links out of the frame
+//!   (`target="_top"`) to the status page; with script, `/3ds.js` moves on by itself.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -122,11 +120,6 @@ fn Challenge(view: ChallengeView) -> impl IntoView {
             " for policy " <code class="reference">{view.policy}</code> ". Follow its steps in the box below."
         </p>
         <div class="challenge">
-            // Behind the frame: seen only when the bank's last page is blank (without script,
-            // the document's PaymentComplete page shows nothing).
-            <p class="challenge-behind" aria-hidden="true">
-                "Your bank has finished. Continue with the link below the box."
-            </p>
             <iframe
                 src=challenge_frame_href(&view.reference)
                 title="Your bank's security check"
