@@ -201,7 +201,7 @@ impl Orchestrator {
             ConnectorError::Timeout(_) | ConnectorError::BadResponse(_) => {
                 let mut tx = self.db.begin().await?;
                 let next = Utc::now() + chrono_duration(self.first_ask());
-                Payment::schedule_next_ask(&mut tx, payment, next).await?;
+                Payment::restart_asking(&mut tx, payment, next).await?;
                 let cause =
                     format!("no clear answer from {gateway} ({error}); reconciliation will ask it");
                 transition::note(&mut tx, payment, &cause, None).await?;

@@ -386,6 +386,24 @@ impl Payment {
         rows.into_iter().map(Payment::try_from).collect()
     }
 
+    /// Starts the reconciliation schedule again from its first wait: the gateway's answer to
+    /// the request was lost, so nothing has been asked yet about where it stands.
+    pub(crate) async fn restart_asking(
+        tx: &mut Tx,
+        payment: &Payment,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = "UPDATE payments SET settle_by = $3, reconcile_attempts = 0 WHERE id = $1 AND state = $2";
+        with_tx!(tx, conn => sqlx::query(sql)
+            .bind(&payment.id)
+            .bind(i64::from(payment.state.code()))
+            .bind(at)
+            .execute(conn)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
     /// Sets when reconciliation next asks about a payment still in `state`, counting the ask.
     pub(crate) async fn schedule_next_ask(
         tx: &mut Tx,

@@ -218,7 +218,10 @@ impl Orchestrator {
 
     /// Makes way for a new attempt: an open attempt that can't have moved money is cancelled
     /// (a hosted checkout first at its gateway); one that may have is left alone and the new
-    /// attempt refused with its reference.
+    /// attempt refused with its reference. A challenged card attempt is sent but can't move
+    /// money on its own: the acquirer authorises only when Settle posts the customer's answer
+    /// ([`Orchestrator::complete_challenge`], which moves it out of `PAYMENT_3DAUTH` by
+    /// compare-and-set first), so once it is cancelled here no answer reaches the acquirer.
     async fn replace_open_attempt(&self, purchase: &PurchaseId) -> Result<()> {
         for open in Payment::open_for_purchase(&self.db, purchase).await? {
             match open.state {

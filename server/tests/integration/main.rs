@@ -151,6 +151,7 @@ fn main() {
             money_safety::money_that_reaches_a_lost_attempt_is_refunded,
             money_safety::a_notification_ahead_of_the_answer_is_matched_by_reference,
             money_safety::reconciliation_asks_soon_then_backs_off,
+            money_safety::a_replaced_challenge_answered_late_charges_nothing,
             money_safety::a_retry_after_an_in_doubt_attempt_never_charges_again,
         ],
         database_tests![

@@ -335,6 +335,13 @@ pub async fn reconciliation_asks_soon_then_backs_off(app: TestApp) -> Result<()>
         due_in <= chrono::Duration::seconds(6),
         format!("first ask due in {due_in} (possibly charged, so soon)"),
     )?;
+    ensure(
+        attempt.reconcile_attempts == 0,
+        format!(
+            "a lost answer is not an ask: the 30 s step comes next ({} asked)",
+            attempt.reconcile_attempts
+        ),
+    )?;
     app.set_faults("card", json!({})).await?;
     // The server's own sweep settles it within the first wait or so.
     eventually("the sweep settles it", Duration::from_secs(12), || async {
@@ -381,5 +388,53 @@ pub async fn a_retry_after_an_in_doubt_attempt_never_charges_again(app: TestApp)
         format!("the retry gets the outcome: {replay:?}"),
     )?;
     ensure(attempts(&app, CARD_POLICY_NUMBER).await?.len() == 1, "still one attempt")?;
+    charged_once(&app, CARD_POLICY_NUMBER).await
+}
+
+pub async fn a_replaced_challenge_answered_late_charges_nothing(app: TestApp) -> Result<()> {
+    // A challenged attempt has moved no money: the acquirer authorises only when Settle posts
+    // the customer's answer. Replacing it cancels it here, and an answer that comes afterwards
+    // (an old tab) is never passed on.
+    let token = app.customer_token().await?;
+    let uuid = app.prepare_quote(&token, CARD_POLICY_NUMBER).await?;
+    let path = format!("/api/v1/payments/{uuid}/take-payment/");
+    let challenged = app
+        .call(Method::POST, &path, Some(&token), Some(&take_payment_body("4000000000003220")), None)
+        .await?;
+    ensure(challenged.body["payment_status_state"] == "PAYMENT_3DAUTH", format!("{challenged:?}"))?;
+    let field = |name: &str| challenged.body[name].as_str().unwrap_or_default().to_owned();
+    let (acsurl, creq, session) = (field("acsurl"), field("creq"), field("three_ds_session_data"));
+
+    // The customer gives up on the bank's page and pays with another card.
+    let paid = app
+        .call(Method::POST, &path, Some(&token), Some(&take_payment_body("4929000000006")), None)
+        .await?;
+    ensure(
+        paid.body["payment_status_state"] == "PAYMENT_SUCCESS"
+            || paid.body["payment_status_state"] == "POLICY_CONVERTED",
+        format!("the other card pays: {paid:?}"),
+    )?;
+
+    // Then answers the old challenge after all.
+    let browser = app.new_client();
+    let page = browser
+        .post(&acsurl)
+        .form(&[("creq", creq.as_str()), ("threeDSSessionData", session.as_str())])
+        .send()
+        .await?
+        .text()
+        .await?;
+    let form = html_forms(&page).into_iter().next().context("the issuer's form")?;
+    let answered =
+        browser.post(&form.action).form(&form.submission("Authenticate")?).send().await?;
+    let back = html_forms(&answered.text().await?).into_iter().next().context("back to Settle")?;
+    browser.post(&back.action).form(&back.fields).send().await?;
+
+    let states: Vec<PaymentState> =
+        attempts(&app, CARD_POLICY_NUMBER).await?.iter().map(|p| p.state).collect();
+    ensure(
+        states.contains(&PaymentState::Cancelled),
+        format!("the challenged attempt stays cancelled: {states:?}"),
+    )?;
     charged_once(&app, CARD_POLICY_NUMBER).await
 }
