@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::connector::ConnectorError;
+use crate::connector::{ConnectorError, GatewayCharge};
 use crate::error::Result;
 use crate::money::Money;
 use crate::payment::refund::{Refund, RefundStatus};
@@ -93,51 +93,42 @@ pub async fn check(
     // purchase → references of its payments that hold money
     let mut charged: HashMap<PurchaseId, Vec<String>> = HashMap::new();
     let mut backed: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for gateway in crate::gateway::Gateway::list(db).await? {
-        let Ok(connector) = payments.connector(&gateway.id) else { continue };
-        let charges = match connector.charges(since).await {
-            Ok(charges) => charges,
-            Err(ConnectorError::Unsupported(_)) => continue,
-            Err(e) => {
-                report.gateways_unreachable.push((gateway.id.clone(), e.to_string()));
-                continue;
+    let listed = charges(payments, since).await?;
+    report.gateways_checked = listed.checked;
+    report.gateways_unreachable = listed.unreachable;
+    report.charges = listed.charges.len();
+    for (gateway, charge) in listed.charges {
+        let payment = Payment::find_by_reference(db, &charge.payment_reference).await?;
+        let net = charge.captured.checked_sub(charge.refunded).unwrap_or(charge.captured);
+        if let Some(p) = &payment {
+            backed.insert(p.reference.clone());
+        }
+        if net.minor() <= 0 {
+            continue;
+        }
+        match &payment {
+            Some(p) if p.state.is_success() => {
+                charged.entry(p.purchase_id.clone()).or_default().push(p.reference.clone());
             }
-        };
-        report.gateways_checked.push(gateway.id.clone());
-        report.charges += charges.len();
-        for charge in charges {
-            let payment = Payment::find_by_reference(db, &charge.payment_reference).await?;
-            let net = charge.captured.checked_sub(charge.refunded).unwrap_or(charge.captured);
-            if let Some(p) = &payment {
-                backed.insert(p.reference.clone());
-            }
-            if net.minor() <= 0 {
-                continue;
-            }
-            match &payment {
-                Some(p) if p.state.is_success() => {
+            other => {
+                let refund_pending = match other {
+                    Some(p) => Refund::for_payment(db, &p.id)
+                        .await?
+                        .iter()
+                        .any(|r| r.status == RefundStatus::Pending),
+                    None => false,
+                };
+                if let Some(p) = other {
                     charged.entry(p.purchase_id.clone()).or_default().push(p.reference.clone());
                 }
-                other => {
-                    let refund_pending = match other {
-                        Some(p) => Refund::for_payment(db, &p.id)
-                            .await?
-                            .iter()
-                            .any(|r| r.status == RefundStatus::Pending),
-                        None => false,
-                    };
-                    if let Some(p) = other {
-                        charged.entry(p.purchase_id.clone()).or_default().push(p.reference.clone());
-                    }
-                    report.findings.push(Finding::ChargeWithoutPayment {
-                        gateway: gateway.id.clone(),
-                        gateway_reference: charge.gateway_reference.clone(),
-                        payment_reference: charge.payment_reference.clone(),
-                        net,
-                        state: other.as_ref().map(|p| p.state),
-                        refund_pending,
-                    });
-                }
+                report.findings.push(Finding::ChargeWithoutPayment {
+                    gateway: gateway.clone(),
+                    gateway_reference: charge.gateway_reference.clone(),
+                    payment_reference: charge.payment_reference.clone(),
+                    net,
+                    state: other.as_ref().map(|p| p.state),
+                    refund_pending,
+                });
             }
         }
     }
@@ -162,6 +153,43 @@ pub async fn check(
         report.findings.push(Finding::InDoubt { payment_reference: reference, state, since });
     }
     Ok(report)
+}
+
+/// What the gateways report charged since a time, each charge once.
+#[derive(Clone, Debug, Default)]
+pub struct GatewayCharges {
+    /// Each charge with the gateway that reported it first.
+    pub charges: Vec<(String, GatewayCharge)>,
+    /// Gateways whose charges were listed.
+    pub checked: Vec<String>,
+    /// Gateways that could not be asked, with why.
+    pub unreachable: Vec<(String, String)>,
+}
+
+/// Every gateway's charges since `since`. Gateways that share a provider's account (one
+/// provider's card and wallet gateways, or the sandbox serving several providers) list the same
+/// charges: a charge is the same charge whichever gateway lists it, by its id and Settle's
+/// payment reference.
+pub async fn charges(payments: &Orchestrator, since: DateTime<Utc>) -> Result<GatewayCharges> {
+    let mut listed = GatewayCharges::default();
+    let mut seen = std::collections::HashSet::new();
+    for gateway in crate::gateway::Gateway::list(payments.db()).await? {
+        let Ok(connector) = payments.connector(&gateway.id) else { continue };
+        match connector.charges(since).await {
+            Ok(charges) => {
+                listed.checked.push(gateway.id.clone());
+                for charge in charges {
+                    let key = (charge.gateway_reference.clone(), charge.payment_reference.clone());
+                    if seen.insert(key) {
+                        listed.charges.push((gateway.id.clone(), charge));
+                    }
+                }
+            }
+            Err(ConnectorError::Unsupported(_)) => {}
+            Err(e) => listed.unreachable.push((gateway.id.clone(), e.to_string())),
+        }
+    }
+    Ok(listed)
 }
 
 /// Payments created since `since` that Settle counts as paid.

@@ -36,6 +36,11 @@ pub struct SweepReport {
     pub deferred: usize,
 }
 
+/// How many times a gateway must answer "no such payment", the last after the request could
+/// still have been in flight, before Settle concludes the request never reached it. One answer
+/// is not enough: a gateway may record a slow request late.
+const NOT_FOUND_ASKS: i64 = 3;
+
 impl Orchestrator {
     /// One sweep: claims the unsettled payments that are due (so instances sharing a database
     /// don't ask twice), asks each one's gateway, settles what it says, fulfils payments paid
@@ -80,7 +85,9 @@ impl Orchestrator {
                 }
             }
             Ok(None)
-                if payment.state == Processing && Utc::now() > self.in_flight_until(payment) =>
+                if payment.state == Processing
+                    && Utc::now() > self.in_flight_until(payment)
+                    && payment.reconcile_attempts + 1 >= NOT_FOUND_ASKS =>
             {
                 return self.never_arrived(payment).await;
             }

@@ -131,18 +131,13 @@ impl TestApp {
     /// reference, as the gateways report them.
     pub async fn charges_for(&self, payment_references: &[String]) -> Result<usize> {
         let since = chrono::Utc::now() - chrono::Duration::hours(1);
-        let mut count = 0;
-        for gateway in settle::gateway::Gateway::list(&self.db).await? {
-            let Ok(connector) = self.state.payments.connector(&gateway.id) else { continue };
-            if let Ok(charges) = connector.charges(since).await {
-                count += charges
-                    .iter()
-                    .filter(|c| payment_references.contains(&c.payment_reference))
-                    .filter(|c| c.captured.minor() > c.refunded.minor())
-                    .count();
-            }
-        }
-        Ok(count)
+        let listed = settle::ledger::charges(&self.state.payments, since).await?;
+        Ok(listed
+            .charges
+            .iter()
+            .filter(|(_, c)| payment_references.contains(&c.payment_reference))
+            .filter(|(_, c)| c.captured.minor() > c.refunded.minor())
+            .count())
     }
 
     /// Changes a gateway's request timeout, for the running server too.

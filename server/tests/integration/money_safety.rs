@@ -438,3 +438,57 @@ pub async fn a_replaced_challenge_answered_late_charges_nothing(app: TestApp) ->
     )?;
     charged_once(&app, CARD_POLICY_NUMBER).await
 }
+
+pub async fn concurrent_hosted_checkouts_leave_one_payable_page(app: TestApp) -> Result<()> {
+    // Seed 000's initiate, many times at once with different keys: whatever the interleaving,
+    // one hosted page at most can take the customer's money.
+    let token = app.merchant_token().await?;
+    let body = json!({ "policy_number": POLICY_NUMBER, "gateway": "payfort-aed" });
+    let answers = join_all((0..CONCURRENT).map(|i| {
+        let (app, token, body) = (&app, &token, &body);
+        async move {
+            let key = format!("initiate-{i}");
+            app.call(Method::POST, "/api/v3/payment/initiate/", Some(token), Some(body), Some(&key))
+                .await
+        }
+    }))
+    .await;
+    let mut pages = Vec::new();
+    let mut statuses = Vec::new();
+    for answer in answers {
+        let answer = answer?;
+        statuses.push(answer.status);
+        if let Some(url) = answer.body["url"].as_str() {
+            pages.push(url.to_owned());
+        }
+    }
+    ensure(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        format!("each started a page or was told one is under way: {}", tally(&statuses)),
+    )?;
+    let open: Vec<Payment> = attempts(&app, POLICY_NUMBER)
+        .await?
+        .into_iter()
+        .filter(|p| p.state == PaymentState::AwaitingCustomer)
+        .collect();
+    ensure(open.len() == 1, format!("one page left open, not {}", open.len()))?;
+
+    // The customer tries to pay on every page they were given: only the open one takes money.
+    for page in &pages {
+        let html = app.client.get(page).send().await?.text().await?;
+        if let Some(form) = html_forms(&html).into_iter().find(|f| f.action.contains("/pay/")) {
+            let fields = form.submission("Pay").unwrap_or_default();
+            let action = if form.action.starts_with("http") {
+                form.action.clone()
+            } else {
+                app.url(&form.action)
+            };
+            app.client.post(action).form(&fields).send().await?;
+        }
+    }
+    eventually("the open page's payment is settled", Duration::from_secs(15), || async {
+        Ok(attempts(&app, POLICY_NUMBER).await?.iter().any(|p| p.state.is_success()))
+    })
+    .await?;
+    charged_once(&app, POLICY_NUMBER).await
+}
