@@ -148,6 +148,7 @@ fn main() {
             money_safety::concurrent_api_payments_charge_once,
             money_safety::concurrent_card_page_submits_charge_once,
             money_safety::concurrent_hosted_checkouts_leave_one_payable_page,
+            money_safety::a_token_refused_while_a_payment_is_under_way_names_it,
             money_safety::a_replaced_hosted_checkout_is_cancelled_at_the_gateway,
             money_safety::money_that_reaches_a_lost_attempt_is_refunded,
             money_safety::a_notification_ahead_of_the_answer_is_matched_by_reference,

@@ -492,3 +492,29 @@ pub async fn concurrent_hosted_checkouts_leave_one_payable_page(app: TestApp) ->
     .await?;
     charged_once(&app, POLICY_NUMBER).await
 }
+
+pub async fn a_token_refused_while_a_payment_is_under_way_names_it(app: TestApp) -> Result<()> {
+    // While the gateway is slow to open a checkout, the policy's payment is under way: a second
+    // token/ call is refused with that payment's token, which status/ answers.
+    app.set_faults("hosted-checkout", json!({ "latency_ms": 500 })).await?;
+    let token = app.merchant_token().await?;
+    let (first, second) = tokio::join!(hosted_token(&app, &token), async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        hosted_token(&app, &token).await
+    });
+    let (first, second) = (first?, second?);
+    ensure(first.status == 200, format!("the first opens a page: {first:?}"))?;
+    ensure(second.status == 409, format!("the second is refused: {second:?}"))?;
+    let under_way = second.body["token"].as_str().context("the payment under way")?;
+    ensure(under_way == first.body["token"], format!("it is the first's: {second:?}"))?;
+    let status = app
+        .call(
+            Method::GET,
+            &format!("/api/v3/payment/status/?token={under_way}"),
+            Some(&token),
+            None,
+            None,
+        )
+        .await?;
+    ensure(status.status == 200, format!("status/ answers it: {status:?}"))
+}

@@ -89,13 +89,19 @@ impl TokenView {
                 TokenView::refused(StatusCode::NOT_FOUND, format!("No such {what}."), Vec::new())
             }
             E::Conflict(why) => TokenView::refused(StatusCode::CONFLICT, why, Vec::new()),
-            E::PaymentInProgress(reference) => TokenView::refused(
-                StatusCode::CONFLICT,
-                format!(
-                    "Payment {reference} for this policy is still in progress; check its status before paying again."
-                ),
-                Vec::new(),
-            ),
+            // The token of the payment under way, so the client can check on it with `status/`.
+            E::PaymentInProgress(reference) => {
+                let view = TokenView {
+                    url: None,
+                    status: format!(
+                        "Payment {reference} for this policy is still in progress; check its status before paying again."
+                    ),
+                    token: Some(reference),
+                    form: None,
+                    errors: Vec::new(),
+                };
+                (StatusCode::CONFLICT, Json(view)).into_response()
+            }
             // Everything else keeps the problem-details mapping (auth, throttling, our faults).
             other => ApiError::from(other).into_response(),
         }
