@@ -7,10 +7,7 @@
 use anyhow::{Context, Result};
 use reqwest::{Client, Method, redirect};
 use serde_json::{Value, json};
-use settle::demo::{
-    CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD, ISP_SERVICE_ID, MERCHANT_CLIENT_ID,
-    MERCHANT_CLIENT_SECRET,
-};
+use settle::demo::{CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD, ISP_SERVICE_ID};
 use sha2::{Digest, Sha256};
 
 use crate::support::process::{SandboxProcess, Scratch, ServerProcess, demo_world_with_quotes};
@@ -52,12 +49,6 @@ async fn call(
     let status = response.status().as_u16();
     let text = response.text().await?;
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
-}
-
-async fn token(client: &Client, server: &ServerProcess, form: &[(&str, &str)]) -> Result<String> {
-    let body: Value =
-        client.post(server.url("/oauth/token")).form(form).send().await?.json().await?;
-    Ok(body["access_token"].as_str().context("a token")?.to_owned())
 }
 
 /// Whether `haystack` holds the digits of `number` with any spaces or hyphens between them.
@@ -141,27 +132,8 @@ pub async fn no_card_number_or_security_code_is_kept_anywhere(db: TestDatabase) 
     let settings = [("SETTLE_LOG", "debug".to_owned())];
     let server = ServerProcess::start_with(&scratch, &db, &sandbox, &settings).await?;
     let client = Client::builder().redirect(redirect::Policy::none()).cookie_store(true).build()?;
-    let customer = token(
-        &client,
-        &server,
-        &[
-            ("grant_type", "password"),
-            ("username", CUSTOMER_EMAIL),
-            ("password", CUSTOMER_PASSWORD),
-            ("client_id", MERCHANT_CLIENT_ID),
-        ],
-    )
-    .await?;
-    let merchant = token(
-        &client,
-        &server,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", MERCHANT_CLIENT_ID),
-            ("client_secret", MERCHANT_CLIENT_SECRET),
-        ],
-    )
-    .await?;
+    let customer = server.customer_token().await?;
+    let merchant = server.merchant_token().await?;
     let mut sent = Vec::new();
 
     // Seed 003: every test card, each on a quote of its own, with an idempotency key.

@@ -8,29 +8,12 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use reqwest::Client;
 use serde_json::{Value, json};
-use settle::demo::{CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD, MERCHANT_CLIENT_ID};
+use settle::demo::CARD_POLICY_NUMBER;
 
 use crate::support::process::{
     REQUEST_TIMEOUT, SandboxProcess, Scratch, ServerProcess, demo_world_with_quotes,
 };
 use crate::support::{TestDatabase, ensure, eventually};
-
-/// A customer's bearer token (password grant), as seed 003's app holds one.
-async fn customer_token(client: &Client, server: &ServerProcess) -> Result<String> {
-    let answer: Value = client
-        .post(server.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", CUSTOMER_EMAIL),
-            ("password", CUSTOMER_PASSWORD),
-            ("client_id", MERCHANT_CLIENT_ID),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(answer["access_token"].as_str().context("an access token")?.to_owned())
-}
 
 /// A request's status and JSON body.
 async fn call(request: reqwest::RequestBuilder) -> Result<(u16, Value)> {
@@ -47,7 +30,7 @@ pub async fn server_restarts_after_kill_9_and_keeps_its_payments(db: TestDatabas
     let since = (Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
 
     // Seed 003: prepare the demo quote's payment and take it with a test card.
-    let token = customer_token(&client, &server).await?;
+    let token = server.customer_token().await?;
     let (status, prepared) = call(
         client
             .post(server.url("/api/v1/payments/"))
@@ -210,14 +193,13 @@ pub async fn kill_9_during_a_burst_loses_and_doubles_no_charge(db: TestDatabase)
     let sandbox = SandboxProcess::start(&scratch).await?;
     // A slow acquirer, so kills land while authorisations are in flight; a short schedule, so
     // the test's sweep window is seconds.
-    client_put_faults(&sandbox, json!({ "latency_ms": 200 })).await?;
+    sandbox.set_faults("card", json!({ "latency_ms": 200 })).await?;
     let settings = [
         ("SETTLE_RECONCILE_SCHEDULE_SECONDS", "[1, 2, 3]".to_owned()),
         ("SETTLE_LOG", "warn".to_owned()),
     ];
     let mut server = ServerProcess::start_with(&scratch, &db, &sandbox, &settings).await?;
-    let client = Client::builder().timeout(REQUEST_TIMEOUT).build()?;
-    let token = customer_token(&client, &server).await?;
+    let token = server.customer_token().await?;
     let since = Utc::now() - chrono::Duration::minutes(1);
 
     // The burst: CLIENTS at a time, each with its own quote.
@@ -236,9 +218,16 @@ pub async fn kill_9_during_a_burst_loses_and_doubles_no_charge(db: TestDatabase)
             }
         });
     }
-    // kill -9 three times while the burst runs, restarting each time.
+    // kill -9 three times while the burst runs, restarting each time; each kill is counted with
+    // the attempts that were possibly charged (in flight at the acquirer) when it landed.
+    let store = settle::Db::connect(&db.url, 2).await?;
+    let mut in_flight_at_kills = Vec::new();
     for pause in [700, 900, 1100] {
         tokio::time::sleep(Duration::from_millis(pause)).await;
+        let sql = "SELECT COUNT(*) FROM payments WHERE state = 3";
+        let in_flight: i64 =
+            settle::with_db!(&store, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
+        in_flight_at_kills.push(in_flight);
         server.kill_9().await?;
         tokio::time::sleep(Duration::from_millis(200)).await;
         server.restart().await?;
@@ -247,10 +236,14 @@ pub async fn kill_9_during_a_burst_loses_and_doubles_no_charge(db: TestDatabase)
     while let Some(done) = workers.join_next().await {
         outcomes.extend(done?);
     }
-    client_put_faults(&sandbox, json!({})).await?;
+    sandbox.set_faults("card", json!({})).await?;
+
+    ensure(
+        in_flight_at_kills.iter().any(|n| *n > 0),
+        format!("a kill landed while attempts were in flight: {in_flight_at_kills:?}"),
+    )?;
 
     // Within the sweep window every attempt is final, and the gateway's word settled each.
-    let store = settle::Db::connect(&db.url, 2).await?;
     let final_in_time = eventually("every attempt is final", Duration::from_secs(30), || async {
         let sql = "SELECT COUNT(*) FROM payments WHERE state NOT IN (7, 8, 9, 11, 12, 13)";
         let open: i64 =
@@ -313,8 +306,9 @@ pub async fn kill_9_during_a_burst_loses_and_doubles_no_charge(db: TestDatabase)
         }
     }
     let retries: usize = outcomes.iter().map(|(_, o)| o.retries).sum();
+    ensure(retries > 0, "clients had to retry: the kills interrupted them")?;
     eprintln!(
-        "crash burst ({:?}): {BURST} quotes, {attempts} attempts, {} charges at the acquirer, {converted} successful payments, 0 stuck, {acknowledged} acknowledged, {retries} client retries, 3 kill -9, {:.1} s",
+        "crash burst ({:?}): {BURST} quotes, {attempts} attempts, {} charges at the acquirer, {converted} successful payments, 0 stuck, {acknowledged} acknowledged, {retries} client retries, 3 kill -9 with {in_flight_at_kills:?} attempts in flight, {:.1} s",
         db.backend,
         charged.len(),
         started.elapsed().as_secs_f64()
@@ -330,11 +324,4 @@ pub async fn kill_9_during_a_burst_loses_and_doubles_no_charge(db: TestDatabase)
     )?;
     store.close().await;
     Ok(())
-}
-
-/// Sets the sandbox process's card faults.
-async fn client_put_faults(sandbox: &SandboxProcess, faults: Value) -> Result<()> {
-    let response =
-        Client::new().put(sandbox.url("/sandbox/faults/card")).json(&faults).send().await?;
-    ensure(response.status() == 200, format!("card faults: {}", response.status()))
 }

@@ -347,13 +347,7 @@ pub async fn declined_and_error_cards_map_to_failed_and_error(app: TestApp) -> R
 pub async fn timeout_card_times_out_then_reconciles_as_authorised(app: TestApp) -> Result<()> {
     let capture = Capture::start().await?;
     // A short hang keeps the test quick; the client gives up long before it ends.
-    let faults = app
-        .client
-        .put(app.url("/sandbox/faults/card"))
-        .json(&serde_json::json!({ "hang_ms": 3000 }))
-        .send()
-        .await?;
-    ensure(faults.status() == 200, "the fault settings are taken")?;
+    app.set_faults("card", serde_json::json!({ "hang_ms": 3000 })).await?;
     let card = connector_with(&app, Duration::from_millis(300), SANDBOX_SIGNING_SECRET)?;
     let request = authorisation(&capture, TIMEOUT_CARD)?;
     let started = std::time::Instant::now();
@@ -376,13 +370,7 @@ pub async fn timeout_card_times_out_then_reconciles_as_authorised(app: TestApp) 
 
 pub async fn unavailable_acquirer_does_nothing(app: TestApp) -> Result<()> {
     let capture = Capture::start().await?;
-    let set = app
-        .client
-        .put(app.url("/sandbox/faults/card"))
-        .json(&serde_json::json!({ "error_rate": 1.0 }))
-        .send()
-        .await?;
-    ensure(set.status() == 200, "the fault settings are taken")?;
+    app.set_faults("card", serde_json::json!({ "error_rate": 1.0 })).await?;
     let card = connector(&app)?;
     let request = authorisation(&capture, SEED_003_CARDS[1])?;
     match card.authorise_card(&request).await {
@@ -391,8 +379,7 @@ pub async fn unavailable_acquirer_does_nothing(app: TestApp) -> Result<()> {
         }
         other => bail!("expected Unavailable, got {other:?}"),
     }
-    let reset = app.client.delete(app.url("/sandbox/faults/card")).send().await?;
-    ensure(reset.status() == 204, "the faults are reset")?;
+    app.reset_faults("card").await?;
     match card.query_status(&request.payment_reference).await {
         Err(ConnectorError::Refused { status: 404, .. }) => {}
         other => bail!("the acquirer must not know the payment, got {other:?}"),

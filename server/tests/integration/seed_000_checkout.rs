@@ -115,13 +115,7 @@ fn query_value(url: &url::Url, name: &str) -> Option<String> {
 /// The sandbox loses every hosted-checkout notification, so the customer's return (or the
 /// sweep) is what tells Settle; the notification path is covered by payments.rs.
 async fn drop_notifications(app: &TestApp) -> Result<()> {
-    let response = app
-        .client
-        .put(app.url("/sandbox/faults/hosted-checkout"))
-        .json(&json!({ "drop_notification_rate": 1.0 }))
-        .send()
-        .await?;
-    ensure(response.status() == 200, format!("setting faults: {}", response.status()))
+    app.set_faults("hosted-checkout", json!({ "drop_notification_rate": 1.0 })).await
 }
 
 async fn wait_for_policy_messages(app: &TestApp, reference: &str) -> Result<()> {

@@ -215,6 +215,16 @@ impl SandboxProcess {
 
     /// The card acquirer's transactions (`GET /sandbox/card/transactions?…`), newest first:
     /// e.g. `[("merchant_reference", reference)]` or `[("since", time)]`.
+    /// Sets a provider's faults (`card`, `hosted-checkout`, `bank`, `apple-pay`).
+    pub async fn set_faults(&self, provider: &str, faults: Value) -> Result<()> {
+        let url = self.url(&format!("/sandbox/faults/{provider}"));
+        let response = reqwest::Client::new().put(url).json(&faults).send().await?;
+        if response.status() != 200 {
+            bail!("setting {provider} faults: {}", response.status());
+        }
+        Ok(())
+    }
+
     pub async fn card_transactions(&self, filter: &[(&str, &str)]) -> Result<Vec<Value>> {
         self.list("/sandbox/card/transactions", "transactions", filter).await
     }
@@ -329,6 +339,41 @@ impl ServerProcess {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A bearer token for the demo customer through the demo merchant's client (password
+    /// grant), as seed 003's app holds one.
+    pub async fn customer_token(&self) -> Result<String> {
+        use settle::demo::{CUSTOMER_EMAIL, CUSTOMER_PASSWORD, MERCHANT_CLIENT_ID};
+        self.token(&[
+            ("grant_type", "password"),
+            ("username", CUSTOMER_EMAIL),
+            ("password", CUSTOMER_PASSWORD),
+            ("client_id", MERCHANT_CLIENT_ID),
+        ])
+        .await
+    }
+
+    /// A bearer token for the demo merchant's system (client credentials).
+    pub async fn merchant_token(&self) -> Result<String> {
+        use settle::demo::{MERCHANT_CLIENT_ID, MERCHANT_CLIENT_SECRET};
+        self.token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", MERCHANT_CLIENT_ID),
+            ("client_secret", MERCHANT_CLIENT_SECRET),
+        ])
+        .await
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> Result<String> {
+        let body: Value = reqwest::Client::new()
+            .post(self.url("/oauth/token"))
+            .form(form)
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(body["access_token"].as_str().context("an access token")?.to_owned())
     }
 
     /// Waits (at most `within`) until `/readyz` answers 200; its body.
