@@ -2,6 +2,9 @@
 //! Tests that need more than one server, other settings, or the server as a child process
 //! ([`process`]) get the fresh database instead and start what they need.
 
+// The fresh databases are made by the core's test harness: one place for both.
+#[path = "../../../tests/support/mod.rs"]
+mod fresh;
 pub mod process;
 mod world;
 
@@ -16,7 +19,6 @@ use reqwest::{Client, Response, redirect};
 use settle::Db;
 use settle_server::RunningServer;
 use settle_server::config::Config;
-use sqlx::Connection;
 
 /// A test body: gets a running app, returns Ok if every step held.
 pub type TestFn = fn(TestApp) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
@@ -257,9 +259,16 @@ fn run_one(backend: Backend, postgres_url: Option<&str>, body: Body) -> Result<(
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        let database = FreshDatabase::create(backend, postgres_url).await?;
+        // The core's harness makes the database (migrated) and removes it when dropped.
+        let database = match backend {
+            Backend::Sqlite => fresh::TestDb::sqlite().await?,
+            Backend::Postgres => {
+                fresh::TestDb::postgres(postgres_url.context("no PostgreSQL URL")?).await?
+            }
+        };
+        let test_database = TestDatabase { backend, url: database.url().to_owned() };
         let outcome = match body {
-            Body::App(test) => match start_app(&database.test_database(), &[]).await {
+            Body::App(test) => match start_app(&test_database, &[]).await {
                 Ok(OwnedApp { app, server }) => {
                     let outcome = test(app).await;
                     server.stop().await;
@@ -267,9 +276,10 @@ fn run_one(backend: Backend, postgres_url: Option<&str>, body: Body) -> Result<(
                 }
                 Err(e) => Err(e),
             },
-            Body::Database(test) => test(database.test_database()).await,
+            Body::Database(test) => test(test_database).await,
         };
-        database.drop().await;
+        database.db().close().await;
+        drop(database);
         outcome
     })
 }
@@ -324,72 +334,6 @@ async fn spawn(
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     settle_server::start(config, listener).await
-}
-
-/// A database made for one test and removed after it.
-struct FreshDatabase {
-    url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(std::path::PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-impl FreshDatabase {
-    fn test_database(&self) -> TestDatabase {
-        let backend = match self.cleanup {
-            Cleanup::File(_) => Backend::Sqlite,
-            Cleanup::Postgres { .. } => Backend::Postgres,
-        };
-        TestDatabase { backend, url: self.url.clone() }
-    }
-
-    async fn create(backend: Backend, postgres_url: Option<&str>) -> Result<FreshDatabase> {
-        let unique = uuid::Uuid::new_v4().simple().to_string();
-        match backend {
-            Backend::Sqlite => {
-                let path = std::env::temp_dir().join(format!("settle-test-{unique}.db"));
-                Ok(FreshDatabase {
-                    url: format!("sqlite://{}", path.display()),
-                    cleanup: Cleanup::File(path),
-                })
-            }
-            Backend::Postgres => {
-                let admin_url = postgres_url.context("no PostgreSQL URL")?.to_owned();
-                let name = format!("settle_test_{unique}");
-                let mut conn =
-                    sqlx::PgConnection::connect(&admin_url).await.with_context(|| {
-                        format!("connecting to SETTLE_TEST_POSTGRES_URL={admin_url}")
-                    })?;
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
-                let mut url = url::Url::parse(&admin_url)?;
-                url.set_path(&name);
-                Ok(FreshDatabase {
-                    url: url.to_string(),
-                    cleanup: Cleanup::Postgres { admin_url, name },
-                })
-            }
-        }
-    }
-
-    async fn drop(self) {
-        match self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            Cleanup::Postgres { admin_url, name } => {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            }
-        }
-    }
 }
 
 /// One request a [`Capture`] server received.
