@@ -11,6 +11,9 @@ ALTER TABLE payments DROP COLUMN return_url;
 -- bank check ends on a page of Settle's own).
 ALTER TABLE payments ADD COLUMN channel TEXT NOT NULL DEFAULT 'api' CHECK (channel IN ('api', 'pages'));
 
+-- The address a card payment was billed to (JSON), whichever entry point took the card.
+ALTER TABLE payments ADD COLUMN billing_address TEXT;
+
 -- A merchant's completion page per gateway ('*': every gateway), where customers go back to when
 -- the client named no URL (seed 000's per-deployment, per-payment-processor page).
 CREATE TABLE merchant_completion_pages (

@@ -99,6 +99,8 @@ pub struct Payment {
     pub idempotency_key: Option<String>,
     /// Where it was started.
     pub channel: Channel,
+    /// The address a card payment was billed to, whatever the entry point.
+    pub billing_address: Option<crate::address::Address>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -128,6 +130,7 @@ struct PaymentRow {
     reconcile_attempts: i64,
     idempotency_key: Option<String>,
     channel: String,
+    billing_address: Option<String>,
 }
 
 impl TryFrom<PaymentRow> for Payment {
@@ -151,6 +154,10 @@ impl TryFrom<PaymentRow> for Payment {
             None => None,
         };
         let details = serde_json::from_str(&r.details).map_err(|e| bad("details", e))?;
+        let billing_address = match r.billing_address.as_deref() {
+            Some(text) => Some(serde_json::from_str(text).map_err(|e| bad("billing_address", e))?),
+            None => None,
+        };
         let return_to = match r.return_to.as_deref() {
             Some(text) => Some(serde_json::from_str(text).map_err(|e| bad("return_to", e))?),
             None => None,
@@ -178,11 +185,12 @@ impl TryFrom<PaymentRow> for Payment {
             reconcile_attempts: r.reconcile_attempts,
             idempotency_key: r.idempotency_key,
             channel: stored("payments.channel", &r.channel)?,
+            billing_address,
         })
     }
 }
 
-const COLUMNS: &str = "id, reference, purchase_id, merchant_id, gateway_id, payment_method_id, purchase_source_id, state, currency, amount_minor, gateway_reference, redirect_url, return_to, card_brand, card_last4, card_expiry, three_ds, failure_reason, details, created_at, updated_at, settle_by, reconcile_attempts, idempotency_key, channel";
+const COLUMNS: &str = "id, reference, purchase_id, merchant_id, gateway_id, payment_method_id, purchase_source_id, state, currency, amount_minor, gateway_reference, redirect_url, return_to, card_brand, card_last4, card_expiry, three_ds, failure_reason, details, created_at, updated_at, settle_by, reconcile_attempts, idempotency_key, channel, billing_address";
 
 /// A new payment reference: `PAY-` and 12 Crockford base-32 characters (60 random bits), short
 /// enough to read over the phone, unambiguous (no I, L, O, U).
@@ -220,6 +228,7 @@ impl Payment {
             reconcile_attempts: 0,
             idempotency_key: None,
             channel: Channel::Api,
+            billing_address: None,
         }
     }
 
@@ -228,7 +237,7 @@ impl Payment {
     /// (`Error::Conflict`; the caller finds out which).
     pub async fn insert(&self, tx: &mut Tx, cause: &str) -> Result<()> {
         let sql = format!(
-            "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+            "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
         );
         let three_ds =
             self.three_ds.as_ref().map(serde_json::to_string).transpose().map_err(internal)?;
@@ -258,6 +267,7 @@ impl Payment {
             .bind(self.reconcile_attempts)
             .bind(&self.idempotency_key)
             .bind(self.channel.as_str())
+            .bind(self.billing_address.as_ref().map(serde_json::to_string).transpose().map_err(internal)?)
             .execute(conn)
             .await
             .map(|_| ()));

@@ -103,7 +103,7 @@ pub struct PaymentRequest {
     /// How the customer goes back to the client afterwards (already checked against the
     /// merchant's registered origins by the caller).
     pub return_to: Option<crate::payment::ReturnTo>,
-    /// Extras kept with the payment (the billing choice, the channel).
+    /// Extras kept with the payment.
     pub details: serde_json::Value,
     /// The caller's idempotency key, scoped and hashed: a retry of the same request finds the
     /// attempt it started instead of starting another.
@@ -318,7 +318,10 @@ impl Orchestrator {
         payment.idempotency_key = request.idempotency_key.clone();
         match &request.instrument {
             Instrument::SavedMethod(method) => payment.payment_method_id = Some(method.id.clone()),
-            Instrument::Card { card, .. } => payment.card = Some(CardSummary::from(card)),
+            Instrument::Card { card, billing_address } => {
+                payment.card = Some(CardSummary::from(card));
+                payment.billing_address = Some(billing_address.clone());
+            }
             _ => {}
         }
         let now = Utc::now();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use settle::checkout::InvoiceActivation;
 use settle::demo::{CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD};
-use settle::payment::{Payment, PaymentState};
+use settle::payment::PaymentState;
 
 use crate::support::{TestApp, ensure, eventually, html_forms, location};
 
@@ -29,14 +29,6 @@ fn urlencoding(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// The latest payment on `policy`.
-async fn payment_of(app: &TestApp, policy: &str) -> Result<Payment> {
-    let sql = "SELECT p.reference FROM payments p JOIN purchases pu ON pu.id = p.purchase_id JOIN services s ON s.id = pu.service_id WHERE s.reference = $1 ORDER BY p.created_at DESC LIMIT 1";
-    let reference: String = settle::with_db!(&app.db, pool => sqlx::query_scalar(sql).bind(policy).fetch_optional(pool).await)?
-        .context("a payment on the policy")?;
-    Payment::find_by_reference(&app.db, &reference).await?.context("the payment")
-}
-
 pub async fn invoice_from_the_page_follows_the_product_rule(app: TestApp) -> Result<()> {
     app.log_in(CUSTOMER_EMAIL, CUSTOMER_PASSWORD, "/account").await?;
 
@@ -44,7 +36,7 @@ pub async fn invoice_from_the_page_follows_the_product_rule(app: TestApp) -> Res
     let later = "DEMO/0300/INVOICE/WEB";
     app.new_policy(later, "1000.00", InvoiceActivation::OnInvoice).await?;
     let to = submit_checkout(&app, later, Some("invoice")).await?;
-    let payment = payment_of(&app, later).await?;
+    let payment = app.latest_payment(later).await?;
     ensure(
         to == format!("/account/payments/{}", payment.reference),
         format!("the customer is shown how to pay: {to}"),
@@ -62,7 +54,7 @@ pub async fn invoice_from_the_page_follows_the_product_rule(app: TestApp) -> Res
     let waits = "DEMO/0301/INVOICE/WEB";
     app.new_policy(waits, "1000.00", InvoiceActivation::OnPayment).await?;
     submit_checkout(&app, waits, Some("invoice")).await?;
-    ensure(payment_of(&app, waits).await?.state == PaymentState::Invoiced, "invoiced")?;
+    ensure(app.latest_payment(waits).await?.state == PaymentState::Invoiced, "invoiced")?;
     let policy = app.service(waits).await?;
     ensure(policy.status == "quoted", format!("waits for the payment: {}", policy.status))
 }
@@ -77,7 +69,7 @@ pub async fn nothing_owed_on_the_page_needs_no_payment(app: TestApp) -> Result<(
 
     // No gateway chosen: nothing goes to a gateway, the policy is active at once.
     let to = submit_checkout(&app, free, None).await?;
-    let payment = payment_of(&app, free).await?;
+    let payment = app.latest_payment(free).await?;
     ensure(to == format!("/account/payments/{}", payment.reference), format!("status page: {to}"))?;
     ensure(
         payment.state == PaymentState::PolicyConverted && payment.amount.is_zero(),
@@ -119,6 +111,15 @@ pub async fn the_bank_check_ends_on_settles_own_page(app: TestApp) -> Result<()>
     ensure(end == format!("/account/payments/{reference}/challenge/complete"), &end)?;
     let page = app.get(&end).await?.text().await?;
     ensure(page.contains("Payment authenticated — continue"), "the check went well")?;
+    let payment = app.latest_payment(CARD_POLICY_NUMBER).await?;
+    let policy_address = app.service(CARD_POLICY_NUMBER).await?.details.policy_address().cloned();
+    ensure(
+        payment.billing_address.is_some() && payment.billing_address == policy_address,
+        format!(
+            "billed to the policy address, kept with the payment: {:?}",
+            payment.billing_address
+        ),
+    )?;
     ensure(
         page.contains(&format!(r#"href="/account/payments/{reference}" target="_top""#)),
         "a link out of the frame to the status page",

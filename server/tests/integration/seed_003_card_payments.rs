@@ -415,6 +415,14 @@ pub async fn different_billing_address_is_echoed_with_its_own_uuid(app: TestApp)
 
     let converted = poll_until_converted(&app, &token, &uuid).await?;
     ensure(converted["billing_address"] == *billing, "billing address kept after conversion")?;
+    // The payment itself keeps the address it was billed to, as every entry point's does.
+    let payment = app.latest_payment(CARD_POLICY_NUMBER).await?;
+    let billed = payment.billing_address.context("the payment's billing address")?;
+    ensure(
+        billed.postcode.as_deref() == Some("PE301KM")
+            && billed.street.as_deref() == Some("North Lake str."),
+        format!("billed to the address given: {billed:?}"),
+    )?;
     check_policy(&app, &converted, CARD_POLICY_NUMBER)
 }
 

@@ -70,6 +70,16 @@ impl TestApp {
         Service::find_by_reference(&self.db, reference).await?.context("the service")
     }
 
+    /// The latest payment on a policy or service, by its reference.
+    pub async fn latest_payment(&self, service: &str) -> Result<settle::payment::Payment> {
+        let sql = "SELECT p.reference FROM payments p JOIN purchases pu ON pu.id = p.purchase_id JOIN services s ON s.id = pu.service_id WHERE s.reference = $1 ORDER BY p.created_at DESC LIMIT 1";
+        let reference: String = settle::with_db!(&self.db, pool => sqlx::query_scalar(sql).bind(service).fetch_optional(pool).await)?
+            .context("a payment on the service")?;
+        settle::payment::Payment::find_by_reference(&self.db, &reference)
+            .await?
+            .context("the payment")
+    }
+
     /// The (channel, recipient) of every message written for a payment, by channel.
     pub async fn messages_for(&self, reference: &str) -> Result<Vec<(String, String)>> {
         let sql = "SELECT n.channel, n.recipient FROM customer_notifications n JOIN payments p ON p.id = n.payment_id WHERE p.reference = $1 ORDER BY n.channel";

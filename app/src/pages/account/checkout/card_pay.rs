@@ -213,10 +213,7 @@ pub async fn pay_by_card(
             gateways: vec![gateway.id.clone()],
             method: Method::Card { card, billing_address },
             return_to: None,
-            details: serde_json::json!({
-                "channel": "settle-web",
-                "billing_use_policy_address": form.billing_same,
-            }),
+            details: serde_json::json!({}),
             idempotency_key: None,
         },
     )
