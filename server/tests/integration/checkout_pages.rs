@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use settle::checkout::InvoiceActivation;
-use settle::demo::{CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD};
+use settle::demo::{
+    CARD_POLICY_NUMBER, CUSTOMER_EMAIL, CUSTOMER_PASSWORD, MERCHANT_CLIENT_ID, POLICY_NUMBER,
+};
 use settle::payment::PaymentState;
 
 use crate::support::{TestApp, ensure, eventually, html_forms, location};
@@ -124,4 +126,38 @@ pub async fn the_bank_check_ends_on_settles_own_page(app: TestApp) -> Result<()>
         page.contains(&format!(r#"href="/account/payments/{reference}" target="_top""#)),
         "a link out of the frame to the status page",
     )
+}
+
+pub async fn the_core_refuses_a_way_back_to_an_unregistered_origin(app: TestApp) -> Result<()> {
+    // Whatever entry point calls it: a new dialect that forgot to check its client's URL still
+    // can't send customers to an origin the merchant never registered.
+    let merchant = settle::merchant::Merchant::by_client_id(&app.db, MERCHANT_CLIENT_ID)
+        .await?
+        .context("the demo merchant")?;
+    let policy = app.service(POLICY_NUMBER).await?;
+    let owed = settle::purchase::Purchase::open_for_service(&app.db, &policy.id)
+        .await?
+        .into_iter()
+        .next()
+        .context("the premium owed")?;
+    let request = |url: &str| -> Result<settle::checkout::PayRequest> {
+        Ok(settle::checkout::PayRequest {
+            payer: settle::access::Viewer::Merchant(merchant.id.clone()),
+            purchase_id: owed.id.clone(),
+            gateways: vec!["payfort-aed".into()],
+            method: settle::checkout::Method::HostedPage { save_card: false },
+            return_to: Some(settle::payment::ReturnTo::AppendOutcome { url: url.parse()? }),
+            details: serde_json::json!({}),
+            idempotency_key: None,
+        })
+    };
+    match settle::checkout::pay(&app.state.payments, request("https://evil.example/done")?).await {
+        Err(settle::Error::Validation(errors)) => {
+            ensure(errors.iter().any(|e| e.field == "return_to"), format!("{errors:?}"))?
+        }
+        other => anyhow::bail!("an unregistered origin must be refused: {other:?}"),
+    }
+    let started =
+        settle::checkout::pay(&app.state.payments, request("http://localhost:8080/done")?).await?;
+    ensure(started.payment.return_to.is_some(), "a registered origin is kept")
 }

@@ -66,6 +66,7 @@ fn main() {
             checkout_pages::invoice_from_the_page_follows_the_product_rule,
             checkout_pages::nothing_owed_on_the_page_needs_no_payment,
             checkout_pages::the_bank_check_ends_on_settles_own_page,
+            checkout_pages::the_core_refuses_a_way_back_to_an_unregistered_origin,
             payments::three_d_secure_challenge_completes_the_payment,
             payments::declined_card_then_successful_retry,
             payments::dropped_notification_is_settled_by_the_sweep,
