@@ -75,6 +75,23 @@ impl ServiceDetails {
     pub fn policy_address(&self) -> Option<&Address> {
         self.policy_address.as_ref().filter(|a| !a.is_empty())
     }
+
+    /// The insured vehicle in words (`Toyota Corolla (2019), registration CA 123-456`), from
+    /// its make, model, year of manufacture and registration; `None` without a make or model.
+    pub fn vehicle_description(&self) -> Option<String> {
+        let vehicle = self.vehicle.as_ref()?;
+        let text = |key: &str| match vehicle.get(key) {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let name: Vec<String> = [text("make"), text("model")].into_iter().flatten().collect();
+        let year = text("year_of_manufacture").map(|y| format!(" ({y})"));
+        let reg = text("reg_no").map(|r| format!(", registration {r}"));
+        (!name.is_empty()).then(|| {
+            format!("{}{}{}", name.join(" "), year.unwrap_or_default(), reg.unwrap_or_default())
+        })
+    }
 }
 
 /// A policy or ISP service belonging to a customer.

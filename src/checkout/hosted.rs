@@ -2,8 +2,6 @@
 //! the client. Asking again while a page is open reuses it (the client's page was reloaded),
 //! pointing its return at the newest rule.
 
-use chrono::Utc;
-
 use crate::access::Viewer;
 use crate::checkout::{Method, Offer, PayRequest, ReturnTo, offer, pay};
 use crate::connector::HostedForm;
@@ -12,8 +10,7 @@ use crate::error::{Error, Result};
 use crate::gateway::{Gateway, GatewayKind};
 use crate::payment::PaymentState::AwaitingCustomer;
 use crate::payment::event::timeline;
-use crate::payment::{Orchestrator, Payment, transition};
-use crate::with_tx;
+use crate::payment::{Orchestrator, Payment};
 
 /// A hosted page ready for the customer's browser.
 #[derive(Clone, Debug)]
@@ -70,8 +67,10 @@ pub async fn hosted_page(
     if let Some(open) = open.filter(|p| p.gateway_id == chosen) {
         // The customer may have paid meanwhile without Settle hearing of it: ask first.
         let open = payments.refresh(&open).await?;
+        let return_to =
+            super::return_to::allowed(db, viewer, &offer.service, return_to.clone()).await?;
         if open.state == AwaitingCustomer
-            && let Some(payment) = set_return(db, &open, &return_to).await?
+            && let Some(payment) = open.point_return_to(db, &return_to).await?
         {
             return ready(db, payment).await;
         }
@@ -108,33 +107,6 @@ async fn ready(db: &Db, payment: Payment) -> Result<HostedPage> {
     let nothing_owed = payment.amount.is_zero();
     let form = if nothing_owed { None } else { hosted_form(db, &payment).await? };
     Ok(HostedPage { payment, form, nothing_owed })
-}
-
-/// Points an open page's return at a new rule; `None` if it stopped being open.
-async fn set_return(db: &Db, payment: &Payment, return_to: &ReturnTo) -> Result<Option<Payment>> {
-    let rule = serde_json::to_string(return_to).map_err(|e| Error::Internal(e.to_string()))?;
-    let mut tx = db.begin().await?;
-    let sql = "UPDATE payments SET return_to = $3, updated_at = $4 WHERE id = $1 AND state = $2";
-    let updated = with_tx!(&mut tx, conn => sqlx::query(sql)
-        .bind(&payment.id)
-        .bind(i64::from(AwaitingCustomer.code()))
-        .bind(rule)
-        .bind(Utc::now())
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    if updated == 0 {
-        return Ok(None);
-    }
-    transition::note(
-        &mut tx,
-        payment,
-        "the client's return set by a new request for the page",
-        None,
-    )
-    .await?;
-    tx.commit().await?;
-    Payment::find(db, &payment.id).await
 }
 
 /// The form the gateway asked the browser to post, as its answer recorded it on the timeline.

@@ -25,7 +25,6 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::gateway::{Gateway, GatewayKind};
 use crate::iban::Iban;
-use crate::merchant::Merchant;
 use crate::payment::PaymentState::{ConvertingPolicy, PaymentSuccess};
 use crate::payment::{Instrument, Orchestrator, Payment, PaymentRequest, fulfilment};
 use crate::payment_method::{PaymentMethod, PaymentMethodId};
@@ -219,17 +218,7 @@ pub async fn pay(payments: &Orchestrator, request: PayRequest) -> Result<Started
     let return_to = match request.return_to {
         // Dialects check their client's URLs under their own field names first; this holds the
         // rule for every caller: customers go back only to origins the merchant registered.
-        Some(rule) => {
-            let merchant = request.payer.merchant().or(service.merchant_id.as_ref());
-            let merchant = match merchant {
-                Some(id) => Merchant::find(db, id).await?,
-                None => None,
-            };
-            let merchant = merchant.ok_or_else(|| {
-                Error::invalid("return_to", "only a merchant's client can name a way back")
-            })?;
-            Some(return_to::check(rule, &merchant, "return_to").map_err(Error::from)?)
-        }
+        Some(rule) => Some(return_to::allowed(db, &request.payer, &service, rule).await?),
         None => return_to::carried_over(db, &purchase.id).await?,
     };
     let instrument = match request.method {

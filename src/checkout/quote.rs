@@ -41,17 +41,8 @@ fn may_see(viewer: &Viewer, service: &Service) -> bool {
 pub enum QuoteRef {
     /// The policy number (`DEMO/0002/SHORT/WEB`).
     PolicyNumber(String),
-    /// The quote id, as in the payment object's `quote` URL.
+    /// The quote id.
     Quote(String),
-}
-
-impl QuoteRef {
-    /// A quote given by its id or by its URL (`…/api/v1/quote-requests/quotes/{id}/`).
-    pub fn quote(id_or_url: &str) -> QuoteRef {
-        let trimmed = id_or_url.trim().trim_end_matches('/');
-        let id = trimmed.rsplit('/').next().unwrap_or(trimmed);
-        QuoteRef::Quote(id.to_owned())
-    }
 }
 
 /// A postal address with the uuid and times seed 003's address objects show.

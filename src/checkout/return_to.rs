@@ -21,6 +21,24 @@ pub fn check(rule: ReturnTo, merchant: &Merchant, field: &str) -> Result<ReturnT
     Ok(rule)
 }
 
+/// A rule a payer gives for paying `service`, checked against the origins of the merchant whose
+/// client asks (or who sells the service): the core's own guard, whatever the entry point.
+pub async fn allowed(
+    db: &Db,
+    payer: &crate::access::Viewer,
+    service: &crate::service::Service,
+    rule: ReturnTo,
+) -> Result<ReturnTo> {
+    let merchant = match payer.merchant().or(service.merchant_id.as_ref()) {
+        Some(id) => Merchant::find(db, id).await?,
+        None => None,
+    };
+    let merchant = merchant.ok_or_else(|| {
+        Error::invalid("return_to", "only a merchant's client can name a way back")
+    })?;
+    Ok(check(rule, &merchant, "return_to")?)
+}
+
 /// A client's URL, if absolute http(s) on an origin the merchant registered.
 pub fn registered_url(merchant: &Merchant, raw: &str, field: &str) -> Result<Url, FieldError> {
     match Url::parse(raw.trim()) {

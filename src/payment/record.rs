@@ -396,6 +396,35 @@ impl Payment {
         rows.into_iter().map(Payment::try_from).collect()
     }
 
+    /// Points an open hosted page's return at a new rule (the client asked for the page again);
+    /// `None` if the page stopped being open meanwhile.
+    pub async fn point_return_to(&self, db: &Db, return_to: &ReturnTo) -> Result<Option<Payment>> {
+        let rule = serde_json::to_string(return_to).map_err(internal)?;
+        let mut tx = db.begin().await?;
+        let sql =
+            "UPDATE payments SET return_to = $3, updated_at = $4 WHERE id = $1 AND state = $2";
+        let updated = with_tx!(&mut tx, conn => sqlx::query(sql)
+            .bind(&self.id)
+            .bind(i64::from(PaymentState::AwaitingCustomer.code()))
+            .bind(rule)
+            .bind(Utc::now())
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if updated == 0 {
+            return Ok(None);
+        }
+        crate::payment::transition::note(
+            &mut tx,
+            self,
+            "the client's return set by a new request for the page",
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Payment::find(db, &self.id).await
+    }
+
     /// Starts the reconciliation schedule again from its first wait: the gateway's answer to
     /// the request was lost, so nothing has been asked yet about where it stands.
     pub(crate) async fn restart_asking(

@@ -137,8 +137,8 @@ impl PaymentState {
         }
     }
 
-    /// The sentence shown to the customer (seed 003's `client_feedback`).
-    pub fn client_feedback(self) -> &'static str {
+    /// One sentence telling the customer where the payment stands ("Your policy is ready").
+    pub fn sentence(self) -> &'static str {
         match self {
             Created => "Your payment has been started",
             AwaitingCustomer => "Waiting for you to complete your payment",
@@ -461,14 +461,14 @@ mod tests {
     }
 
     #[test]
-    fn client_feedback_uses_seed_003_sentences() {
-        assert_eq!(Payment3dAuth.client_feedback(), "Processing your payment");
-        assert_eq!(PaymentSuccess.client_feedback(), "Your payment was successful");
-        assert_eq!(PaymentFailed.client_feedback(), "There was a problem with your payment");
-        assert_eq!(ConvertingPolicy.client_feedback(), "Finalizing your policy");
-        assert_eq!(PolicyConverted.client_feedback(), "Your policy is ready");
+    fn sentences_tell_the_customer_where_it_stands() {
+        assert_eq!(Payment3dAuth.sentence(), "Processing your payment");
+        assert_eq!(PaymentSuccess.sentence(), "Your payment was successful");
+        assert_eq!(PaymentFailed.sentence(), "There was a problem with your payment");
+        assert_eq!(ConvertingPolicy.sentence(), "Finalizing your policy");
+        assert_eq!(PolicyConverted.sentence(), "Your policy is ready");
         for state in PaymentState::ALL {
-            assert!(!state.client_feedback().is_empty());
+            assert!(!state.sentence().is_empty());
             assert!(state.meaning().ends_with('.'));
         }
     }

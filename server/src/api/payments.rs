@@ -118,7 +118,7 @@ impl From<&Payment> for PaymentView {
             gateway: p.gateway_id.clone(),
             payment_status: p.state.code(),
             payment_status_state: p.state.name(),
-            client_feedback: p.state.client_feedback(),
+            client_feedback: p.state.sentence(),
             amount: p.amount.to_decimal().to_string(),
             currency: p.amount.currency().code(),
             gateway_reference: p.gateway_reference.clone(),

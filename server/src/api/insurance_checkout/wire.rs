@@ -136,7 +136,7 @@ impl From<Outcome> for OutcomeView {
             token: payment.reference,
             status: state.name(),
             payment_status: state.code(),
-            client_feedback: state.client_feedback(),
+            client_feedback: state.sentence(),
             is_final: state.is_final(),
             policy_number: policy.reference,
             policy_status: policy.status,

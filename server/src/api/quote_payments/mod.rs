@@ -122,7 +122,7 @@ pub async fn prepare(
     };
     let quote = match (text("policy_number"), text("quote")) {
         (Some(number), _) => QuoteRef::PolicyNumber(number.to_owned()),
-        (None, Some(quote)) => QuoteRef::quote(quote),
+        (None, Some(quote)) => wire::quote_ref(quote),
         (None, None) => {
             return Err(settle::Error::invalid(
                 "policy_number",
@@ -152,7 +152,7 @@ pub async fn list(
     let text = |key: &str| query.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
     let quote = match (text("policy_number"), text("quote")) {
         (Some(number), _) => QuoteRef::PolicyNumber(number.to_owned()),
-        (None, Some(quote)) => QuoteRef::quote(quote),
+        (None, Some(quote)) => wire::quote_ref(quote),
         (None, None) => {
             return Err(settle::Error::invalid(
                 "policy_number",

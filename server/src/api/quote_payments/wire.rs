@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use settle::FieldError;
 use settle::checkout::card::{self as rules, FieldNames};
-use settle::checkout::quote::{PostalAddress, QuoteView, quote_id_of};
+use settle::checkout::quote::{PostalAddress, QuoteRef, QuoteView, quote_id_of};
 use settle::checkout::{AddressEntry, Billing, CardEntry};
 use settle::connector::CardDetails;
 use settle::payment::PaymentState;
@@ -302,7 +302,7 @@ pub fn payment_object(view: &QuoteView, base_url: &str) -> PaymentObject {
         billing_use_policy_address: payment.billing_use_policy_address,
         payment_status_state: state.name(),
         payment_status: state.code(),
-        client_feedback: state.client_feedback(),
+        client_feedback: state.sentence(),
         creq: challenge.map(|c| c.creq.clone()),
         acsurl: challenge.map(|c| c.acs_url.clone()),
         three_ds_session_data: challenge.map(|c| c.session_data.clone()),
@@ -405,6 +405,14 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     }
 }
 
+/// A quote as the client names it: its id, or its URL as the payment object shows it
+/// (`…/api/v1/quote-requests/quotes/{id}/`).
+pub fn quote_ref(id_or_url: &str) -> QuoteRef {
+    let trimmed = id_or_url.trim().trim_end_matches('/');
+    let id = trimmed.rsplit('/').next().unwrap_or(trimmed);
+    QuoteRef::Quote(id.to_owned())
+}
+
 fn base(base_url: &str) -> &str {
     base_url.trim_end_matches('/')
 }
@@ -412,7 +420,6 @@ fn base(base_url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use settle::checkout::quote::QuoteRef;
 
     use super::*;
 
@@ -580,9 +587,9 @@ mod tests {
     #[test]
     fn quote_refs_take_ids_or_urls_and_derived_uuids_are_stable() {
         let id = "0e02575f-f9e1-4061-8408-f960f2a91173";
-        assert_eq!(QuoteRef::quote(id), QuoteRef::Quote(id.into()));
+        assert_eq!(quote_ref(id), QuoteRef::Quote(id.into()));
         assert_eq!(
-            QuoteRef::quote(&format!("https://x.test/api/v1/quote-requests/quotes/{id}/")),
+            quote_ref(&format!("https://x.test/api/v1/quote-requests/quotes/{id}/")),
             QuoteRef::Quote(id.into())
         );
         let a = derived_uuid("vehicle", "p1");

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
+use settle::checkout::card::{MAX_ADDRESS_LINE, MAX_CARD_HOLDER};
 
 use super::card_pay::{CardForm, FIELD_ORDER, PayByCard};
 use crate::PageError;
@@ -131,7 +132,7 @@ fn CardEntry(view: CardView) -> impl IntoView {
                 <h2>"Your card"</h2>
                 <TextField label="Name on the card" name="card_holder" value=card_holder
                     error=err("card_holder") autofocus=first("card_holder")
-                    autocomplete="cc-name" required=true maxlength=100 />
+                    autocomplete="cc-name" required=true maxlength=MAX_CARD_HOLDER as u32 />
                 <TextField label="Card number" name="card_number" error=err("card_number")
                     autofocus=first("card_number") autocomplete="cc-number" required=true
                     inputmode="numeric" maxlength=23 />
@@ -158,15 +159,15 @@ fn CardEntry(view: CardView) -> impl IntoView {
                     <legend>"Billing address, if different"</legend>
                     <p class="muted">"Used when the box above is not ticked: the address your card statements go to."</p>
                     <TextField label="House number or name" name="house" value=house
-                        error=err("house") autofocus=first("house") autocomplete="address-line1" />
+                        error=err("house") autofocus=first("house") autocomplete="address-line1" maxlength=MAX_ADDRESS_LINE as u32 />
                     <TextField label="Street" name="street" value=street
-                        error=err("street") autofocus=first("street") autocomplete="address-line2" />
+                        error=err("street") autofocus=first("street") autocomplete="address-line2" maxlength=MAX_ADDRESS_LINE as u32 />
                     <TextField label="Town or city" name="city" value=city
-                        error=err("city") autofocus=first("city") autocomplete="address-level2" />
+                        error=err("city") autofocus=first("city") autocomplete="address-level2" maxlength=MAX_ADDRESS_LINE as u32 />
                     <TextField label="County" name="county" value=county
-                        error=err("county") autofocus=first("county") autocomplete="address-level1" />
+                        error=err("county") autofocus=first("county") autocomplete="address-level1" maxlength=MAX_ADDRESS_LINE as u32 />
                     <TextField label="Postcode" name="postcode" value=postcode
-                        error=err("postcode") autofocus=first("postcode") autocomplete="postal-code" />
+                        error=err("postcode") autofocus=first("postcode") autocomplete="postal-code" maxlength=MAX_ADDRESS_LINE as u32 />
                 </fieldset>
                 <p class="muted small">
                     "Your card details go straight to the payment provider. Settle keeps only the card type "

@@ -141,19 +141,7 @@ pub async fn load_checkout(policy: String) -> Result<CheckoutView, PageError> {
     let quote = details.quote.clone().unwrap_or_default();
     let insurer = quote.insurer_name.filter(|s| !s.trim().is_empty());
     let scheme = scheme_name(insurer.as_deref(), quote.scheme_name.as_deref(), &product.name);
-    let vehicle = details.vehicle.as_ref().and_then(|v| {
-        let text = |key: &str| match v.get(key) {
-            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        };
-        let name: Vec<String> = [text("make"), text("model")].into_iter().flatten().collect();
-        let year = text("year_of_manufacture").map(|y| format!(" ({y})"));
-        let reg = text("reg_no").map(|r| format!(", registration {r}"));
-        (!name.is_empty()).then(|| {
-            format!("{}{}{}", name.join(" "), year.unwrap_or_default(), reg.unwrap_or_default())
-        })
-    });
+    let vehicle = details.vehicle_description();
     let period = match (service.period_start, service.period_end) {
         (Some(start), Some(end)) => Some(format!("{} to {}", long_date(start), long_date(end))),
         _ => None,
