@@ -68,6 +68,11 @@ fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
         (Method::GET, format!("/api/v3/payment/gateways/?policy_number={policy}"), None),
         (
             Method::POST,
+            "/api/v3/payment/gateways/".into(),
+            Some(json!({ "policy_number": POLICY_NUMBER })),
+        ),
+        (
+            Method::POST,
             "/api/v3/payment/initiate/".into(),
             Some(json!({ "policy_number": POLICY_NUMBER, "gateway": "payfort-aed" })),
         ),
@@ -78,6 +83,7 @@ fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
         ),
         (Method::GET, format!("/api/v3/payment/status/?token={}", o.payment), None),
         (Method::POST, "/api/v3/payment/complete/".into(), Some(json!({ "token": o.payment }))),
+        (Method::GET, format!("/api/v3/payment/complete/?token={}", o.payment), None),
         (
             Method::POST,
             format!("/api/v3/payment/validate-session/?token={}", o.payment),
@@ -122,6 +128,49 @@ fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
 
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Bearer routes that name no customer's object, and why they aren't probed above.
+const NAMES_NOTHING: &[(&str, &str)] = &[
+    ("/oauth/userinfo", "describes the caller itself"),
+    ("/auth/realms/{realm}/protocol/openid-connect/userinfo", "describes the caller itself"),
+    ("/api/v1/payments/orders", "reserved for seed 002 (501) until its dialect lands"),
+    ("/api/v1/payments/orders/total", "reserved for seed 002 (501) until its dialect lands"),
+    ("/api/v1/payments/payment_methods", "reserved for seed 002 (501) until its dialect lands"),
+    (
+        "/api/v1/payments/payment_methods/{id}",
+        "reserved for seed 002 (501) until its dialect lands",
+    ),
+];
+
+/// Whether a concrete request path is an instance of a route's path template.
+fn instance_of(template: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+    let template = template.trim_end_matches('/');
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
+}
+
+pub async fn every_bearer_route_is_probed(app: TestApp) -> Result<()> {
+    // The probed list above is written by hand; the route table decides whether it is whole.
+    let owned = owned_by_the_demo_customer(&app).await?;
+    let probed = routes(&owned);
+    let mut missing = Vec::new();
+    for route in settle_server::api::route_table(&app.state) {
+        if route.guard != settle_server::api::routes::Guard::Bearer {
+            continue;
+        }
+        let template = route.path.trim_end_matches('/');
+        let known = NAMES_NOTHING.iter().any(|(t, _)| *t == template);
+        let covered = probed.iter().any(|(method, path, _)| {
+            method.as_str() == route.method.as_str() && instance_of(&route.path, path)
+        });
+        if !known && !covered {
+            missing.push(format!("{} {}", route.method, route.path));
+        }
+    }
+    missing.dedup();
+    ensure(missing.is_empty(), format!("bearer routes no access test probes: {missing:?}"))
 }
 
 /// Every route answers "not found" to `token`: 404, or an empty list for seed 003's list.
@@ -187,7 +236,25 @@ pub async fn customers_pages_show_nothing_of_another_customers(app: TestApp) -> 
             format!("{path} shows nothing of the owner's"),
         )?;
     }
-    Ok(())
+    // The pages' forms, posted with the owner's policies, start nothing.
+    let count = "SELECT COUNT(*) FROM payments";
+    let before: i64 =
+        settle::with_db!(&stranger.db, pool => sqlx::query_scalar(count).fetch_one(pool).await)?;
+    let invoice = [("policy", POLICY_NUMBER), ("gateway", "invoice")];
+    stranger.post_form("/account/api/checkout_pay", &invoice).await?;
+    let card = [
+        ("policy", POLICY_NUMBER),
+        ("gateway", "sagepay-gbp"),
+        ("card_holder", "X"),
+        ("card_number", "4929000000006"),
+        ("expiry_date", "1030"),
+        ("cv2", "123"),
+        ("billing_same", "on"),
+    ];
+    stranger.post_form("/account/api/card_pay", &card).await?;
+    let after: i64 =
+        settle::with_db!(&stranger.db, pool => sqlx::query_scalar(count).fetch_one(pool).await)?;
+    ensure(after == before, format!("the forms started {} payments", after - before))
 }
 
 pub async fn a_method_must_be_one_the_gateway_and_product_take(app: TestApp) -> Result<()> {

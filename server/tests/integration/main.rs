@@ -140,6 +140,7 @@ fn main() {
             routes::seed_002_paths_are_reserved_not_taken_by_seed_003,
             access::other_customers_and_merchants_find_nothing_of_a_customers,
             access::customers_pages_show_nothing_of_another_customers,
+            access::every_bearer_route_is_probed,
             access::a_method_must_be_one_the_gateway_and_product_take,
             access::tokens_only_for_authenticated_clients_customers_and_merchants,
             access::idempotency_keys_are_scoped_to_the_customer,
