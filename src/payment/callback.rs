@@ -34,6 +34,9 @@ pub enum ChallengeOutcome {
     Refused(Payment),
 }
 
+/// How long a challenge result waits for another result being completed at the same time.
+const COMPLETION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Orchestrator {
     /// Handles a gateway's server-to-server notification: the signature is verified with the
     /// gateway's key before anything is read, the payment found by the gateway's id or, before
@@ -139,17 +142,44 @@ impl Orchestrator {
     /// is marked possibly charged first (so it can't be replaced meanwhile); if the acquirer
     /// refuses the result, the acquirer is asked where the payment stands and it goes back to
     /// waiting for its challenge. A repeated post answers the payment as it is.
+    ///
+    /// A result that arrives while another is being completed (a forged post racing the
+    /// customer's, or the same frame posting twice) waits for it, briefly: if the acquirer
+    /// refused the other, the payment waits for its challenge again and this result is tried.
     pub async fn complete_challenge(
         &self,
         reference: &str,
         cres: &str,
     ) -> Result<ChallengeOutcome> {
-        let payment = Payment::find_by_reference(&self.db, reference)
-            .await?
-            .ok_or(Error::NotFound("payment"))?;
-        if payment.state != Payment3dAuth {
-            return Ok(ChallengeOutcome::Completed(payment));
+        let deadline = tokio::time::Instant::now() + COMPLETION_WAIT;
+        loop {
+            let payment = Payment::find_by_reference(&self.db, reference)
+                .await?
+                .ok_or(Error::NotFound("payment"))?;
+            let completing = payment.state == Processing
+                && Utc::now() - payment.updated_at < chrono::Duration::seconds(30);
+            match payment.state {
+                Payment3dAuth => {
+                    if let Some(outcome) = self.try_complete(&payment, cres).await? {
+                        return Ok(outcome);
+                    }
+                }
+                _ if completing && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                _ => return Ok(ChallengeOutcome::Completed(payment)),
+            }
         }
+    }
+
+    /// One try at completing a waiting challenge; `None` when another completion got to the
+    /// payment first.
+    async fn try_complete(
+        &self,
+        payment: &Payment,
+        cres: &str,
+    ) -> Result<Option<ChallengeOutcome>> {
+        let reference = &payment.reference;
         let Some(gateway_reference) = payment.gateway_reference.clone() else {
             return Err(Error::Internal("a challenged payment has no gateway reference".into()));
         };
@@ -157,7 +187,7 @@ impl Orchestrator {
         let mut tx = self.db.begin().await?;
         let submitting = match transition::apply(
             &mut tx,
-            &payment,
+            payment,
             Change::to(Processing, "challenge answered; completing it with the acquirer")
                 .settle_after(self.first_ask()),
         )
@@ -167,10 +197,8 @@ impl Orchestrator {
                 tx.commit().await?;
                 p
             }
-            // A second post of the same result, or a replacement, got there first.
-            Err(TransitionError::Moved { .. }) => {
-                return Ok(ChallengeOutcome::Completed(self.reload(&payment).await?));
-            }
+            // Another post, or a replacement, got there first.
+            Err(TransitionError::Moved { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         let connector = self.connector(&submitting.gateway_id)?;
@@ -180,7 +208,7 @@ impl Orchestrator {
                 let updated = self
                     .apply_result(&submitting, result, "3-D Secure challenge completed")
                     .await?;
-                Ok(ChallengeOutcome::Completed(updated))
+                Ok(Some(ChallengeOutcome::Completed(updated)))
             }
             Err(ConnectorError::Refused { message, .. }) => {
                 tracing::warn!(payment = %reference, %message, "the acquirer refused a 3-D Secure result");
@@ -201,12 +229,12 @@ impl Orchestrator {
                     // Reconciliation settles it from the acquirer's word.
                     _ => submitting,
                 };
-                Ok(ChallengeOutcome::Refused(current))
+                Ok(Some(ChallengeOutcome::Refused(current)))
             }
             Err(e) => {
                 // No clear answer: the attempt stays possibly charged until the acquirer says.
                 let updated = self.record_send_failure(&submitting, e).await?;
-                Ok(ChallengeOutcome::Completed(updated))
+                Ok(Some(ChallengeOutcome::Completed(updated)))
             }
         }
     }

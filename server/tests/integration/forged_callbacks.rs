@@ -159,7 +159,22 @@ pub async fn a_forged_three_d_secure_result_leaves_the_payment_waiting(app: Test
         .text()
         .await?;
     let back = html_forms(&answered).into_iter().next().context("Continue")?;
-    let done = browser.post(&back.action).form(&back.submission("Continue")?).send().await?;
+    // A forged result races the genuine one while the acquirer is slow: the genuine one waits
+    // for the forged one to be refused, then completes the payment.
+    app.set_faults("card", json!({ "latency_ms": 400 })).await?;
+    let forged = app
+        .client
+        .post(app.url(&format!("/payments/{}/3ds-complete", attempt.reference)))
+        .form(&[("cres", "eyJmb3JnZWQiOnRydWV9"), ("threeDSSessionData", "x")])
+        .send();
+    let fields = back.submission("Continue")?;
+    let genuine = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        browser.post(&back.action).form(&fields).send().await
+    };
+    let (forged, done) = tokio::join!(forged, genuine);
+    ensure(forged?.status() == 422, "the forged result is refused")?;
+    let done = done?;
     ensure(done.status() == 200, format!("genuine completion: {}", done.status()))?;
     crate::support::eventually("converted", std::time::Duration::from_secs(5), || async {
         let polled = app
