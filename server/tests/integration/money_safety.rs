@@ -43,12 +43,20 @@ async fn attempts(app: &TestApp, policy_number: &str) -> Result<Vec<Payment>> {
 
 /// Exactly one successful attempt and exactly one charge at the gateway for the service, and
 /// the ledger agrees with the gateways.
-async fn charged_once(app: &TestApp, policy_number: &str) -> Result<()> {
+/// `what` names the test in the figures line it prints (attempts, charges, successes), which
+/// CI's log keeps.
+async fn charged_once(app: &TestApp, policy_number: &str, what: &str) -> Result<()> {
     let attempts = attempts(app, policy_number).await?;
     let references: Vec<String> = attempts.iter().map(|p| p.reference.clone()).collect();
     let paid = attempts.iter().filter(|p| p.state.is_success()).count();
-    ensure(paid == 1, format!("{paid} successful attempts of {}", attempts.len()))?;
     let charges = app.charges_for(&references).await?;
+    let stuck = attempts.iter().filter(|p| p.state == PaymentState::Processing).count();
+    eprintln!(
+        "money safety ({:?}) {what}: {} attempts, {charges} charges at the gateway, {paid} successful payments, {stuck} in doubt",
+        app.backend,
+        attempts.len()
+    );
+    ensure(paid == 1, format!("{paid} successful attempts of {}", attempts.len()))?;
     ensure(charges == 1, format!("{charges} charges at the gateway for {references:?}"))?;
     let ledger = app.ledger().await?;
     ensure(ledger.is_clean(), format!("ledger: {ledger:?}"))
@@ -101,7 +109,7 @@ pub async fn concurrent_take_payments_charge_once(app: TestApp) -> Result<()> {
     }
     let ok = statuses.iter().filter(|s| **s == 200).count();
     ensure(ok == 1, format!("one attempt runs, the others are refused: {}", tally(&statuses)))?;
-    charged_once(&app, CARD_POLICY_NUMBER).await
+    charged_once(&app, CARD_POLICY_NUMBER, "concurrent take-payment (seed 003)").await
 }
 
 pub async fn concurrent_api_payments_charge_once(app: TestApp) -> Result<()> {
@@ -140,7 +148,7 @@ pub async fn concurrent_api_payments_charge_once(app: TestApp) -> Result<()> {
         format!("the others are refused with 409: {}", tally(&statuses)),
     )?;
     ensure(in_progress > 0, "a refused attempt is told which payment is in progress")?;
-    charged_once(&app, CARD_POLICY_NUMBER).await
+    charged_once(&app, CARD_POLICY_NUMBER, "concurrent POST /api/payments").await
 }
 
 pub async fn concurrent_card_page_submits_charge_once(app: TestApp) -> Result<()> {
@@ -168,7 +176,7 @@ pub async fn concurrent_card_page_submits_charge_once(app: TestApp) -> Result<()
     let references: std::collections::HashSet<&str> =
         status_pages.iter().filter_map(|l| l.strip_prefix("/account/payments/")).collect();
     ensure(references.len() == 1, format!("every submit shows one payment: {status_pages:?}"))?;
-    charged_once(&app, CARD_POLICY_NUMBER).await
+    charged_once(&app, CARD_POLICY_NUMBER, "concurrent card page submits").await
 }
 
 pub async fn a_replaced_hosted_checkout_is_cancelled_at_the_gateway(app: TestApp) -> Result<()> {
@@ -310,7 +318,7 @@ pub async fn a_notification_ahead_of_the_answer_is_matched_by_reference(
     let remembered: i64 = settle::with_db!(&app.db, pool => sqlx::query_scalar(sql).bind(&payment.id).fetch_one(pool).await)?;
     ensure(remembered >= 1, "the notification was matched to the payment")?;
     app.set_faults("card", json!({})).await?;
-    charged_once(&app, CARD_POLICY_NUMBER).await
+    charged_once(&app, CARD_POLICY_NUMBER, "notification ahead of the answer").await
 }
 
 pub async fn reconciliation_asks_soon_then_backs_off(app: TestApp) -> Result<()> {
@@ -352,7 +360,7 @@ pub async fn reconciliation_asks_soon_then_backs_off(app: TestApp) -> Result<()>
         Ok(body["payment_status_state"] == "POLICY_CONVERTED")
     })
     .await?;
-    charged_once(&app, CARD_POLICY_NUMBER).await
+    charged_once(&app, CARD_POLICY_NUMBER, "reconciliation after a lost answer").await
 }
 
 pub async fn a_retry_after_an_in_doubt_attempt_never_charges_again(app: TestApp) -> Result<()> {
@@ -388,7 +396,7 @@ pub async fn a_retry_after_an_in_doubt_attempt_never_charges_again(app: TestApp)
         format!("the retry gets the outcome: {replay:?}"),
     )?;
     ensure(attempts(&app, CARD_POLICY_NUMBER).await?.len() == 1, "still one attempt")?;
-    charged_once(&app, CARD_POLICY_NUMBER).await
+    charged_once(&app, CARD_POLICY_NUMBER, "retry after an in-doubt attempt").await
 }
 
 pub async fn a_replaced_challenge_answered_late_charges_nothing(app: TestApp) -> Result<()> {
@@ -436,7 +444,7 @@ pub async fn a_replaced_challenge_answered_late_charges_nothing(app: TestApp) ->
         states.contains(&PaymentState::Cancelled),
         format!("the challenged attempt stays cancelled: {states:?}"),
     )?;
-    charged_once(&app, CARD_POLICY_NUMBER).await
+    charged_once(&app, CARD_POLICY_NUMBER, "replaced challenge answered late").await
 }
 
 pub async fn concurrent_hosted_checkouts_leave_one_payable_page(app: TestApp) -> Result<()> {
@@ -490,7 +498,7 @@ pub async fn concurrent_hosted_checkouts_leave_one_payable_page(app: TestApp) ->
         Ok(attempts(&app, POLICY_NUMBER).await?.iter().any(|p| p.state.is_success()))
     })
     .await?;
-    charged_once(&app, POLICY_NUMBER).await
+    charged_once(&app, POLICY_NUMBER, "concurrent seed 000 initiate").await
 }
 
 pub async fn a_token_refused_while_a_payment_is_under_way_names_it(app: TestApp) -> Result<()> {
