@@ -100,11 +100,12 @@ pub async fn the_bank_check_ends_on_settles_own_page(app: TestApp) -> Result<()>
     // The frame's form to the bank, the bank's "Authenticate", and its form back to Settle.
     let frame = app.get(&format!("{challenge}/frame")).await?.text().await?;
     let to_bank = html_forms(&frame).into_iter().next().context("the form to the bank")?;
-    let bank = app.client.post(&to_bank.action).form(&to_bank.fields).send().await?.text().await?;
-    let answer = html_forms(&bank).into_iter().next().context("the bank's page")?;
-    let answered =
-        app.client.post(&answer.action).form(&answer.submission("Authenticate")?).send().await?;
-    let back = html_forms(&answered.text().await?).into_iter().next().context("back to Settle")?;
+    let field = |name: &str| {
+        to_bank.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    let (creq, session) = (field("creq"), field("threeDSSessionData"));
+    let back =
+        app.answer_challenge(&app.client, &to_bank.action, &creq, &session, "Authenticate").await?;
     let done = app.client.post(&back.action).form(&back.fields).send().await?;
 
     // Not the API's blank page: Settle's own end of the check, inside the frame.

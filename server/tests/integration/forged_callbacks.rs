@@ -9,7 +9,7 @@ use settle::connector::signature;
 use settle::demo::{CARD_POLICY_NUMBER, POLICY_NUMBER};
 use settle::payment::{Payment, PaymentState};
 
-use crate::support::{TestApp, ensure, html_forms};
+use crate::support::{TestApp, ensure};
 
 /// Posts a notification body with a signature header (or none).
 async fn notify(
@@ -143,22 +143,7 @@ pub async fn a_forged_three_d_secure_result_leaves_the_payment_waiting(app: Test
     let (creq, acsurl, session) =
         (field("creq")?, field("acsurl")?, field("three_ds_session_data")?);
     let browser = app.new_client();
-    let page = browser
-        .post(&acsurl)
-        .form(&[("creq", creq.as_str()), ("threeDSSessionData", session.as_str())])
-        .send()
-        .await?
-        .text()
-        .await?;
-    let form = html_forms(&page).into_iter().next().context("the issuer's form")?;
-    let answered = browser
-        .post(&form.action)
-        .form(&form.submission("Authenticate")?)
-        .send()
-        .await?
-        .text()
-        .await?;
-    let back = html_forms(&answered).into_iter().next().context("Continue")?;
+    let back = app.answer_challenge(&browser, &acsurl, &creq, &session, "Authenticate").await?;
     // A forged result races the genuine one while the acquirer is slow: the genuine one waits
     // for the forged one to be refused, then completes the payment.
     app.set_faults("card", json!({ "latency_ms": 400 })).await?;

@@ -196,16 +196,7 @@ pub async fn a_replaced_hosted_checkout_is_cancelled_at_the_gateway(app: TestApp
         .await?;
     ensure(invoiced.body["action"] == "Payment to be invoiced", format!("{invoiced:?}"))?;
     // The first page can no longer take the customer's money.
-    let page = app.client.get(&first_page).send().await?.text().await?;
-    if let Some(form) = html_forms(&page).into_iter().find(|f| f.action.contains("/pay/")) {
-        let fields = form.submission("Pay").unwrap_or_default();
-        let action = if form.action.starts_with("http") {
-            form.action.clone()
-        } else {
-            app.url(&form.action)
-        };
-        app.client.post(action).form(&fields).send().await?;
-    }
+    app.pay_on_hosted_page(&first_page).await?;
     let attempts = attempts(&app, POLICY_NUMBER).await?;
     let references: Vec<String> = attempts.iter().map(|p| p.reference.clone()).collect();
     ensure(app.charges_for(&references).await? == 0, "nothing was charged on the replaced page")?;
@@ -425,17 +416,7 @@ pub async fn a_replaced_challenge_answered_late_charges_nothing(app: TestApp) ->
 
     // Then answers the old challenge after all.
     let browser = app.new_client();
-    let page = browser
-        .post(&acsurl)
-        .form(&[("creq", creq.as_str()), ("threeDSSessionData", session.as_str())])
-        .send()
-        .await?
-        .text()
-        .await?;
-    let form = html_forms(&page).into_iter().next().context("the issuer's form")?;
-    let answered =
-        browser.post(&form.action).form(&form.submission("Authenticate")?).send().await?;
-    let back = html_forms(&answered.text().await?).into_iter().next().context("back to Settle")?;
+    let back = app.answer_challenge(&browser, &acsurl, &creq, &session, "Authenticate").await?;
     browser.post(&back.action).form(&back.fields).send().await?;
 
     let states: Vec<PaymentState> =
@@ -483,16 +464,7 @@ pub async fn concurrent_hosted_checkouts_leave_one_payable_page(app: TestApp) ->
 
     // The customer tries to pay on every page they were given: only the open one takes money.
     for page in &pages {
-        let html = app.client.get(page).send().await?.text().await?;
-        if let Some(form) = html_forms(&html).into_iter().find(|f| f.action.contains("/pay/")) {
-            let fields = form.submission("Pay").unwrap_or_default();
-            let action = if form.action.starts_with("http") {
-                form.action.clone()
-            } else {
-                app.url(&form.action)
-            };
-            app.client.post(action).form(&fields).send().await?;
-        }
+        app.pay_on_hosted_page(page).await?;
     }
     eventually("the open page's payment is settled", Duration::from_secs(15), || async {
         Ok(attempts(&app, POLICY_NUMBER).await?.iter().any(|p| p.state.is_success()))
