@@ -137,7 +137,10 @@ pub async fn a_merchant_bills_a_customer_and_the_customer_pays(app: TestApp) -> 
             && read["payments"][0]["amount"] == "51.35",
         format!("read back paid: {read}"),
     )?;
-    ensure(app.charges_for(&[payment.clone()]).await? == 1, "one charge at the acquirer")?;
+    ensure(
+        app.charges_for(std::slice::from_ref(&payment)).await? == 1,
+        "one charge at the acquirer",
+    )?;
     let cancel = app
         .call(Method::POST, &format!("/api/purchases/{reference}/cancel"), Some(&token), None, None)
         .await?;
