@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 
 use crate::customer::CustomerId;
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::merchant::MerchantId;
 use crate::money::{Currency, Money};
 use crate::service::ServiceId;
 use crate::tax::{TaxRate, TaxSplit};
 use crate::text_enum::stored;
-use crate::{text_enum, with_db};
+use crate::{text_enum, with_db, with_tx};
 
 crate::id_type!(
     /// Identifies a purchase.
@@ -447,13 +447,40 @@ impl Purchase {
         Ok(purchases)
     }
 
-    /// Cancels an open purchase on which no payment attempt is open, in one statement so a
-    /// payment started meanwhile is seen; `false` when it wasn't cancelled.
+    /// Cancels an open purchase on which no payment attempt is open; `false` when it wasn't
+    /// cancelled. The purchase row is locked first, as a new attempt locks it
+    /// ([`Purchase::hold_payable`]), so the two can't pass each other: whichever comes second
+    /// sees what the first committed.
     pub async fn cancel_if_unpaid(db: &Db, id: &PurchaseId) -> Result<bool> {
-        let sql = "UPDATE purchases SET status = 'cancelled'
-                   WHERE id = $1 AND status IN ('open', 'quote')
-                     AND NOT EXISTS (SELECT 1 FROM payments WHERE purchase_id = $1 AND state IN (1, 2, 3, 4, 5))";
-        let rows = with_db!(db, pool => sqlx::query(sql).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        let mut tx = db.begin().await?;
+        if !Self::lock(&mut tx, id, "status IN ('open', 'quote')").await? {
+            return Ok(false);
+        }
+        let open =
+            "SELECT COUNT(*) FROM payments WHERE purchase_id = $1 AND state IN (1, 2, 3, 4, 5)";
+        let open: i64 =
+            with_tx!(&mut tx, conn => sqlx::query_scalar(open).bind(id).fetch_one(conn).await)?;
+        if open > 0 {
+            return Ok(false);
+        }
+        let sql = "UPDATE purchases SET status = 'cancelled' WHERE id = $1";
+        with_tx!(&mut tx, conn => sqlx::query(sql).bind(id).execute(conn).await.map(|_| ()))?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Inside the transaction that stores a new payment attempt: locks the purchase and answers
+    /// whether it is still payable (open or a quote), so a cancel can't slip in between.
+    pub(crate) async fn hold_payable(tx: &mut Tx, id: &PurchaseId) -> Result<bool> {
+        Self::lock(tx, id, "status IN ('open', 'quote')").await
+    }
+
+    /// Locks the purchase's row for the rest of `tx` if it matches `condition`.
+    async fn lock(tx: &mut Tx, id: &PurchaseId, condition: &str) -> Result<bool> {
+        // A no-op update takes the row lock on PostgreSQL; SQLite's transactions hold the
+        // database's write lock from their start (`Db::begin`).
+        let sql = format!("UPDATE purchases SET status = status WHERE id = $1 AND {condition}");
+        let rows = with_tx!(tx, conn => sqlx::query(&sql).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
         Ok(rows == 1)
     }
 

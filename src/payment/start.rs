@@ -341,6 +341,13 @@ impl Orchestrator {
             payment.settle_by = Some(now + chrono_duration(self.first_ask()));
         }
         let mut tx = self.db.begin().await?;
+        // Locks the purchase until the attempt is stored, so a cancel waits for it (and then
+        // refuses), or the attempt finds the purchase cancelled.
+        if !Purchase::hold_payable(&mut tx, &purchase.id).await? {
+            return Err(Error::Conflict(
+                "this purchase is no longer open: there is nothing to pay".into(),
+            ));
+        }
         match payment.insert(&mut tx, &cause).await {
             Ok(()) => {}
             Err(Error::Conflict(_)) => {

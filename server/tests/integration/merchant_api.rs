@@ -192,7 +192,11 @@ pub async fn a_merchant_bills_a_customer_and_the_customer_pays(app: TestApp) -> 
         refused.status == 422 && refused.body["errors"][0]["field"] == "lines[0].amount",
         format!("fixed price: {refused:?}"),
     )?;
-    Ok(())
+
+    // Operators see which product the merchant prices.
+    app.log_in(settle::demo::OPERATOR_EMAIL, settle::demo::OPERATOR_PASSWORD, "/operator").await?;
+    let page = app.get("/operator").await?.text().await?;
+    ensure(page.contains("Set by the merchant (tax included)"), "the operator's product list")
 }
 
 pub async fn a_merchant_reference_makes_one_purchase(app: TestApp) -> Result<()> {
@@ -313,7 +317,43 @@ pub async fn cancelling_an_unpaid_purchase_ends_what_is_owed(app: TestApp) -> Re
         field_of_items(&open, "reference").is_empty()
             && field_of_items(&gone, "reference") == [reference.clone()],
         format!("listed as cancelled: {open} {gone}"),
-    )
+    )?;
+
+    // A cancel racing a payment: one of them wins, never both.
+    let mut cancels_won = 0;
+    for round in 0..5u64 {
+        let body = json!({
+            "customer_code": "CXL-1",
+            "product_code": INVOICE_PRODUCT_CODE,
+            "lines": [{ "amount": "80.00" }]
+        });
+        let created = app.create_purchase(&token, &body, None).await?;
+        let reference = created.body["reference"].as_str().context("reference")?.to_owned();
+        let id = created.body["purchase_id"].as_str().context("id")?.to_owned();
+        let cancel_path = format!("/api/purchases/{reference}/cancel");
+        let (paid, cancelled) =
+            tokio::join!(app.pay_by_card(&token, &id, CARD_ZAR_GATEWAY), async {
+                // Later each round, so the payment gets ahead in some of them.
+                tokio::time::sleep(std::time::Duration::from_millis(25 * round)).await;
+                app.call(Method::POST, &cancel_path, Some(&token), None, None).await
+            });
+        let (paid, cancelled) = (paid?, cancelled?);
+        let read = app.get_ok(&token, &format!("/api/purchases/{reference}")).await?;
+        let fine = match (paid.status, cancelled.status) {
+            (201, 409) => read["status"] == "paid",
+            (409, 200) => {
+                cancels_won += 1;
+                read["status"] == "cancelled" && read["payments"] == json!([])
+            }
+            _ => false,
+        };
+        ensure(fine, format!("round {round}: pay {paid:?}, cancel {cancelled:?}, then {read}"))?;
+    }
+    println!(
+        "a cancel racing a card payment, 5 rounds: the cancel won {cancels_won}, the payment {}",
+        5 - cancels_won
+    );
+    Ok(())
 }
 
 pub async fn lists_come_in_pages(app: TestApp) -> Result<()> {
