@@ -13,7 +13,7 @@ use crate::layout::Layout;
 pub struct ConfigurationView {
     /// Gateways: (key, name, provider, kind, currency).
     pub gateways: Vec<(String, String, String, String, String)>,
-    /// Products: (code, name, billing kind, unit price, tax rate %).
+    /// Products: (code, name, billing kind, unit price or "set by the merchant", tax rate %).
     pub products: Vec<(String, String, String, String, String)>,
 }
 
@@ -40,7 +40,11 @@ pub async fn configuration() -> Result<ConfigurationView, PageError> {
                     p.code,
                     p.name,
                     p.billing_kind.to_string(),
-                    p.unit_price.display().to_string(),
+                    if p.merchant_sets_amount {
+                        "Set by the merchant (tax included)".to_owned()
+                    } else {
+                        p.unit_price.display().to_string()
+                    },
                     p.tax_rate.percent().to_string(),
                 )
             })
