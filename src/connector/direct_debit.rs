@@ -50,27 +50,6 @@ impl DirectDebitConnector {
         DirectDebitConnector { config, client }
     }
 
-    /// Registers a mandate for an account without collecting anything, so a customer can add a
-    /// bank account as a payment method before the first collection is due.
-    pub async fn create_mandate(
-        &self,
-        iban: &Iban,
-        account_holder: &str,
-        merchant_reference: &str,
-    ) -> Result<Mandate, ConnectorError> {
-        let body = MandateRequest { iban: iban.electronic(), account_holder, merchant_reference };
-        // Not retried: a duplicate would leave a second mandate at the bank.
-        send_json(
-            &self.config,
-            &self.client,
-            reqwest::Method::POST,
-            "/mandates",
-            Some(&body),
-            false,
-        )
-        .await
-    }
-
     /// `GET /collections?{filter}`: the collections, newest first.
     async fn collections(
         &self,
@@ -157,6 +136,27 @@ fn collection_result(raw: serde_json::Value) -> Result<GatewayResult, ConnectorE
 impl Connector for DirectDebitConnector {
     fn gateway_id(&self) -> &str {
         &self.config.gateway_id
+    }
+
+    /// Registers a mandate for an account without collecting anything, so a customer can add a
+    /// bank account as a payment method before the first collection is due.
+    async fn create_mandate(
+        &self,
+        iban: &Iban,
+        account_holder: &str,
+        merchant_reference: &str,
+    ) -> Result<Mandate, ConnectorError> {
+        let body = MandateRequest { iban: iban.electronic(), account_holder, merchant_reference };
+        // Not retried: a duplicate would leave a second mandate at the bank.
+        send_json(
+            &self.config,
+            &self.client,
+            reqwest::Method::POST,
+            "/mandates",
+            Some(&body),
+            false,
+        )
+        .await
     }
 
     async fn direct_debit(

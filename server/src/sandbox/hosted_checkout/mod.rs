@@ -12,7 +12,8 @@
 //! - `POST /charges` charges a saved card token at once;
 //! - `DELETE /tokens/{token}` revokes a saved card token.
 //!
-//! The customer's browser sees `GET /pay/{id}` (a plain HTML form) and posts its choice back to
+//! The customer's browser sees `GET /pay/{id}` (a plain HTML form; a form posted to
+//! `POST /pay/{id}` without a choice shows it too) and posts its choice back to
 //! `POST /pay/{id}`; the provider then posts a signed notification to the merchant's
 //! `notification_url` and sends the browser to `return_url` with the outcome in the query.
 //! The API is in `api.rs`, the customer's pages in `pages.rs`.
