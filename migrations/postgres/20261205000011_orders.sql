@@ -10,3 +10,7 @@ CREATE UNIQUE INDEX payment_methods_by_number ON payment_methods (number);
 -- The product a merchant's orders are booked against (a product whose price the merchant sets
 -- per order). A merchant without one takes no orders.
 ALTER TABLE merchants ADD COLUMN order_product_id TEXT REFERENCES products (id);
+
+-- Totals of paid orders, by campaign or by customer, within a time span.
+CREATE INDEX purchases_paid_by_campaign ON purchases (merchant_id, campaign, status, created_at);
+CREATE INDEX purchases_paid_by_customer ON purchases (customer_id, status, created_at);
