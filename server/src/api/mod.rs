@@ -6,6 +6,7 @@
 pub mod bearer;
 pub mod body;
 pub mod callbacks;
+pub mod campaign_orders;
 pub mod fallback;
 pub mod health;
 pub mod idempotency;
@@ -15,7 +16,6 @@ pub mod oauth;
 pub mod payments;
 pub mod pdf;
 pub mod quote_payments;
-pub mod reserved;
 pub mod routes;
 
 use axum::Router;
@@ -33,7 +33,7 @@ pub fn routes(state: &AppState) -> Routes {
         .merge(payments::routes(state))
         .merge(insurance_checkout::routes(state))
         .merge(quote_payments::routes(state))
-        .merge(reserved::routes())
+        .merge(campaign_orders::routes(state))
 }
 
 /// The API's router.

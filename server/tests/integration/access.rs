@@ -19,6 +19,8 @@ struct Owned {
     payment: String,
     isp_purchase: String,
     card_method: String,
+    /// The saved card's number (seed 002's payment method id).
+    card_number: i64,
 }
 
 async fn owned_by_the_demo_customer(app: &TestApp) -> Result<Owned> {
@@ -56,8 +58,14 @@ async fn owned_by_the_demo_customer(app: &TestApp) -> Result<Owned> {
         .context("arrears")?
         .id
         .to_string();
-    let card_method = isp.active_payment_method_id.context("the saved card")?.to_string();
-    Ok(Owned { quote_uuid, address_uuid, payment, isp_purchase, card_method })
+    let card = isp.active_payment_method_id.context("the saved card")?;
+    let card_number = settle::payment_method::PaymentMethod::find(&app.db, &card)
+        .await?
+        .and_then(|m| m.number)
+        .context("the card's number")?
+        .get();
+    let card_method = card.to_string();
+    Ok(Owned { quote_uuid, address_uuid, payment, isp_purchase, card_method, card_number })
 }
 
 /// Every route that names one of those objects, with a body where it takes one.
@@ -123,6 +131,9 @@ fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
         ),
         // Seed 003's list answers an empty list rather than 404 (checked below).
         (Method::GET, format!("/api/v1/payments/?policy_number={quote}"), None),
+        (Method::GET, format!("/api/v1/payments/payment_methods/{}", o.card_number), None),
+        // Seed 002's list answers 422 {} for a person not the caller's (checked below).
+        (Method::GET, "/api/v1/payments/payment_methods?person_id=CUST-0001".into(), None),
     ]
 }
 
@@ -134,12 +145,13 @@ fn urlencode(s: &str) -> String {
 const NAMES_NOTHING: &[(&str, &str)] = &[
     ("/oauth/userinfo", "describes the caller itself"),
     ("/auth/realms/{realm}/protocol/openid-connect/userinfo", "describes the caller itself"),
-    ("/api/v1/payments/orders", "reserved for seed 002 (501) until its dialect lands"),
-    ("/api/v1/payments/orders/total", "reserved for seed 002 (501) until its dialect lands"),
-    ("/api/v1/payments/payment_methods", "reserved for seed 002 (501) until its dialect lands"),
     (
-        "/api/v1/payments/payment_methods/{id}",
-        "reserved for seed 002 (501) until its dialect lands",
+        "/api/v1/payments/orders",
+        "books for the caller's own customers: another's person is a 422 (seed_002_orders)",
+    ),
+    (
+        "/api/v1/payments/orders/total",
+        "sums the caller's own orders: another's person sums to 0 (seed_002_orders)",
     ),
 ];
 
@@ -179,6 +191,8 @@ async fn nothing_is_found(app: &TestApp, who: &str, token: &str, owned: &Owned) 
         let answer = app.call(method.clone(), &path, Some(token), body.as_ref(), None).await?;
         let fine = if path.starts_with("/api/v1/payments/?") {
             answer.status == 200 && answer.body == json!([])
+        } else if path.starts_with("/api/v1/payments/payment_methods?") {
+            answer.status == 422 && answer.body == json!({})
         } else {
             answer.status == 404
         };
