@@ -180,21 +180,8 @@ pub async fn an_external_card_order_comes_back_ok_or_ko(app: TestApp) -> Result<
     ensure(app.paid_total(&token, &[("campaign_code", "C-EXT")]).await? == 1500, "one paid")?;
     // The hosted checkout is not the card acquirer: no acquirer charge, and one checkout paid.
     ensure(app.card_charges_since(since).await? == 0, "no acquirer charges")?;
-    let response = app
-        .client
-        .get(app.url("/sandbox/hosted-checkout/checkouts"))
-        .query(&[("since", since.to_rfc3339())])
-        .bearer_auth("test")
-        .send()
-        .await?;
-    let listed: Value = response.json().await?;
-    let succeeded = listed["checkouts"]
-        .as_array()
-        .context("checkouts")?
-        .iter()
-        .filter(|c| c["status"] == "succeeded")
-        .count();
-    ensure(succeeded == 1, format!("one paid checkout at the gateway: {listed}"))
+    let succeeded = app.paid_checkouts_since(since).await?;
+    ensure(succeeded == 1, format!("one paid checkout at the gateway: {succeeded}"))
 }
 
 pub async fn every_invalid_order_is_a_422_per_parameter(app: TestApp) -> Result<()> {

@@ -42,9 +42,6 @@ use super::{Sandbox, new_id};
 /// The provider name for fault injection and notifications.
 pub const PROVIDER: &str = "card";
 
-/// The prefix of card tokens the acquirer accepts without having issued them (demo data).
-pub const DEMO_TOKEN_PREFIX: &str = "demo-";
-
 /// Seed 003's four test cards (Visa, Visa Debit, Mastercard, Mastercard Debit): authorised
 /// without a challenge, like every other valid card not listed below.
 pub const SEED_003_CARDS: [&str; 4] =
@@ -214,19 +211,14 @@ struct CardAcquirer {
 
 impl Store {
     /// The card a token stands for: one this acquirer issued, or a demo token
-    /// (`demo-card-token-4242`: a Visa ending in its last four digits, expiring 12/29), so demo
+    /// (`demo-card-token-4242`: a Visa ending in its last four digits, expiring 12/29, like the
+    /// hosted checkout's demo tokens), so demo
     /// data holds saved cards that survive a restart of the sandbox.
     fn token_card(&self, token: &str) -> Option<CardSummary> {
         if let Some(card) = self.tokens.get(token) {
             return Some(card.clone());
         }
-        let rest = token.strip_prefix(DEMO_TOKEN_PREFIX)?;
-        let tail = rest.get(rest.len().saturating_sub(4)..).unwrap_or_default();
-        let last4 = if tail.len() == 4 && tail.bytes().all(|b| b.is_ascii_digit()) {
-            tail.to_owned()
-        } else {
-            "4242".to_owned()
-        };
+        let last4 = super::demo_token_last4(token)?;
         Some(CardSummary { brand: "VISA", last4, expiry: "1229".to_owned() })
     }
 

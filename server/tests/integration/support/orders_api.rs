@@ -83,15 +83,34 @@ impl TestApp {
     /// The card acquirer's own records: the transactions it authorised (money taken) since
     /// `since`.
     pub async fn card_charges_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+        let listed = self.sandbox_since("card/transactions", "transactions", since).await?;
+        Ok(listed.iter().filter(|t| t["status"] == "Ok").count())
+    }
+
+    /// The hosted checkout's own records: the checkouts paid since `since`.
+    pub async fn paid_checkouts_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize> {
+        let listed = self.sandbox_since("hosted-checkout/checkouts", "checkouts", since).await?;
+        Ok(listed.iter().filter(|c| c["status"] == "succeeded").count())
+    }
+
+    /// A sandbox provider's list (`/sandbox/{path}?since=…`), newest first.
+    async fn sandbox_since(
+        &self,
+        path: &str,
+        key: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Value>> {
         let response = self
             .client
-            .get(self.url("/sandbox/card/transactions"))
+            .get(self.url(&format!("/sandbox/{path}")))
             .query(&[("since", since.to_rfc3339())])
             .bearer_auth("test")
             .send()
             .await?;
         let body: Value = response.json().await?;
-        let listed = body["transactions"].as_array().with_context(|| format!("{body}"))?;
-        Ok(listed.iter().filter(|t| t["status"] == "Ok").count())
+        body[key].as_array().cloned().with_context(|| format!("no {key:?} in {body}"))
     }
 }
