@@ -79,8 +79,17 @@ pub async fn an_order_by_an_existing_method_is_charged_once(app: TestApp) -> Res
     ensure(paid.state.is_success(), format!("paid at once: {:?}", paid.state))?;
     ensure(app.paid_total(&token, &[("campaign_code", "C-ONE")]).await? == 1000, "total 1000")?;
 
-    let again = app.create_order(&token, &order(2550, "C-ONE", saved(ORDER_CARD_METHOD))).await?;
-    ensure(again.status == 201, format!("a second order: {again:?}"))?;
+    // A second order, sent twice with one Idempotency-Key (a client's retry): booked and
+    // charged once, the retry answered the same.
+    let second = order(2550, "C-ONE", saved(ORDER_CARD_METHOD));
+    let path = "/api/v1/payments/orders";
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let answer =
+            app.call(Method::POST, path, Some(&token), Some(&second), Some("order-2")).await?;
+        answers.push((answer.status, answer.body));
+    }
+    ensure(answers[0].0 == 201 && answers[0] == answers[1], format!("the retry: {answers:?}"))?;
     ensure(app.paid_total(&token, &[("campaign_code", "C-ONE")]).await? == 3550, "total 3550")?;
     // The acquirer took exactly one charge per order.
     let charges = app.card_charges_since(since).await?;
