@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod insurance_checkout;
 pub mod json;
 pub mod oauth;
+pub mod owed;
 pub mod payments;
 pub mod pdf;
 pub mod quote_payments;
@@ -31,6 +32,7 @@ pub fn routes(state: &AppState) -> Routes {
         .merge(oauth::routes())
         .merge(callbacks::routes())
         .merge(payments::routes(state))
+        .merge(owed::routes(state))
         .merge(insurance_checkout::routes(state))
         .merge(quote_payments::routes(state))
         .merge(campaign_orders::routes(state))
