@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use settle::FieldError;
@@ -246,24 +246,12 @@ pub enum Bound {
     Until,
 }
 
-/// An ISO 8601 date (`2026-12-05`) or date-time (`2026-12-05T10:00:00Z`, with an offset or
-/// none, meaning UTC).
+/// An ISO 8601 date or date-time ([`body::iso_moment`]) as the `bound` of a span.
 pub fn iso_time(raw: &str, bound: Bound) -> Option<DateTime<Utc>> {
-    let raw = raw.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Some(t.with_timezone(&Utc));
+    match (body::iso_moment(raw)?, bound) {
+        ((day, true), Bound::Until) => day.checked_add_signed(chrono::Duration::days(1)),
+        ((time, _), _) => Some(time),
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(raw, format) {
-            return Some(t.and_utc());
-        }
-    }
-    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
-    let date = match bound {
-        Bound::From => date,
-        Bound::Until => date.succ_opt()?,
-    };
-    Some(date.and_time(NaiveTime::MIN).and_utc())
 }
 
 #[cfg(test)]
