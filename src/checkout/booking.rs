@@ -9,8 +9,9 @@
 //!   product takes no bookings.
 //! - The customer, the way to pay and the way back are checked before anything is stored, and
 //!   all their errors are answered together; the purchase is then made by
-//!   [`billing::create_purchase`] (its pricing rule) and paid through [`pay`] — the orchestrator
-//!   moves the money.
+//!   [`billing::create_purchase`] (its pricing rule checks the amount and description) and paid
+//!   through [`pay`] — the orchestrator moves the money. A payment that fails at once (a declined
+//!   card, a gateway that can't take it) withdraws the order: nothing is left owed for it.
 //! - A saved method must be the customer's own and still usable. A new bank account gets a
 //!   mandate at the product's direct-debit gateway and becomes a payment method, `incomplete`
 //!   until its first collection settles ([`crate::payment_method::record_collection`]); a bank that
@@ -105,9 +106,6 @@ pub async fn book(payments: &Orchestrator, viewer: &Viewer, new: NewBooking) -> 
         }
         Err(e) => return Err(e),
     };
-    if new.amount_minor <= 0 {
-        errors.push(FieldError::new("amount", "must be more than zero"));
-    }
     let route =
         match route(db, &merchant, &product, &gateways, customer.as_ref(), new.payment).await? {
             Ok(route) => Some(route),

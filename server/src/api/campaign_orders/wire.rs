@@ -76,7 +76,7 @@ impl OrderRequest {
         let person_id = body::required(fields, "person_id", &mut errors);
         let description = body::required(fields, "description", &mut errors);
         let campaign_code = body::required(fields, "campaign_code", &mut errors);
-        // Its sign is the core's rule, checked with the person and the method.
+        // Its sign is the core's pricing rule.
         let amount = integer(fields, "amount", &mut errors);
         let kind = body::required(fields, "payment_method_type", &mut errors);
         let payment = match kind.as_deref() {
