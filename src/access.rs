@@ -13,6 +13,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::merchant::MerchantId;
 use crate::payment::Payment;
+use crate::payment_method::{MethodNumber, PaymentMethod};
 use crate::purchase::{Purchase, PurchaseId};
 use crate::service::{Service, ServiceId};
 
@@ -180,6 +181,40 @@ async fn service_of_purchase(db: &Db, purchase: &PurchaseId) -> Result<Option<Se
     match Purchase::find(db, purchase).await? {
         Some(purchase) => Service::find(db, &purchase.service_id).await,
         None => Ok(None),
+    }
+}
+
+/// A customer's own payment methods, by the merchant's code for them (see
+/// [`customer_by_code`]); an unknown customer is `NotFound`.
+pub async fn payment_methods_of(
+    db: &Db,
+    viewer: &Viewer,
+    code: &str,
+) -> Result<Vec<PaymentMethod>> {
+    let customer = customer_by_code(db, viewer, code).await?;
+    PaymentMethod::of_customer(db, &customer.id).await
+}
+
+/// A payment method by its number, if it belongs to a customer the viewer may see: a
+/// merchant's own customer's, or the customer's own.
+pub async fn payment_method(
+    db: &Db,
+    viewer: &Viewer,
+    number: MethodNumber,
+) -> Result<PaymentMethod> {
+    let method = PaymentMethod::find_by_number(db, number).await?;
+    let owner = match method.as_ref().and_then(|m| m.customer_id.as_ref()) {
+        Some(id) => Customer::find(db, id).await?,
+        None => None,
+    };
+    let visible = owner.is_some_and(|c| match viewer {
+        Viewer::Merchant(merchant) => c.merchant_id.as_ref() == Some(merchant),
+        Viewer::Customer { customer, .. } => c.id == *customer,
+        Viewer::Staff => true,
+    });
+    match method {
+        Some(method) if visible => Ok(method),
+        _ => Err(Error::NotFound("payment method")),
     }
 }
 

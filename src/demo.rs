@@ -50,6 +50,14 @@ pub const CUSTOMER_CODE: &str = "CUST-0001";
 pub const INVOICE_PRODUCT_CODE: &str = "XYZ";
 /// The demo's card gateway in rand (the sandbox card acquirer), which invoice payments take.
 pub const CARD_ZAR_GATEWAY: &str = "sagepay-zar";
+/// The product the demo merchant's orders (seed 002) are booked against: euros, amount per order.
+pub const ORDER_PRODUCT_CODE: &str = "MEMBERSHIP";
+/// A campaign code for the demo's orders.
+pub const ORDER_CAMPAIGN_CODE: &str = "CAMPAIGN-2026";
+/// The demo customer's saved card for orders: its payment method number on a fresh database.
+pub const ORDER_CARD_METHOD: i64 = 5;
+/// The demo customer's direct-debit bank account for orders: its number on a fresh database.
+pub const ORDER_BANK_METHOD: i64 = 6;
 /// The global "add new payment method" medium (the id seed 004 uses).
 pub const ADD_NEW_METHOD_ID: &str = "aa8b416b-a7d9-4bc0-af81-041722e11ad4";
 
@@ -367,5 +375,69 @@ pub async fn load(db: &Db) -> Result<()> {
         }],
     )
     .await?;
+    orders(db, &merchant, &thandi).await?;
+    Ok(())
+}
+
+/// Seed 002's orders: the merchant's order product in euros (amount set per order) with a card
+/// acquirer for saved cards, a direct-debit bank and a hosted checkout, and the demo customer's
+/// saved card and bank account (tokens the sandbox accepts across restarts).
+async fn orders(db: &Db, merchant: &Merchant, customer: &Customer) -> Result<()> {
+    let eur = Currency::parse("EUR")?;
+    Gateway::create(db, "card-eur", "Card (EUR)", "sagepay", GatewayKind::Card3ds, eur).await?;
+    Gateway::create(db, "sepa-eur", "SEPA direct debit", "bank", GatewayKind::DirectDebit, eur)
+        .await?;
+    Gateway::create(
+        db,
+        "checkout-eur",
+        "Hosted checkout (EUR)",
+        "peach",
+        GatewayKind::HostedCheckout,
+        eur,
+    )
+    .await?;
+    let membership = Product::create(
+        db,
+        NewProduct {
+            code: ORDER_PRODUCT_CODE.into(),
+            name: "Membership".into(),
+            merchant_id: Some(merchant.id.clone()),
+            service_kind: ServiceKind::Isp,
+            billing_kind: BillingKind::OnceOff,
+            unit_price: Money::zero(eur),
+            tax_rate: TaxRate::parse("0")?,
+            collection_day: None,
+            auto_recharge: false,
+        },
+    )
+    .await?;
+    Product::set_merchant_sets_amount(db, &membership.id, true).await?;
+    Product::set_gateways(db, &membership.id, &["card-eur", "sepa-eur", "checkout-eur"]).await?;
+    Merchant::set_order_product(db, &merchant.id, &membership).await?;
+
+    let mut card = PaymentMethod::new(Some(customer.id.clone()), MethodKind::Card, "VISA 4242");
+    card.card_brand = Some("VISA".into());
+    card.card_last4 = Some("4242".into());
+    card.card_expiry = Some("1229".into());
+    card.gateway_id = Some("card-eur".into());
+    card.gateway_token = Some("demo-card-token-4242".into());
+    card.verified = true;
+    let card = card.store(db).await?;
+    let iban = crate::iban::Iban::parse("DE89370400440532013000")?;
+    let mut bank = PaymentMethod::bank_account(
+        customer.id.clone(),
+        &iban,
+        "sepa-eur",
+        "demo-mandate-0001".into(),
+    );
+    // Collected before: usable and verified.
+    bank.status = crate::payment_method::MethodStatus::Valid;
+    bank.verified = true;
+    let bank = bank.store(db).await?;
+    let numbers = (card.number.map(|n| n.get()), bank.number.map(|n| n.get()));
+    if numbers != (Some(ORDER_CARD_METHOD), Some(ORDER_BANK_METHOD)) {
+        // The README lists these numbers: a demo that numbers them otherwise must say so.
+        tracing::warn!(?numbers, "the demo's order payment methods are not numbered as documented");
+    }
     Ok(())
 }

@@ -210,6 +210,34 @@ impl Merchant {
         }
     }
 
+    /// The product the merchant's orders are booked against, if it takes orders.
+    pub async fn order_product(
+        db: &Db,
+        id: &MerchantId,
+    ) -> Result<Option<crate::product::Product>> {
+        let sql = "SELECT order_product_id FROM merchants WHERE id = $1";
+        let product: Option<Option<crate::product::ProductId>> =
+            with_db!(db, pool => sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await)?;
+        match product.flatten() {
+            Some(product) => crate::product::Product::find(db, &product).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Makes one of the merchant's products the one its orders are booked against.
+    pub async fn set_order_product(
+        db: &Db,
+        id: &MerchantId,
+        product: &crate::product::Product,
+    ) -> Result<()> {
+        if product.merchant_id.as_ref() != Some(id) {
+            return Err(Error::invalid("product", "is not one of this merchant's products"));
+        }
+        let sql = "UPDATE merchants SET order_product_id = $2 WHERE id = $1";
+        with_db!(db, pool => sqlx::query(sql).bind(id).bind(&product.id).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
     /// Whether a customer may be sent to `url` (its origin was registered by this merchant).
     pub fn allows_return_to(&self, url: &Url) -> bool {
         ReturnOrigin::of_url(url).is_ok_and(|origin| self.return_origins.contains(&origin))

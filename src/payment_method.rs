@@ -4,15 +4,40 @@
 use chrono::{DateTime, Utc};
 
 use crate::customer::CustomerId;
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::text_enum::stored;
-use crate::{text_enum, with_db};
+use crate::{text_enum, with_db, with_tx};
 
 crate::id_type!(
     /// Identifies a payment method (`medium_detail_id`, `payment_method_id`).
     PaymentMethodId
 );
+
+/// A payment method's stable integer number, assigned by the database when it is stored: the
+/// id clients that count methods use (the orders API's `payment_method_id`), so Settle's own
+/// ids never reach them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct MethodNumber(i64);
+
+impl MethodNumber {
+    /// A number a client sent; existence is checked by lookups.
+    pub fn new(number: i64) -> MethodNumber {
+        MethodNumber(number)
+    }
+
+    /// The number.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for MethodNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 text_enum!(
     /// What a payment method is.
@@ -49,6 +74,8 @@ text_enum!(
 pub struct PaymentMethod {
     /// Settle's id.
     pub id: PaymentMethodId,
+    /// Its integer number; `None` until it is stored.
+    pub number: Option<MethodNumber>,
     /// Whose it is; `None` for the global "add new payment method".
     pub customer_id: Option<CustomerId>,
     /// What it is.
@@ -78,6 +105,7 @@ pub struct PaymentMethod {
 #[derive(sqlx::FromRow)]
 struct MethodRow {
     id: PaymentMethodId,
+    number: Option<MethodNumber>,
     customer_id: Option<CustomerId>,
     kind: String,
     status: String,
@@ -100,6 +128,7 @@ impl TryFrom<MethodRow> for PaymentMethod {
             kind: stored("payment_methods.kind", &r.kind)?,
             status: stored("payment_methods.status", &r.status)?,
             id: r.id,
+            number: r.number,
             customer_id: r.customer_id,
             label: r.label,
             card_brand: r.card_brand,
@@ -114,7 +143,7 @@ impl TryFrom<MethodRow> for PaymentMethod {
     }
 }
 
-const SELECT_METHOD: &str = "SELECT id, customer_id, kind, status, label, card_brand, card_last4, card_expiry, bank_account_masked, gateway_id, gateway_token, verified, created_at FROM payment_methods";
+const SELECT_METHOD: &str = "SELECT id, number, customer_id, kind, status, label, card_brand, card_last4, card_expiry, bank_account_masked, gateway_id, gateway_token, verified, created_at FROM payment_methods";
 
 impl PaymentMethod {
     /// A new method for `customer_id` (or a global one), not yet stored.
@@ -125,6 +154,7 @@ impl PaymentMethod {
     ) -> PaymentMethod {
         PaymentMethod {
             id: PaymentMethodId::generate(),
+            number: None,
             customer_id,
             kind,
             status: MethodStatus::Valid,
@@ -182,4 +212,64 @@ impl PaymentMethod {
             with_db!(db, pool => sqlx::query_as(&sql).bind(customer).fetch_all(pool).await)?;
         rows.into_iter().map(PaymentMethod::try_from).collect()
     }
+}
+
+impl PaymentMethod {
+    /// Stores the method and loads it back with the number the database gave it.
+    pub async fn store(&self, db: &Db) -> Result<PaymentMethod> {
+        self.insert(db).await?;
+        PaymentMethod::find(db, &self.id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("payment method {} vanished", self.id)))
+    }
+
+    /// Loads a payment method by its number.
+    pub async fn find_by_number(db: &Db, number: MethodNumber) -> Result<Option<PaymentMethod>> {
+        let sql = format!("{SELECT_METHOD} WHERE number = $1");
+        let row: Option<MethodRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(number).fetch_optional(pool).await)?;
+        row.map(PaymentMethod::try_from).transpose()
+    }
+
+    /// The customer's own methods, oldest first (not the global ones).
+    pub async fn of_customer(db: &Db, customer: &CustomerId) -> Result<Vec<PaymentMethod>> {
+        let sql = format!("{SELECT_METHOD} WHERE customer_id = $1 ORDER BY created_at, number");
+        let rows: Vec<MethodRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(customer).fetch_all(pool).await)?;
+        rows.into_iter().map(PaymentMethod::try_from).collect()
+    }
+
+    /// A new bank account with a direct-debit mandate: `incomplete` until its first collection
+    /// settles (see [`record_collection`]).
+    pub fn bank_account(
+        customer_id: CustomerId,
+        iban: &crate::iban::Iban,
+        gateway_id: &str,
+        mandate_id: String,
+    ) -> PaymentMethod {
+        let mut method =
+            PaymentMethod::new(Some(customer_id), MethodKind::BankAccount, iban.masked());
+        method.status = MethodStatus::Incomplete;
+        method.bank_account_masked = Some(iban.masked());
+        method.gateway_id = Some(gateway_id.to_owned());
+        method.gateway_token = Some(mandate_id);
+        method
+    }
+}
+
+/// The rule for a saved method once a payment through it is settled, inside the payment's
+/// transaction: a paid collection makes it verified (it has been used successfully) and a
+/// mandate still being set up usable; a bank account whose collection failed (bounced: the
+/// account is closed, or the customer revoked the mandate) is no longer usable. A declined card
+/// stays as it is: the next charge may pass.
+pub async fn record_collection(tx: &mut Tx, method: &PaymentMethodId, paid: bool) -> Result<()> {
+    let sql = if paid {
+        "UPDATE payment_methods SET verified = TRUE,
+                status = CASE WHEN status = 'incomplete' THEN 'valid' ELSE status END
+          WHERE id = $1"
+    } else {
+        "UPDATE payment_methods SET status = 'invalid' WHERE id = $1 AND kind = 'bank_account'"
+    };
+    with_tx!(tx, conn => sqlx::query(sql).bind(method).execute(conn).await.map(|_| ()))?;
+    Ok(())
 }

@@ -6,6 +6,7 @@ mod customers;
 mod pricing;
 mod purchases;
 mod services;
+pub mod totals;
 
 pub use customers::{CustomerInput, customers, upsert_customer};
 pub use pricing::{LineAmount, NewPurchaseLine};

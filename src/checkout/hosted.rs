@@ -110,7 +110,7 @@ async fn ready(db: &Db, payment: Payment) -> Result<HostedPage> {
 }
 
 /// The form the gateway asked the browser to post, as its answer recorded it on the timeline.
-async fn hosted_form(db: &Db, payment: &Payment) -> Result<Option<HostedForm>> {
+pub(crate) async fn hosted_form(db: &Db, payment: &Payment) -> Result<Option<HostedForm>> {
     let events = timeline(db, &payment.id).await?;
     Ok(events.iter().rev().find_map(|e| {
         let form = e.payload.as_ref()?.get("form")?;

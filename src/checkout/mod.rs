@@ -9,6 +9,7 @@
 //! an invoiced service is active before it is paid, card details follow [`card`]'s rules, and a
 //! client's way back ([`ReturnTo`]) carries over to the purchase's later attempts.
 
+pub mod booking;
 pub mod card;
 pub mod hosted;
 pub mod invoice;

@@ -21,7 +21,7 @@ use crate::connector::http::send_json;
 use crate::connector::listing::{self, Filter};
 use crate::connector::{
     Connector, ConnectorConfig, ConnectorError, DirectDebitRequest, GatewayCharge, GatewayResult,
-    GatewayStatus, Notification, signature,
+    GatewayStatus, Notification, TokenCollection, signature,
 };
 use crate::iban::Iban;
 
@@ -50,25 +50,25 @@ impl DirectDebitConnector {
         DirectDebitConnector { config, client }
     }
 
-    /// Registers a mandate for an account without collecting anything, so a customer can add a
-    /// bank account as a payment method before the first collection is due.
-    pub async fn create_mandate(
-        &self,
-        iban: &Iban,
-        account_holder: &str,
-        merchant_reference: &str,
-    ) -> Result<Mandate, ConnectorError> {
-        let body = MandateRequest { iban: iban.electronic(), account_holder, merchant_reference };
-        // Not retried: a duplicate would leave a second mandate at the bank.
-        send_json(
+    /// `POST /collections`: the answer is always pending (the outcome comes later), with the
+    /// mandate id as the reusable token.
+    async fn collect(&self, body: &CollectionRequest<'_>) -> Result<GatewayResult, ConnectorError> {
+        // Not retried: a duplicate collection would debit the account twice.
+        let raw: serde_json::Value = send_json(
             &self.config,
             &self.client,
             reqwest::Method::POST,
-            "/mandates",
-            Some(&body),
+            "/collections",
+            Some(body),
             false,
         )
-        .await
+        .await?;
+        let result = collection_result(raw)?;
+        if result.token.is_none() {
+            // Without the mandate id the next collection would create another mandate.
+            return Err(ConnectorError::BadResponse("collection answer without mandate_id".into()));
+        }
+        Ok(result)
     }
 
     /// `GET /collections?{filter}`: the collections, newest first.
@@ -159,6 +159,27 @@ impl Connector for DirectDebitConnector {
         &self.config.gateway_id
     }
 
+    /// Registers a mandate for an account without collecting anything, so a customer can add a
+    /// bank account as a payment method before the first collection is due.
+    async fn create_mandate(
+        &self,
+        iban: &Iban,
+        account_holder: &str,
+        merchant_reference: &str,
+    ) -> Result<Mandate, ConnectorError> {
+        let body = MandateRequest { iban: iban.electronic(), account_holder, merchant_reference };
+        // Not retried: a duplicate would leave a second mandate at the bank.
+        send_json(
+            &self.config,
+            &self.client,
+            reqwest::Method::POST,
+            "/mandates",
+            Some(&body),
+            false,
+        )
+        .await
+    }
+
     async fn direct_debit(
         &self,
         request: &DirectDebitRequest,
@@ -178,22 +199,25 @@ impl Connector for DirectDebitConnector {
             merchant_reference: &request.payment_reference,
             notification_url: request.notification_url.as_str(),
         };
-        // Not retried: a duplicate collection would debit the account twice.
-        let raw: serde_json::Value = send_json(
-            &self.config,
-            &self.client,
-            reqwest::Method::POST,
-            "/collections",
-            Some(&body),
-            false,
-        )
-        .await?;
-        let result = collection_result(raw)?;
-        if result.token.is_none() {
-            // Without the mandate id the next collection would create another mandate.
-            return Err(ConnectorError::BadResponse("collection answer without mandate_id".into()));
-        }
-        Ok(result)
+        self.collect(&body).await
+    }
+
+    /// A saved bank account's token is its mandate: collecting "with the token" is a
+    /// collection under that mandate.
+    async fn collect_with_token(
+        &self,
+        request: &TokenCollection,
+    ) -> Result<GatewayResult, ConnectorError> {
+        let body = CollectionRequest {
+            mandate_id: Some(&request.token),
+            iban: None,
+            account_holder: None,
+            amount: request.amount.to_decimal().to_string(),
+            currency: request.amount.currency().code(),
+            merchant_reference: &request.payment_reference,
+            notification_url: request.notification_url.as_str(),
+        };
+        self.collect(&body).await
     }
 
     async fn query_status(&self, gateway_reference: &str) -> Result<GatewayResult, ConnectorError> {

@@ -303,6 +303,17 @@ pub trait Connector: Send + Sync {
         Err(ConnectorError::Unsupported("direct debit"))
     }
 
+    /// Registers a direct-debit mandate for an account without collecting anything, so the
+    /// account can be kept as a payment method; collections then quote the mandate.
+    async fn create_mandate(
+        &self,
+        _iban: &Iban,
+        _account_holder: &str,
+        _merchant_reference: &str,
+    ) -> Result<direct_debit::Mandate, ConnectorError> {
+        Err(ConnectorError::Unsupported("mandates"))
+    }
+
     /// Asks the gateway where a payment stands (reconciliation).
     async fn query_status(
         &self,

@@ -212,6 +212,13 @@ pub async fn apply(
     if to == PaymentState::PaymentSuccess {
         mark_purchase_paid(tx, payment).await?;
     }
+    // A saved method learns from each settled collection (its status rule lives with it).
+    if let Some(method) = &payment.payment_method_id
+        && matches!(to, PaymentState::PaymentSuccess | PaymentState::PaymentFailed)
+    {
+        crate::payment_method::record_collection(tx, method, to == PaymentState::PaymentSuccess)
+            .await?;
+    }
     Ok(Payment::reload(tx, &payment.id).await?)
 }
 

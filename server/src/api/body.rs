@@ -77,3 +77,20 @@ pub fn required(
 pub fn non_empty(value: Option<&String>) -> Option<String> {
     value.map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned)
 }
+
+/// An ISO 8601 moment as clients send it: a date (`2026-12-05`, its midnight UTC, with `true`:
+/// only the day was given) or a date-time (RFC 3339 with `Z` or an offset, or without one,
+/// meaning UTC).
+pub fn iso_moment(raw: &str) -> Option<(chrono::DateTime<chrono::Utc>, bool)> {
+    let raw = raw.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some((t.with_timezone(&chrono::Utc), false));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(raw, format) {
+            return Some((t.and_utc(), false));
+        }
+    }
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
+    Some((date.and_time(chrono::NaiveTime::MIN).and_utc(), true))
+}

@@ -6,6 +6,7 @@
 pub mod bearer;
 pub mod body;
 pub mod callbacks;
+pub mod campaign_orders;
 pub mod fallback;
 pub mod health;
 pub mod idempotency;
@@ -16,7 +17,6 @@ pub mod owed;
 pub mod payments;
 pub mod pdf;
 pub mod quote_payments;
-pub mod reserved;
 pub mod routes;
 
 use axum::Router;
@@ -35,7 +35,7 @@ pub fn routes(state: &AppState) -> Routes {
         .merge(owed::routes(state))
         .merge(insurance_checkout::routes(state))
         .merge(quote_payments::routes(state))
-        .merge(reserved::routes())
+        .merge(campaign_orders::routes(state))
 }
 
 /// The API's router.

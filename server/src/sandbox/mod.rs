@@ -109,6 +109,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A provider's id for something it made: a readable prefix and 128 random bits (`tok_…`).
+/// The last four digits of the card a demo token (`demo-…-4242`) stands for: its last four
+/// characters when they are digits, else `4242`. `None` for a token without the `demo-` prefix.
+fn demo_token_last4(token: &str) -> Option<String> {
+    let rest = token.strip_prefix(hosted_checkout::DEMO_TOKEN_PREFIX)?;
+    let tail = rest.get(rest.len().saturating_sub(4)..).unwrap_or_default();
+    Some(if tail.len() == 4 && tail.bytes().all(|b| b.is_ascii_digit()) {
+        tail.to_owned()
+    } else {
+        "4242".to_owned()
+    })
+}
+
 fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }

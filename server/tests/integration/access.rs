@@ -22,6 +22,8 @@ struct Owned {
     isp_purchase: String,
     isp_purchase_reference: String,
     card_method: String,
+    /// The saved card's number (seed 002's payment method id).
+    card_number: i64,
 }
 
 async fn owned_by_the_demo_customer(app: &TestApp) -> Result<Owned> {
@@ -57,7 +59,13 @@ async fn owned_by_the_demo_customer(app: &TestApp) -> Result<Owned> {
     let arrears = arrears.first().context("arrears")?;
     let (isp_purchase, isp_purchase_reference) =
         (arrears.id.to_string(), arrears.reference.clone());
-    let card_method = isp.active_payment_method_id.context("the saved card")?.to_string();
+    let card = isp.active_payment_method_id.context("the saved card")?;
+    let card_number = settle::payment_method::PaymentMethod::find(&app.db, &card)
+        .await?
+        .and_then(|m| m.number)
+        .context("the card's number")?
+        .get();
+    let card_method = card.to_string();
     Ok(Owned {
         quote_uuid,
         address_uuid,
@@ -65,6 +73,7 @@ async fn owned_by_the_demo_customer(app: &TestApp) -> Result<Owned> {
         isp_purchase,
         isp_purchase_reference,
         card_method,
+        card_number,
     })
 }
 
@@ -136,6 +145,9 @@ fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
         (Method::POST, format!("/api/purchases/{}/cancel", o.isp_purchase_reference), None),
         // Seed 003's list answers an empty list rather than 404 (checked below).
         (Method::GET, format!("/api/v1/payments/?policy_number={quote}"), None),
+        (Method::GET, format!("/api/v1/payments/payment_methods/{}", o.card_number), None),
+        // Seed 002's list answers 422 {} for a person not the caller's (checked below).
+        (Method::GET, "/api/v1/payments/payment_methods?person_id=CUST-0001".into(), None),
     ]
 }
 
@@ -147,12 +159,13 @@ fn urlencode(s: &str) -> String {
 const NAMES_NOTHING: &[(&str, &str)] = &[
     ("/oauth/userinfo", "describes the caller itself"),
     ("/auth/realms/{realm}/protocol/openid-connect/userinfo", "describes the caller itself"),
-    ("/api/v1/payments/orders", "reserved for seed 002 (501) until its dialect lands"),
-    ("/api/v1/payments/orders/total", "reserved for seed 002 (501) until its dialect lands"),
-    ("/api/v1/payments/payment_methods", "reserved for seed 002 (501) until its dialect lands"),
     (
-        "/api/v1/payments/payment_methods/{id}",
-        "reserved for seed 002 (501) until its dialect lands",
+        "/api/v1/payments/orders",
+        "books for the caller's own customers: another's person is a 422 (seed_002_orders)",
+    ),
+    (
+        "/api/v1/payments/orders/total",
+        "sums the caller's own orders: another's person sums to 0 (seed_002_orders)",
     ),
     // Settle's merchant API: lists and creates act on the calling merchant's own records (a
     // customer's token is refused with 403); merchant_api.rs checks that another merchant
@@ -202,6 +215,8 @@ async fn nothing_is_found(app: &TestApp, who: &str, token: &str, owned: &Owned) 
         let answer = app.call(method.clone(), &path, Some(token), body.as_ref(), None).await?;
         let fine = if path.starts_with("/api/v1/payments/?") {
             answer.status == 200 && answer.body == json!([])
+        } else if path.starts_with("/api/v1/payments/payment_methods?") {
+            answer.status == 422 && answer.body == json!({})
         } else {
             answer.status == 404
         };

@@ -22,6 +22,7 @@ mod sandbox_card;
 mod sandbox_hosted_checkout;
 mod sandbox_lookups;
 mod seed_000_checkout;
+mod seed_002_orders;
 mod seed_003_card_payments;
 mod support;
 
@@ -112,6 +113,14 @@ fn main() {
             sandbox_lookups::card_transactions_are_found_by_reference_and_listed_since,
             sandbox_lookups::hosted_checkouts_are_cancelled_found_and_listed,
             sandbox_lookups::bank_collections_are_found_by_reference_and_listed_since,
+            seed_002_orders::an_order_by_an_existing_method_is_charged_once,
+            seed_002_orders::a_direct_debit_order_settles_and_its_method_becomes_active,
+            seed_002_orders::a_bounced_direct_debit_shows_on_the_order_and_the_method,
+            seed_002_orders::an_external_card_order_comes_back_ok_or_ko,
+            seed_002_orders::every_invalid_order_is_a_422_per_parameter,
+            seed_002_orders::totals_by_campaign_person_and_dates,
+            seed_002_orders::payment_methods_list_and_detail,
+            seed_002_orders::paths_answer_with_and_without_the_slash_and_leave_seed_003_its_uuids,
             seed_003_card_payments::each_test_card_pays_with_the_policy_address_and_converts,
             seed_003_card_payments::different_billing_address_is_echoed_with_its_own_uuid,
             seed_003_card_payments::three_d_secure_challenge_ends_on_the_payment_complete_page,
@@ -144,7 +153,7 @@ fn main() {
             edge::server_function_errors_carry_their_status,
             routes::every_route_has_a_guard_that_holds,
             routes::every_page_is_under_a_role_or_knowingly_public,
-            routes::seed_002_paths_are_reserved_not_taken_by_seed_003,
+            routes::seed_002_paths_are_answered_by_seed_002_not_seed_003,
             access::other_customers_and_merchants_find_nothing_of_a_customers,
             access::customers_pages_show_nothing_of_another_customers,
             access::every_bearer_route_is_probed,

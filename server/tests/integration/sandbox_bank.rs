@@ -55,13 +55,7 @@ async fn settle_after(app: &TestApp, ms: u64) -> Result<()> {
         settings["settle_after_ms"] == DEFAULT_SETTLE_AFTER_MS || settings["settle_after_ms"] == ms,
         format!("settings {settings}"),
     )?;
-    let response = app
-        .client
-        .put(app.url("/sandbox/bank/settings"))
-        .json(&serde_json::json!({ "settle_after_ms": ms }))
-        .send()
-        .await?;
-    ensure(response.status() == 200, format!("settings answered {}", response.status()))
+    app.bank_settles_after(ms).await
 }
 
 fn collection(

@@ -6,6 +6,7 @@
 #[path = "../../../tests/support/mod.rs"]
 mod fresh;
 mod gateway_pages;
+mod orders_api;
 pub mod process;
 mod world;
 

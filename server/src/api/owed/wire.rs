@@ -2,7 +2,7 @@
 //! of Settle's own API; amounts are exact decimals (JSON numbers or strings) in the product's
 //! currency.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use settle::FieldError;
 use settle::billing::{LineAmount, NewPurchaseLine, Page};
@@ -104,13 +104,8 @@ pub fn moment(raw: Option<String>, field: &str) -> Result<Option<DateTime<Utc>>,
     let Some(raw) = raw.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()) else {
         return Ok(None);
     };
-    if let Ok(time) = DateTime::parse_from_rfc3339(&raw) {
-        return Ok(Some(time.with_timezone(&Utc)));
-    }
-    NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| Some(t.and_utc()))
+    crate::api::body::iso_moment(&raw)
+        .map(|(time, _)| Some(time))
         .ok_or_else(|| FieldError::new(field, "must be a date (2026-01-31) or an RFC 3339 time"))
 }
 

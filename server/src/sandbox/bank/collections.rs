@@ -45,8 +45,8 @@ pub(super) async fn create_collection(
     );
     // Either an existing mandate, or the account to create one on.
     let existing = match non_empty(request.mandate_id.as_ref()) {
-        Some(id) => match bank.lock().mandates.get(id) {
-            Some(mandate) => Some(Some(mandate.clone())),
+        Some(id) => match bank.lock().mandate(id) {
+            Some(mandate) => Some(Some(mandate)),
             None => {
                 errors.push(("mandate_id", "is not a mandate at this bank".into()));
                 None

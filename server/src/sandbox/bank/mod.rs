@@ -51,6 +51,8 @@ pub const ACCOUNT_CLOSED_IBAN: &str = "DE35370400440532013002";
 pub const MANDATE_REFUSED_IBAN: &str = "DE08370400440532013003";
 /// The settlement delay until changed through `PUT /sandbox/bank/settings`.
 pub const DEFAULT_SETTLE_AFTER_MS: u64 = 2000;
+/// The prefix of mandate ids the bank accepts without having given them (demo data).
+pub const DEMO_MANDATE_PREFIX: &str = "demo-mandate-";
 
 const REASON_NO_FUNDS: &str = "insufficient funds";
 const REASON_CLOSED: &str = "account closed";
@@ -171,6 +173,22 @@ struct Store {
 }
 
 impl Store {
+    /// A mandate this bank gave, or a demo mandate (`demo-mandate-…`: on [`SETTLING_IBAN`], so
+    /// demo data holds a bank account that survives a restart of the sandbox).
+    fn mandate(&self, id: &str) -> Option<Mandate> {
+        if let Some(mandate) = self.mandates.get(id) {
+            return Some(mandate.clone());
+        }
+        let _ = id.strip_prefix(DEMO_MANDATE_PREFIX)?;
+        Some(Mandate {
+            id: id.to_owned(),
+            iban: Iban::parse(SETTLING_IBAN).ok()?,
+            account_holder: "Demo account holder".to_owned(),
+            merchant_reference: id.to_owned(),
+            created_at: Utc::now(),
+        })
+    }
+
     /// A collection's id: the bank's own, or the latest collection with that merchant reference
     /// (a merchant whose request timed out never learnt the bank's id).
     fn resolve(&self, key: &str) -> Option<String> {
@@ -329,7 +347,7 @@ async fn show_mandate(
     Path(id): Path<String>,
 ) -> Result<Response, Refusal> {
     check_api_key(&headers)?;
-    match bank.lock().mandates.get(&id) {
+    match bank.lock().mandate(&id) {
         Some(mandate) => Ok(Json(mandate.view()).into_response()),
         None => Err(error(StatusCode::NOT_FOUND, "no such mandate")),
     }

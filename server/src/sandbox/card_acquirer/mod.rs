@@ -210,6 +210,18 @@ struct CardAcquirer {
 }
 
 impl Store {
+    /// The card a token stands for: one this acquirer issued, or a demo token
+    /// (`demo-card-token-4242`: a Visa ending in its last four digits, expiring 12/29, like the
+    /// hosted checkout's demo tokens), so demo
+    /// data holds saved cards that survive a restart of the sandbox.
+    fn token_card(&self, token: &str) -> Option<CardSummary> {
+        if let Some(card) = self.tokens.get(token) {
+            return Some(card.clone());
+        }
+        let last4 = super::demo_token_last4(token)?;
+        Some(CardSummary { brand: "VISA", last4, expiry: "1229".to_owned() })
+    }
+
     /// A transaction by the acquirer's id or, failing that, the latest with that merchant
     /// reference: a merchant whose request timed out never learnt the id, and reconciles by its
     /// own reference (Opayo's `vendorTxCode` lookups).

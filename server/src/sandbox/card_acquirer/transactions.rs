@@ -81,8 +81,8 @@ pub(super) async fn create_transaction(
             errors.push(("card", "is required (or a token)".into()));
             None
         }
-        (None, Some(token)) => match acquirer.lock().tokens.get(token) {
-            Some(summary) => Some(Source::Token(token.to_owned(), summary.clone())),
+        (None, Some(token)) => match acquirer.lock().token_card(token) {
+            Some(summary) => Some(Source::Token(token.to_owned(), summary)),
             None => {
                 errors.push(("token", "is not a token this acquirer issued".into()));
                 None

@@ -12,7 +12,8 @@
 //! - `POST /charges` charges a saved card token at once;
 //! - `DELETE /tokens/{token}` revokes a saved card token.
 //!
-//! The customer's browser sees `GET /pay/{id}` (a plain HTML form) and posts its choice back to
+//! The customer's browser sees `GET /pay/{id}` (a plain HTML form; a form posted to
+//! `POST /pay/{id}` without a choice shows it too) and posts its choice back to
 //! `POST /pay/{id}`; the provider then posts a signed notification to the merchant's
 //! `notification_url` and sends the browser to `return_url` with the outcome in the query.
 //! The API is in `api.rs`, the customer's pages in `pages.rs`.
@@ -87,15 +88,7 @@ impl Books {
         }
         // Demo data carries tokens like `demo-peach-token-4242`: a Visa ending in its last four
         // digits, so receipts show something sensible.
-        token.strip_prefix(DEMO_TOKEN_PREFIX).map(|rest| {
-            let tail = rest.get(rest.len().saturating_sub(4)..).unwrap_or_default();
-            let last4 = if tail.len() == 4 && tail.bytes().all(|b| b.is_ascii_digit()) {
-                tail.to_owned()
-            } else {
-                "4242".to_owned()
-            };
-            SavedCard { brand: "VISA".to_owned(), last4 }
-        })
+        super::demo_token_last4(token).map(|last4| SavedCard { brand: "VISA".to_owned(), last4 })
     }
 }
 

@@ -23,6 +23,8 @@ pub(super) async fn pay_page(State(provider): State<Provider>, Path(id): Path<St
 
 #[derive(Deserialize)]
 pub(super) struct PayForm {
+    /// `pay`, `decline` or `cancel`; absent when a merchant's form brings the browser here.
+    #[serde(default)]
     action: String,
     #[serde(default)]
     card_number: String,
@@ -30,11 +32,16 @@ pub(super) struct PayForm {
 
 /// `POST /pay/{id}`: the customer's choice. A finished checkout stays as it is (a double
 /// submit, or the back button), and the browser goes back to the merchant with its outcome.
+/// Without a choice it is the way in: a merchant's page posts its form here (as hosted
+/// checkouts are entered by a form post) and the browser gets the payment page.
 pub(super) async fn pay_submit(
     State(provider): State<Provider>,
     Path(id): Path<String>,
     Form(form): Form<PayForm>,
 ) -> Response {
+    if form.action.is_empty() {
+        return pay_page(State(provider), Path(id)).await;
+    }
     let finished = {
         let mut books = provider.books();
         let Some(payment) = books.payments.get(&id).filter(|p| p.return_url.is_some()).cloned()
