@@ -36,6 +36,10 @@ pub const OPERATOR_PASSWORD: &str = "settle-operator";
 pub const MERCHANT_CLIENT_ID: &str = "invoice-system-client";
 /// Demo merchant's OAuth2 client secret.
 pub const MERCHANT_CLIENT_SECRET: &str = "settle-demo-client-secret";
+/// The demo merchant's API login (seed 001's `username`): its tokens stand for the merchant.
+pub const MERCHANT_API_EMAIL: &str = "api@demo-insurer.test";
+/// The demo merchant's API login password.
+pub const MERCHANT_API_PASSWORD: &str = "settle-merchant-api";
 /// The demo insurance policy awaiting checkout.
 pub const POLICY_NUMBER: &str = "DEMO/0001/MOTOR/WEB";
 /// The demo short-term motor quote paid by card with 3-D Secure (seed 003's flow).
@@ -230,6 +234,16 @@ pub async fn load(db: &Db) -> Result<()> {
         )
         .await?;
     }
+
+    // The merchant's own API login (seed 001's invoice system signs in with it).
+    User::create_for_merchant(
+        db,
+        &merchant.id,
+        Email::parse(MERCHANT_API_EMAIL)?,
+        "Demo Insurer & ISP invoice system",
+        Password::new_secret(MERCHANT_API_PASSWORD)?,
+    )
+    .await?;
 
     // The insurance policy awaiting checkout: a quote with its premium due.
     let mut policy =

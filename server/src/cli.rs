@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use settle::account::{Email, NewUser, Password, Role, User};
 use settle::customer::Customer;
+use settle::merchant::Merchant;
 
 use crate::config::Config;
 
@@ -33,7 +34,8 @@ pub enum Command {
     /// Create a login. The password is read from SETTLE_NEW_USER_PASSWORD or, if unset, from the
     /// first line of standard input (never from an argument, which would land in shell history).
     CreateUser {
-        /// customer, admin or operator.
+        /// customer, admin, operator or merchant_api (a merchant system's API login; needs
+        /// --merchant).
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// The login email.
@@ -45,6 +47,9 @@ pub enum Command {
         /// For customers: the customer code merchants know them by (default: generated).
         #[arg(long)]
         customer_code: Option<String>,
+        /// For merchant_api logins: the OAuth2 client id of the merchant it belongs to.
+        #[arg(long)]
+        merchant: Option<String>,
     },
     /// Load the demo world into an empty database.
     DemoData,
@@ -77,12 +82,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied: {:?}", db.applied_migrations().await?);
             Ok(())
         }
-        Command::CreateUser { role, email, name, customer_code } => {
+        Command::CreateUser { role, email, name, customer_code, merchant } => {
             let db = settle::Db::connect(&config.database_url(), 1).await?;
             db.migrate().await?;
             let email = Email::parse(&email)?;
-            let password = Password::new_secret(read_password()?)?;
             let name = name.unwrap_or_else(|| email.to_string());
+            if role == Role::MerchantApi {
+                let client_id =
+                    merchant.context("a merchant_api login needs --merchant CLIENT_ID")?;
+                let merchant = Merchant::by_client_id(&db, &client_id)
+                    .await?
+                    .with_context(|| format!("no merchant has the client id {client_id}"))?;
+                let password = Password::new_secret(read_password()?)?;
+                let user =
+                    User::create_for_merchant(&db, &merchant.id, email, &name, password).await?;
+                println!(
+                    "created {} {} for {} ({})",
+                    user.role, user.email, merchant.name, user.id
+                );
+                return Ok(());
+            }
+            let password = Password::new_secret(read_password()?)?;
             let customer_id = match role {
                 Role::Customer => {
                     let code = customer_code.unwrap_or_else(|| {
