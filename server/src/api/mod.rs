@@ -17,6 +17,7 @@ pub mod pdf;
 pub mod quote_payments;
 pub mod reserved;
 pub mod routes;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -33,6 +34,7 @@ pub fn routes(state: &AppState) -> Routes {
         .merge(payments::routes(state))
         .merge(insurance_checkout::routes(state))
         .merge(quote_payments::routes(state))
+        .merge(webhooks::routes())
         .merge(reserved::routes())
 }
 
