@@ -36,6 +36,10 @@ pub const OPERATOR_PASSWORD: &str = "settle-operator";
 pub const MERCHANT_CLIENT_ID: &str = "invoice-system-client";
 /// Demo merchant's OAuth2 client secret.
 pub const MERCHANT_CLIENT_SECRET: &str = "settle-demo-client-secret";
+/// The demo's bank-transfer gateway for invoices (a hosted-checkout page).
+pub const BANK_TRANSFER_GATEWAY: &str = "bank-transfer-zar";
+/// The demo's mobile-money gateway for invoices (a hosted-checkout page).
+pub const MOBILE_MONEY_GATEWAY: &str = "mobile-money-zar";
 /// The demo merchant's API login (seed 001's `username`): its tokens stand for the merchant.
 pub const MERCHANT_API_EMAIL: &str = "api@demo-insurer.test";
 /// The demo merchant's API login password.
@@ -379,6 +383,24 @@ pub async fn load(db: &Db) -> Result<()> {
             period_per_quantity: 1,
             tax_rate: fibre.tax_rate,
         }],
+    )
+    .await?;
+
+    // Seed 001's other ways to pay an invoice: bank transfer and mobile money, each on a
+    // hosted-checkout page (the sandbox's), after the card.
+    for (id, name, provider) in [
+        (BANK_TRANSFER_GATEWAY, "Bank transfer", "ozow"),
+        (MOBILE_MONEY_GATEWAY, "Mobile money", "mpesa"),
+    ] {
+        Gateway::create(db, id, name, provider, GatewayKind::HostedCheckout, zar).await?;
+    }
+    let invoices = Product::find_for_merchant(db, &merchant.id, INVOICE_PRODUCT_CODE)
+        .await?
+        .ok_or(Error::NotFound("product"))?;
+    Product::set_gateways(
+        db,
+        &invoices.id,
+        &[CARD_ZAR_GATEWAY, BANK_TRANSFER_GATEWAY, MOBILE_MONEY_GATEWAY],
     )
     .await?;
     Ok(())

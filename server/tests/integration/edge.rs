@@ -263,7 +263,8 @@ async fn client_for(app: &TestApp, path: &str) -> Result<reqwest::Client> {
         Some(settle::account::Role::Customer) => Some((CUSTOMER_EMAIL, CUSTOMER_PASSWORD)),
         Some(settle::account::Role::Admin) => Some((ADMIN_EMAIL, ADMIN_PASSWORD)),
         Some(settle::account::Role::Operator) => Some((OPERATOR_EMAIL, OPERATOR_PASSWORD)),
-        None => None,
+        // No page prefix belongs to a merchant's API login (it never signs in to pages).
+        Some(settle::account::Role::MerchantApi) | None => None,
     };
     if let Some((email, password)) = login {
         let response = app
