@@ -10,6 +10,7 @@ pub mod fallback;
 pub mod health;
 pub mod idempotency;
 pub mod insurance_checkout;
+pub mod invoice_payments;
 pub mod json;
 pub mod oauth;
 pub mod payments;
@@ -35,6 +36,7 @@ pub fn routes(state: &AppState) -> Routes {
         .merge(insurance_checkout::routes(state))
         .merge(quote_payments::routes(state))
         .merge(webhooks::routes())
+        .merge(invoice_payments::routes())
         .merge(reserved::routes())
 }
 

@@ -21,6 +21,7 @@ mod sandbox_card;
 mod sandbox_hosted_checkout;
 mod sandbox_lookups;
 mod seed_000_checkout;
+mod seed_001_invoices;
 mod seed_003_card_payments;
 mod support;
 
@@ -128,6 +129,14 @@ fn main() {
             seed_000_checkout::apple_pay_session_is_validated_for_an_initiated_payment,
             seed_000_checkout::complete_asks_the_gateway_when_the_return_is_late,
             seed_000_checkout::gateway_notification_racing_the_return_pays_once,
+            seed_001_invoices::the_merchants_api_user_gets_a_token_and_bad_credentials_are_refused,
+            seed_001_invoices::create_payment_with_every_field_then_each_invalid_one,
+            seed_001_invoices::the_same_merchant_reference_answers_the_same_invoice,
+            seed_001_invoices::the_customer_is_led_through_login_to_the_pay_page,
+            seed_001_invoices::the_invoice_is_paid_by_card_once_and_the_customer_returns,
+            seed_001_invoices::a_declined_card_stays_then_3d_secure_pays_and_returns,
+            seed_001_invoices::the_invoice_is_paid_on_the_hosted_page_and_returns,
+            seed_001_invoices::another_customer_can_neither_see_nor_pay_the_invoice,
             edge::login_follows_only_plain_local_paths,
             edge::json_errors_name_the_field_and_never_echo_the_value,
             edge::responses_carry_a_nonce_csp_and_no_store,

@@ -140,6 +140,21 @@ impl TestApp {
         }
         Ok(())
     }
+
+    /// Logs in through the login form with `next` (as the login page posts it after a
+    /// protected page sent the browser there) and checks it went on to `next`.
+    pub async fn log_in_then(&self, email: &str, password: &str, next: &str) -> Result<()> {
+        let form = [("email", email), ("password", password), ("next", next)];
+        let response = self.post_form("/api/auth/login", &form).await?;
+        let location = location(&response);
+        if location != next {
+            bail!(
+                "login as {email} answered {} -> {location:?}, expected {next}",
+                response.status()
+            );
+        }
+        Ok(())
+    }
 }
 
 /// A short-term motor quote of `days` days for `customer` under policy number `number`, with the
