@@ -314,7 +314,10 @@ mod tests {
 
     #[test]
     fn the_documents_example_reads_exactly() {
-        let object = parse(&sample()).unwrap();
+        // The document's text (a Rust `5100.00` literal would be an f64, written `5100.0`).
+        let mut body = sample();
+        body["amount"] = serde_json::from_str("5100.00").unwrap();
+        let object = parse(&body).unwrap();
         assert_eq!(object.amount.to_string(), "5100.00");
         assert_eq!(object.product_code, "XYZ");
         assert_eq!(object.details()["additionalFields"][0]["code"], "documentNo");
