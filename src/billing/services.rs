@@ -31,8 +31,8 @@ pub struct NewService {
     pub details: ServiceDetails,
 }
 
-/// Creates a service of one of the merchant's products for one of its customers. A reference
-/// already in use is a conflict.
+/// Creates a service of one of the merchant's products for one of its customers (another
+/// merchant's customer is not found). A reference already in use is a conflict.
 pub async fn create_service(db: &Db, merchant: &MerchantId, new: NewService) -> Result<Service> {
     let mut errors = Vec::new();
     let reference = optional_text(new.reference, "reference").map_err(|e| errors.push(e)).ok();
@@ -42,16 +42,15 @@ pub async fn create_service(db: &Db, merchant: &MerchantId, new: NewService) -> 
     {
         errors.push(FieldError::new("period_end", "must not be before period_start"));
     }
-    let customer = Customer::find_by_code(db, merchant, new.customer_code.trim()).await?;
+    let customer = Customer::find_by_code(db, merchant, new.customer_code.trim())
+        .await?
+        .ok_or(Error::NotFound("customer"))?;
     let product = Product::find_for_merchant(db, merchant, &new.product_code).await?;
-    if customer.is_none() {
-        errors.push(FieldError::new("customer_code", "is not one of your customers"));
-    }
     if product.is_none() {
         errors.push(FieldError::new("product_code", "is not one of your products"));
     }
-    let (Some(customer), Some(product), Some(reference), Some(status), true) =
-        (customer, product, reference, status, errors.is_empty())
+    let (Some(product), Some(reference), Some(status), true) =
+        (product, reference, status, errors.is_empty())
     else {
         return Err(Error::Validation(errors));
     };

@@ -13,6 +13,7 @@ pub mod insurance_checkout;
 pub mod invoice_payments;
 pub mod json;
 pub mod oauth;
+pub mod owed;
 pub mod payments;
 pub mod pdf;
 pub mod quote_payments;
@@ -33,6 +34,7 @@ pub fn routes(state: &AppState) -> Routes {
         .merge(oauth::routes())
         .merge(callbacks::routes())
         .merge(payments::routes(state))
+        .merge(owed::routes(state))
         .merge(insurance_checkout::routes(state))
         .merge(quote_payments::routes(state))
         .merge(webhooks::routes())

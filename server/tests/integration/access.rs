@@ -5,7 +5,9 @@
 use anyhow::{Context, Result, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
-use settle::demo::{CARD_POLICY_NUMBER, ISP_SERVICE_ID, MERCHANT_CLIENT_ID, POLICY_NUMBER};
+use settle::demo::{
+    CARD_POLICY_NUMBER, CUSTOMER_CODE, ISP_SERVICE_ID, MERCHANT_CLIENT_ID, POLICY_NUMBER,
+};
 use settle::payment::Payment;
 use settle::purchase::Purchase;
 use settle::service::Service;
@@ -18,6 +20,7 @@ struct Owned {
     address_uuid: String,
     payment: String,
     isp_purchase: String,
+    isp_purchase_reference: String,
     card_method: String,
 }
 
@@ -50,14 +53,19 @@ async fn owned_by_the_demo_customer(app: &TestApp) -> Result<Owned> {
             .context("the payment")?
             .reference;
     let isp = Service::find_by_reference(&app.db, ISP_SERVICE_ID).await?.context("isp")?;
-    let isp_purchase = Purchase::open_for_service(&app.db, &isp.id)
-        .await?
-        .first()
-        .context("arrears")?
-        .id
-        .to_string();
+    let arrears = Purchase::open_for_service(&app.db, &isp.id).await?;
+    let arrears = arrears.first().context("arrears")?;
+    let (isp_purchase, isp_purchase_reference) =
+        (arrears.id.to_string(), arrears.reference.clone());
     let card_method = isp.active_payment_method_id.context("the saved card")?.to_string();
-    Ok(Owned { quote_uuid, address_uuid, payment, isp_purchase, card_method })
+    Ok(Owned {
+        quote_uuid,
+        address_uuid,
+        payment,
+        isp_purchase,
+        isp_purchase_reference,
+        card_method,
+    })
 }
 
 /// Every route that names one of those objects, with a body where it takes one.
@@ -121,6 +129,11 @@ fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
                 json!({ "purchase_id": o.isp_purchase, "gateway": "peach-zar", "method": "hosted_checkout" }),
             ),
         ),
+        // Settle's merchant API: the customer, the policy and the arrears by their references.
+        (Method::GET, format!("/api/customers/{CUSTOMER_CODE}"), None),
+        (Method::GET, format!("/api/services/{}", urlencode(POLICY_NUMBER)), None),
+        (Method::GET, format!("/api/purchases/{}", o.isp_purchase_reference), None),
+        (Method::POST, format!("/api/purchases/{}/cancel", o.isp_purchase_reference), None),
         // Seed 003's list answers an empty list rather than 404 (checked below).
         (Method::GET, format!("/api/v1/payments/?policy_number={quote}"), None),
     ]
@@ -145,6 +158,16 @@ const NAMES_NOTHING: &[(&str, &str)] = &[
         "/api/v1/payments/payment_methods/{id}",
         "reserved for seed 002 (501) until its dialect lands",
     ),
+    // Settle's merchant API: lists and creates act on the calling merchant's own records (a
+    // customer's token is refused with 403); merchant_api.rs checks that another merchant
+    // finds none of the first's customers, services or purchases through them.
+    ("/api/customers", "lists the calling merchant's own customers"),
+    (
+        "/api/customers/{customer_code}",
+        "PUT creates the calling merchant's own customer; GET is probed",
+    ),
+    ("/api/services", "lists or creates the calling merchant's own services"),
+    ("/api/purchases", "lists or creates the calling merchant's own purchases"),
 ];
 
 /// Whether a concrete request path is an instance of a route's path template.

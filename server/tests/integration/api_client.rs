@@ -237,3 +237,47 @@ impl TestApp {
         self.client_token("another-shop", "another-shop-secret-123").await
     }
 }
+
+/// Settle's merchant API (what is owed), as a merchant's system calls it.
+impl TestApp {
+    /// `PUT /api/customers/{code}` with a name, email and phone.
+    pub async fn put_customer(&self, token: &str, code: &str, body: Value) -> Result<Answer> {
+        self.call(Method::PUT, &format!("/api/customers/{code}"), Some(token), Some(&body), None)
+            .await
+    }
+
+    /// `POST /api/purchases`, with an idempotency key if given.
+    pub async fn create_purchase(
+        &self,
+        token: &str,
+        body: &Value,
+        key: Option<&str>,
+    ) -> Result<Answer> {
+        self.call(Method::POST, "/api/purchases", Some(token), Some(body), key).await
+    }
+
+    /// `GET` a merchant API path that must answer 200; its body.
+    pub async fn get_ok(&self, token: &str, path: &str) -> Result<Value> {
+        let answer = self.call(Method::GET, path, Some(token), None, None).await?;
+        ensure(answer.status == 200, format!("GET {path}: {answer:?}"))?;
+        Ok(answer.body)
+    }
+
+    /// Pays a purchase with `POST /api/payments` by card (the sandbox acquirer's frictionless
+    /// test card) through `gateway`.
+    pub async fn pay_by_card(
+        &self,
+        token: &str,
+        purchase_id: &str,
+        gateway: &str,
+    ) -> Result<Answer> {
+        let body = json!({
+            "purchase_id": purchase_id,
+            "gateway": gateway,
+            "method": "card",
+            "card": { "holder": "T MOKOENA", "number": "4929 0000 0000 6", "expiry": "1230", "cvv": "123" },
+            "billing_address": { "house": "14", "street": "Bree Street", "city": "Cape Town", "postcode": "8001" }
+        });
+        self.call(Method::POST, "/api/payments", Some(token), Some(&body), None).await
+    }
+}

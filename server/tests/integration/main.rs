@@ -12,6 +12,7 @@ mod edge;
 mod forged_callbacks;
 mod foundation;
 mod gateway_keys;
+mod merchant_api;
 mod money_safety;
 mod oauth;
 mod payments;
@@ -55,6 +56,12 @@ fn main() {
             accounts::logout_ends_the_session,
             accounts::pages_and_server_functions_enforce_roles,
             accounts::cross_site_form_posts_are_refused,
+            merchant_api::a_merchant_bills_a_customer_and_the_customer_pays,
+            merchant_api::a_merchant_reference_makes_one_purchase,
+            merchant_api::an_idempotency_key_replays_the_first_answer,
+            merchant_api::cancelling_an_unpaid_purchase_ends_what_is_owed,
+            merchant_api::lists_come_in_pages,
+            merchant_api::nobody_else_sees_a_merchants_billing,
             oauth::password_grant_issues_a_bearer_token,
             oauth::client_credentials_grant_by_form_and_by_basic_auth,
             oauth::bad_grants_get_rfc6749_errors,
