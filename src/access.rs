@@ -8,7 +8,7 @@
 
 use crate::account::{Role, User};
 use crate::api_token::{ApiPrincipal, GrantType};
-use crate::customer::CustomerId;
+use crate::customer::{Customer, CustomerId};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::merchant::MerchantId;
@@ -122,6 +122,47 @@ pub async fn purchase(db: &Db, viewer: &Viewer, id: &PurchaseId) -> Result<(Purc
     Ok((purchase, service))
 }
 
+/// A purchase (by the public reference clients use) and its service, if the viewer may see them.
+pub async fn purchase_by_reference(
+    db: &Db,
+    viewer: &Viewer,
+    reference: &str,
+) -> Result<(Purchase, Service)> {
+    let purchase = Purchase::find_by_reference(db, reference.trim())
+        .await?
+        .ok_or(Error::NotFound("purchase"))?;
+    let service = Service::find(db, &purchase.service_id)
+        .await?
+        .filter(|s| viewer.may_see(s))
+        .ok_or(Error::NotFound("purchase"))?;
+    Ok((purchase, service))
+}
+
+/// The merchant whose system is asking: only a merchant's system manages what its customers
+/// owe (customers pay, staff use the console).
+pub fn merchant_system(viewer: &Viewer) -> Result<&MerchantId> {
+    match viewer {
+        Viewer::Merchant(merchant) => Ok(merchant),
+        Viewer::Customer { .. } | Viewer::Staff => Err(Error::Forbidden),
+    }
+}
+
+/// The customer with this code, if the viewer may see them: a merchant sees its own customers,
+/// a customer only themself. A code names a customer only within a merchant, so staff (who have
+/// no merchant) find customers by id instead.
+pub async fn customer_by_code(db: &Db, viewer: &Viewer, code: &str) -> Result<Customer> {
+    let code = code.trim();
+    let found = match viewer {
+        Viewer::Merchant(merchant) => Customer::find_by_code(db, merchant, code).await?,
+        Viewer::Customer { customer, merchant } => Customer::find(db, customer)
+            .await?
+            .filter(|c| c.code == code)
+            .filter(|c| merchant.is_none() || c.merchant_id == *merchant),
+        Viewer::Staff => None,
+    };
+    found.ok_or(Error::NotFound("customer"))
+}
+
 /// A payment (by the reference clients use) and its service, if the viewer may see them.
 pub async fn payment(db: &Db, viewer: &Viewer, reference: &str) -> Result<(Payment, Service)> {
     let payment = Payment::find_by_reference(db, reference.trim())
@@ -193,6 +234,14 @@ mod tests {
         assert!(!Viewer::Merchant(MerchantId::from_string("m1")).may_see(&unsold));
         assert!(customer("alice", None).may_see(&unsold));
         assert!(!customer("alice", Some("m1")).may_see(&unsold));
+    }
+
+    #[test]
+    fn only_merchant_systems_manage_what_is_owed() {
+        let m1 = MerchantId::from_string("m1");
+        assert_eq!(merchant_system(&Viewer::Merchant(m1.clone())).unwrap(), &m1);
+        assert!(matches!(merchant_system(&customer("alice", Some("m1"))), Err(Error::Forbidden)));
+        assert!(matches!(merchant_system(&Viewer::Staff), Err(Error::Forbidden)));
     }
 
     #[test]

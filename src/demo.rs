@@ -44,8 +44,24 @@ pub const CARD_POLICY_NUMBER: &str = "DEMO/0002/SHORT/WEB";
 pub const ISP_SERVICE_ID: &str = "E14C231D-5899-44BE-B7A1-AA46893C8D83";
 /// The demo ISP's collector (the id seed 004 uses).
 pub const DEMO_COLLECTOR_ID: &str = "195ccad5-02fc-4dc2-8589-7d85e44ffe30";
+/// The demo customer's code at the demo merchant.
+pub const CUSTOMER_CODE: &str = "CUST-0001";
+/// The demo product whose amount the merchant sets (seed 001's invoice `type`).
+pub const INVOICE_PRODUCT_CODE: &str = "XYZ";
+/// The demo's card gateway in rand (the sandbox card acquirer), which invoice payments take.
+pub const CARD_ZAR_GATEWAY: &str = "sagepay-zar";
 /// The global "add new payment method" medium (the id seed 004 uses).
 pub const ADD_NEW_METHOD_ID: &str = "aa8b416b-a7d9-4bc0-af81-041722e11ad4";
+
+/// The demo customer (Thandi, `CUST-0001` at the demo merchant).
+pub async fn customer(db: &Db) -> Result<Customer> {
+    let merchant = Merchant::by_client_id(db, MERCHANT_CLIENT_ID)
+        .await?
+        .ok_or(Error::NotFound("demo merchant"))?;
+    Customer::find_by_code(db, &merchant.id, CUSTOMER_CODE)
+        .await?
+        .ok_or(Error::NotFound("demo customer"))
+}
 
 /// Typed service details from the demo's JSON.
 fn details(value: serde_json::Value) -> Result<crate::service::ServiceDetails> {
@@ -105,6 +121,7 @@ pub async fn load(db: &Db) -> Result<()> {
     Gateway::create(db, "peach-zar", "Peach Payments", "peach", GatewayKind::HostedCheckout, zar)
         .await?;
     Gateway::create(db, "payfast-zar", "PayFast", "payfast", GatewayKind::PaymentLink, zar).await?;
+    Gateway::create(db, CARD_ZAR_GATEWAY, "Card", "sagepay", GatewayKind::Card3ds, zar).await?;
     Gateway::create(
         db,
         "off-system",
@@ -183,6 +200,26 @@ pub async fn load(db: &Db) -> Result<()> {
     .await?;
     Product::set_gateways(db, &lte.id, &["peach-zar", "payfast-zar", "off-system"]).await?;
 
+    // Invoices whose amount the merchant sets (seed 001's `type: "XYZ"`), paid by card through
+    // the sandbox acquirer or on the hosted checkout.
+    let invoice = Product::create(
+        db,
+        NewProduct {
+            code: INVOICE_PRODUCT_CODE.into(),
+            name: "Invoice payment".into(),
+            merchant_id: Some(merchant.id.clone()),
+            service_kind: ServiceKind::Isp,
+            billing_kind: BillingKind::OnceOff,
+            unit_price: Money::zero(zar),
+            tax_rate: TaxRate::parse("15")?,
+            collection_day: None,
+            auto_recharge: false,
+        },
+    )
+    .await?;
+    Product::set_merchant_sets_amount(db, &invoice.id, true).await?;
+    Product::set_gateways(db, &invoice.id, &[CARD_ZAR_GATEWAY, "peach-zar"]).await?;
+
     // Seed 004's off-system channels, with its ids, for the demo collector.
     for (id, name) in [
         ("45eccc98-3247-43c9-a398-3c3c2c5ad39d", "Shop 2 Shop"),
@@ -195,9 +232,10 @@ pub async fn load(db: &Db) -> Result<()> {
             .await?;
     }
 
-    let thandi = Customer::create(
+    let (thandi, _) = Customer::upsert(
         db,
-        "CUST-0001",
+        &merchant.id,
+        &crate::customer::CustomerCode::parse(CUSTOMER_CODE)?,
         CUSTOMER_NAME,
         Some(CUSTOMER_EMAIL),
         Some("+27 82 555 0101"),

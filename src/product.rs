@@ -63,6 +63,9 @@ pub struct Product {
     pub auto_recharge: bool,
     /// The kinds of saved payment method (medium) it may be paid with.
     pub allowed_method_kinds: Vec<MethodKind>,
+    /// Whether the merchant sets each purchase's amount (an invoice payment) rather than
+    /// Settle pricing it from the unit price.
+    pub merchant_sets_amount: bool,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -104,6 +107,7 @@ struct ProductRow {
     collection_day: Option<i64>,
     auto_recharge: bool,
     allowed_method_kinds: String,
+    merchant_sets_amount: bool,
     created_at: DateTime<Utc>,
 }
 
@@ -135,12 +139,13 @@ impl TryFrom<ProductRow> for Product {
                 .filter(|k| !k.is_empty())
                 .map(|k| stored("products.allowed_method_kinds", k.trim()))
                 .collect::<Result<_>>()?,
+            merchant_sets_amount: r.merchant_sets_amount,
             created_at: r.created_at,
         })
     }
 }
 
-const SELECT_PRODUCT: &str = "SELECT id, code, name, merchant_id, service_kind, billing_kind, currency, unit_price_minor, tax_rate_bp, collection_day, auto_recharge, allowed_method_kinds, created_at FROM products";
+const SELECT_PRODUCT: &str = "SELECT id, code, name, merchant_id, service_kind, billing_kind, currency, unit_price_minor, tax_rate_bp, collection_day, auto_recharge, allowed_method_kinds, merchant_sets_amount, created_at FROM products";
 
 impl Product {
     /// Creates a product.
@@ -166,6 +171,7 @@ impl Product {
             collection_day: new.collection_day,
             auto_recharge: new.auto_recharge,
             allowed_method_kinds: MethodKind::ALL.to_vec(),
+            merchant_sets_amount: false,
             created_at: Utc::now(),
         };
         let sql = "INSERT INTO products (id, code, name, merchant_id, service_kind, billing_kind, currency, unit_price_minor, tax_rate_bp, collection_day, auto_recharge, created_at)
@@ -195,6 +201,28 @@ impl Product {
         let row: Option<ProductRow> =
             with_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
         row.map(Product::try_from).transpose()
+    }
+
+    /// The merchant's product with this code; another merchant's product is not found.
+    pub async fn find_for_merchant(
+        db: &Db,
+        merchant: &MerchantId,
+        code: &str,
+    ) -> Result<Option<Product>> {
+        let sql = format!("{SELECT_PRODUCT} WHERE code = $1 AND merchant_id = $2");
+        let row: Option<ProductRow> = with_db!(db, pool => sqlx::query_as(&sql)
+            .bind(code.trim())
+            .bind(merchant)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(Product::try_from).transpose()
+    }
+
+    /// Sets whether the merchant sets each purchase's amount (see [`Product::merchant_sets_amount`]).
+    pub async fn set_merchant_sets_amount(db: &Db, id: &ProductId, yes: bool) -> Result<()> {
+        let sql = "UPDATE products SET merchant_sets_amount = $2 WHERE id = $1";
+        with_db!(db, pool => sqlx::query(sql).bind(id).bind(yes).execute(pool).await.map(|_| ()))?;
+        Ok(())
     }
 
     /// Every product, by name.

@@ -2,8 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::customer::CustomerId;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::merchant::MerchantId;
 use crate::money::{Currency, Money};
 use crate::service::ServiceId;
 use crate::tax::{TaxRate, TaxSplit};
@@ -107,8 +109,20 @@ pub struct PurchaseLine {
 pub struct Purchase {
     /// Settle's id.
     pub id: PurchaseId,
+    /// The public reference clients use (`XYZ2024-ade08`), unique.
+    pub reference: String,
     /// The service it pays for.
     pub service_id: ServiceId,
+    /// The merchant owed (the service's).
+    pub merchant_id: Option<MerchantId>,
+    /// Who owes it (the service's customer).
+    pub customer_id: Option<CustomerId>,
+    /// The merchant's own reference for it, unique per merchant.
+    pub merchant_reference: Option<String>,
+    /// The campaign it was raised for, if any.
+    pub campaign: Option<String>,
+    /// Extras the merchant keeps with it (additional fields, item name, beneficiary).
+    pub details: serde_json::Value,
     /// Where it stands.
     pub status: PurchaseStatus,
     /// Totals: the sums of the lines' amounts.
@@ -119,12 +133,21 @@ pub struct Purchase {
     pub paid_at: Option<DateTime<Utc>>,
     /// Its lines.
     pub lines: Vec<PurchaseLine>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
 struct PurchaseRow {
     id: PurchaseId,
+    reference: String,
     service_id: ServiceId,
+    merchant_id: Option<MerchantId>,
+    customer_id: Option<CustomerId>,
+    merchant_reference: Option<String>,
+    campaign: Option<String>,
+    details: String,
+    created_at: DateTime<Utc>,
     status: String,
     currency: String,
     amount_excl_minor: i64,
@@ -157,15 +180,44 @@ fn stored_split(currency: Currency, excl: i64, tax: i64, gross: i64) -> Result<T
     .map_err(|e| Error::Internal(format!("stored amounts disagree: {e}")))
 }
 
+/// The columns [`PurchaseRow`] reads.
+const SELECT_PURCHASE: &str = "SELECT id, reference, service_id, merchant_id, customer_id, merchant_reference, campaign, details, created_at, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at FROM purchases";
+
+/// A new public reference in the style `{PRODUCT_CODE}{YEAR}-{5 lowercase hex}`
+/// (`XYZ2024-ade08`); the unique index decides whether it is free.
+pub fn new_reference(product_code: &str, year: i32) -> String {
+    let random = uuid::Uuid::new_v4().as_u128() & 0xF_FFFF;
+    format!("{}{year}-{random:05x}", product_code.trim().to_uppercase())
+}
+
+/// How storing a new purchase went.
+#[derive(Debug)]
+pub enum Inserted {
+    /// Stored.
+    Stored,
+    /// The merchant already has a purchase with this merchant reference (nothing stored).
+    MerchantReferenceTaken,
+}
+
+/// Which purchases a list asks for.
+#[derive(Clone, Debug)]
+pub struct PurchaseFilter {
+    /// The merchant whose purchases they are.
+    pub merchant: MerchantId,
+    /// Only this customer's.
+    pub customer: Option<CustomerId>,
+    /// Only in this status.
+    pub status: Option<PurchaseStatus>,
+    /// Only after the purchase with this id (keyset pagination; ids are time-ordered).
+    pub after: Option<PurchaseId>,
+    /// At most this many.
+    pub limit: i64,
+}
+
 impl Purchase {
-    /// Creates a purchase from its lines, computing each line's tax and the totals.
-    pub async fn create(
-        db: &Db,
-        service_id: &ServiceId,
-        status: PurchaseStatus,
-        purchase_date: DateTime<Utc>,
-        new_lines: Vec<NewLine>,
-    ) -> Result<Purchase> {
+    /// Computes each line's tax (on its unit price × quantity, tax excluded) and checks that
+    /// the lines share one currency.
+    pub fn price_lines(new_lines: Vec<NewLine>) -> Result<Vec<PurchaseLine>> {
         let Some(first) = new_lines.first() else {
             return Err(Error::invalid("purchase_lines", "a purchase needs at least one line"));
         };
@@ -197,32 +249,123 @@ impl Purchase {
                 amounts,
             });
         }
-        let amounts = TaxSplit::total(lines.iter().map(|l| l.amounts), currency)?;
-        let purchase = Purchase {
+        Ok(lines)
+    }
+
+    /// A purchase of priced lines for a service, not yet stored; its totals are the sums of
+    /// the lines' amounts.
+    pub fn new(
+        service: &crate::service::Service,
+        reference: String,
+        status: PurchaseStatus,
+        purchase_date: DateTime<Utc>,
+        lines: Vec<PurchaseLine>,
+    ) -> Result<Purchase> {
+        let Some(first) = lines.first() else {
+            return Err(Error::invalid("purchase_lines", "a purchase needs at least one line"));
+        };
+        let amounts = TaxSplit::total(lines.iter().map(|l| l.amounts), first.amounts.currency())?;
+        Ok(Purchase {
             id: PurchaseId::generate(),
-            service_id: service_id.clone(),
+            reference,
+            service_id: service.id.clone(),
+            merchant_id: service.merchant_id.clone(),
+            customer_id: Some(service.customer_id.clone()),
+            merchant_reference: None,
+            campaign: None,
+            details: serde_json::json!({}),
             status,
             amounts,
             purchase_date,
             paid_at: None,
             lines,
-        };
+            created_at: Utc::now(),
+        })
+    }
+
+    /// Creates a purchase from its lines, computing each line's tax and the totals, with a new
+    /// public reference from the service's product code.
+    pub async fn create(
+        db: &Db,
+        service_id: &ServiceId,
+        status: PurchaseStatus,
+        purchase_date: DateTime<Utc>,
+        new_lines: Vec<NewLine>,
+    ) -> Result<Purchase> {
+        let lines = Self::price_lines(new_lines)?;
+        let service = crate::service::Service::find(db, service_id)
+            .await?
+            .ok_or(Error::NotFound("service"))?;
+        let product = crate::product::Product::find(db, &service.product_id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("service {} has no product", service.id)))?;
+        let mut purchase = Purchase::new(&service, String::new(), status, purchase_date, lines)?;
+        purchase.insert_with_new_reference(db, &product.code).await?;
+        Ok(purchase)
+    }
+
+    /// Stores the purchase under a fresh public reference, drawing again while one is taken.
+    pub async fn insert_with_new_reference(
+        &mut self,
+        db: &Db,
+        product_code: &str,
+    ) -> Result<Inserted> {
+        use chrono::Datelike;
+        // 16⁵ references per product and year: a handful of draws finds a free one long
+        // before the space fills.
+        for _ in 0..8 {
+            self.reference = new_reference(product_code, self.created_at.year());
+            match self.insert(db).await {
+                Err(Error::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                    if self.merchant_reference.is_some()
+                        && Self::merchant_reference_taken(db, self).await?
+                    {
+                        return Ok(Inserted::MerchantReferenceTaken);
+                    }
+                }
+                other => return other.map(|()| Inserted::Stored),
+            }
+        }
+        Err(Error::Internal(format!("no free purchase reference for {product_code}")))
+    }
+
+    async fn merchant_reference_taken(db: &Db, purchase: &Purchase) -> Result<bool> {
+        match (&purchase.merchant_id, &purchase.merchant_reference) {
+            (Some(merchant), Some(reference)) => {
+                Ok(Self::find_by_merchant_reference(db, merchant, reference).await?.is_some())
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Stores the purchase and its lines in one transaction.
+    async fn insert(&self, db: &Db) -> Result<()> {
+        let purchase = self;
+        let amounts = purchase.amounts;
+        let details = serde_json::to_string(&purchase.details)
+            .map_err(|e| Error::Internal(format!("purchase details: {e}")))?;
         with_db!(db, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO purchases (id, service_id, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO purchases (id, reference, service_id, merchant_id, customer_id, merchant_reference, campaign, details, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(&purchase.id)
+            .bind(&purchase.reference)
             .bind(&purchase.service_id)
+            .bind(&purchase.merchant_id)
+            .bind(&purchase.customer_id)
+            .bind(&purchase.merchant_reference)
+            .bind(&purchase.campaign)
+            .bind(&details)
             .bind(purchase.status.as_str())
-            .bind(currency.code())
+            .bind(amounts.currency().code())
             .bind(amounts.excl().minor())
             .bind(amounts.tax().minor())
             .bind(amounts.gross().minor())
             .bind(purchase.purchase_date)
             .bind(purchase.paid_at)
-            .bind(Utc::now())
+            .bind(purchase.created_at)
             .execute(&mut *tx)
             .await?;
             for line in &purchase.lines {
@@ -246,15 +389,79 @@ impl Purchase {
             }
             tx.commit().await?;
         });
-        Ok(purchase)
+        Ok(())
+    }
+
+    /// Loads a purchase by its public reference.
+    pub async fn find_by_reference(db: &Db, reference: &str) -> Result<Option<Purchase>> {
+        let sql = format!("{SELECT_PURCHASE} WHERE reference = $1");
+        let row: Option<PurchaseRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(reference).fetch_optional(pool).await)?;
+        match row {
+            Some(row) => Ok(Some(Self::load_lines(db, row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Loads the merchant's purchase with this merchant reference.
+    pub async fn find_by_merchant_reference(
+        db: &Db,
+        merchant: &MerchantId,
+        merchant_reference: &str,
+    ) -> Result<Option<Purchase>> {
+        let sql = format!("{SELECT_PURCHASE} WHERE merchant_id = $1 AND merchant_reference = $2");
+        let row: Option<PurchaseRow> = with_db!(db, pool => sqlx::query_as(&sql)
+            .bind(merchant)
+            .bind(merchant_reference)
+            .fetch_optional(pool)
+            .await)?;
+        match row {
+            Some(row) => Ok(Some(Self::load_lines(db, row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A page of a merchant's purchases, oldest first, by the filter.
+    pub async fn list(db: &Db, filter: &PurchaseFilter) -> Result<Vec<Purchase>> {
+        // One statement per shape, so each is served by its index (see the migration).
+        let (by, key) = match &filter.customer {
+            Some(customer) => ("customer_id", customer.as_str()),
+            None => ("merchant_id", filter.merchant.as_str()),
+        };
+        let status = if filter.status.is_some() { "AND status = $4" } else { "AND $4 = ''" };
+        let sql = format!(
+            "{SELECT_PURCHASE} WHERE {by} = $1 AND merchant_id = $2 AND id > $3 {status} ORDER BY id LIMIT $5"
+        );
+        let rows: Vec<PurchaseRow> = with_db!(db, pool => sqlx::query_as(&sql)
+            .bind(key)
+            .bind(&filter.merchant)
+            .bind(filter.after.as_ref().map(|a| a.as_str()).unwrap_or(""))
+            .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
+            .bind(filter.limit)
+            .fetch_all(pool)
+            .await)?;
+        let mut purchases = Vec::with_capacity(rows.len());
+        for row in rows {
+            purchases.push(Self::load_lines(db, row).await?);
+        }
+        Ok(purchases)
+    }
+
+    /// Cancels an open purchase on which no payment attempt is open, in one statement so a
+    /// payment started meanwhile is seen; `false` when it wasn't cancelled.
+    pub async fn cancel_if_unpaid(db: &Db, id: &PurchaseId) -> Result<bool> {
+        let sql = "UPDATE purchases SET status = 'cancelled'
+                   WHERE id = $1 AND status IN ('open', 'quote')
+                     AND NOT EXISTS (SELECT 1 FROM payments WHERE purchase_id = $1 AND state IN (1, 2, 3, 4, 5))";
+        let rows = with_db!(db, pool => sqlx::query(sql).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(rows == 1)
     }
 
     /// Loads a purchase with its lines.
     pub async fn find(db: &Db, id: &PurchaseId) -> Result<Option<Purchase>> {
-        let sql = "SELECT id, service_id, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at
-                   FROM purchases WHERE id = $1";
+        let sql = format!("{SELECT_PURCHASE} WHERE id = $1");
         let row: Option<PurchaseRow> =
-            with_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+            with_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
         match row {
             Some(row) => Ok(Some(Self::load_lines(db, row).await?)),
             None => Ok(None),
@@ -263,10 +470,11 @@ impl Purchase {
 
     /// The open (owed) purchases of a service, oldest first.
     pub async fn open_for_service(db: &Db, service: &ServiceId) -> Result<Vec<Purchase>> {
-        let sql = "SELECT id, service_id, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at
-                   FROM purchases WHERE service_id = $1 AND status = 'open' ORDER BY purchase_date";
+        let sql = format!(
+            "{SELECT_PURCHASE} WHERE service_id = $1 AND status = 'open' ORDER BY purchase_date"
+        );
         let rows: Vec<PurchaseRow> =
-            with_db!(db, pool => sqlx::query_as(sql).bind(service).fetch_all(pool).await)?;
+            with_db!(db, pool => sqlx::query_as(&sql).bind(service).fetch_all(pool).await)?;
         let mut purchases = Vec::with_capacity(rows.len());
         for row in rows {
             purchases.push(Self::load_lines(db, row).await?);
@@ -311,11 +519,35 @@ impl Purchase {
                 row.amount_minor,
             )?,
             status: stored("purchases.status", &row.status)?,
+            details: serde_json::from_str(&row.details).map_err(|e| {
+                Error::Internal(format!("purchases.details of {} can't be read: {e}", row.id))
+            })?,
             id: row.id,
+            reference: row.reference,
             service_id: row.service_id,
+            merchant_id: row.merchant_id,
+            customer_id: row.customer_id,
+            merchant_reference: row.merchant_reference,
+            campaign: row.campaign,
+            created_at: row.created_at,
             purchase_date: row.purchase_date,
             paid_at: row.paid_at,
             lines,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_read_like_the_invoice_ids_of_seed_001() {
+        let reference = new_reference("xyz", 2024);
+        let (head, tail) = reference.split_once('-').unwrap();
+        assert_eq!(head, "XYZ2024");
+        assert_eq!(tail.len(), 5);
+        assert!(tail.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(new_reference("XYZ", 2024), new_reference("XYZ", 2024), "drawn at random");
     }
 }

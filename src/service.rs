@@ -236,6 +236,72 @@ impl Service {
         Ok(())
     }
 
+    /// Stores the service unless its reference is taken; `false` when it was.
+    pub async fn insert_if_absent(&self, db: &Db) -> Result<bool> {
+        let sql = "INSERT INTO services (id, reference, kind, customer_id, product_id, merchant_id, status, billing_status, active_payment_method_id, period_start, period_end, details, created_at, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                   ON CONFLICT (reference) DO NOTHING";
+        let done = with_db!(db, pool => sqlx::query(sql)
+            .bind(&self.id)
+            .bind(&self.reference)
+            .bind(self.kind.as_str())
+            .bind(&self.customer_id)
+            .bind(&self.product_id)
+            .bind(&self.merchant_id)
+            .bind(&self.status)
+            .bind(self.billing_status.as_str())
+            .bind(&self.active_payment_method_id)
+            .bind(self.period_start)
+            .bind(self.period_end)
+            .bind(serde_json::to_string(&self.details).map_err(|e| Error::Internal(e.to_string()))?)
+            .bind(self.created_at)
+            .bind(self.updated_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// A page of the merchant's services of one customer, in reference order after `after`.
+    pub async fn list_for_customer(
+        db: &Db,
+        merchant: &MerchantId,
+        customer: &CustomerId,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Service>> {
+        let sql = format!(
+            "{SELECT_SERVICE} WHERE customer_id = $1 AND merchant_id = $2 AND reference > $3 ORDER BY reference LIMIT $4"
+        );
+        let rows: Vec<ServiceRow> = with_db!(db, pool => sqlx::query_as(&sql)
+            .bind(customer)
+            .bind(merchant)
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(Service::try_from).collect()
+    }
+
+    /// A page of the merchant's services, in reference order after `after`.
+    pub async fn list_for_merchant(
+        db: &Db,
+        merchant: &MerchantId,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Service>> {
+        let sql = format!(
+            "{SELECT_SERVICE} WHERE merchant_id = $1 AND reference > $2 ORDER BY reference LIMIT $3"
+        );
+        let rows: Vec<ServiceRow> = with_db!(db, pool => sqlx::query_as(&sql)
+            .bind(merchant)
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(Service::try_from).collect()
+    }
+
     /// Loads a service by id.
     pub async fn find(db: &Db, id: &ServiceId) -> Result<Option<Service>> {
         let sql = format!("{SELECT_SERVICE} WHERE id = $1");

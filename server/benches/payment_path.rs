@@ -99,10 +99,7 @@ fn bench_backend(c: &mut Criterion, name: &str, database_url: String, cleanup: i
         let products = Product::list(db).await.expect("products");
         let product =
             products.into_iter().find(|p| p.code == "SHORT-MOTOR").expect("demo GBP product");
-        let customer = settle::customer::Customer::find_by_code(db, "CUST-0001")
-            .await
-            .expect("db")
-            .expect("demo customer");
+        let customer = settle::demo::customer(db).await.expect("demo customer");
         (product, customer.id)
     });
     c.bench_function(&format!("card_payment_to_policy_converted/{name}"), |b| {

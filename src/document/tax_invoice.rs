@@ -320,6 +320,7 @@ mod tests {
                 payment_instructions: None,
             },
             customer: Customer {
+                merchant_id: None,
                 id: CustomerId::from_string("c"),
                 code: "C-1".into(),
                 name: "Zoë Ndlovu".into(),

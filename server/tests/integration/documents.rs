@@ -319,7 +319,7 @@ pub async fn documents_are_for_the_payments_merchant_and_customer(app: TestApp) 
     }
 
     // The customer pages' way in: the customer who owns the policy, and nobody else.
-    let thandi = Customer::find_by_code(&app.db, "CUST-0001").await?.context("Thandi")?;
+    let thandi = settle::demo::customer(&app.db).await?;
     let file = document::receipt_pdf(
         &app.db,
         &reference,

@@ -44,7 +44,9 @@ impl TestApp {
         .await?;
         Product::set_gateways(&self.db, &product.id, &["payfort-aed", "invoice"]).await?;
         rule.set_for_product(&self.db, &product.id).await?;
-        let thandi = Customer::find_by_code(&self.db, "CUST-0001").await?.context("Thandi")?;
+        let thandi = Customer::find_by_code(&self.db, &merchant.id, settle::demo::CUSTOMER_CODE)
+            .await?
+            .context("Thandi")?;
         let policy = Service::new(number, &product, thandi.id, "quoted", BillingStatus::Unbilled);
         policy.insert(&self.db).await?;
         Purchase::create(
