@@ -60,11 +60,11 @@ async fn merchant_id(db: &settle::Db, client_id: &str) -> Result<MerchantId> {
     Ok(Merchant::by_client_id(db, client_id).await?.context("the merchant")?.id)
 }
 
-/// The demo ISP service's open purchase (an unpaid invoice).
+/// The demo ISP service's open purchase (an unpaid invoice): its public reference.
 async fn open_isp_purchase(db: &settle::Db) -> Result<String> {
     let isp = Service::find_by_reference(db, ISP_SERVICE_ID).await?.context("isp")?;
     let open = Purchase::open_for_service(db, &isp.id).await?;
-    Ok(open.first().context("an open purchase")?.id.to_string())
+    Ok(open.first().context("an open purchase")?.reference.clone())
 }
 
 fn is_zoned_time(value: &Value) -> bool {
@@ -141,13 +141,14 @@ pub async fn each_payment_moment_is_delivered_signed(app: TestApp) -> Result<()>
     )
     .await?
     .context("paymentNo is the payment's reference")?;
+    let invoice = Purchase::find(&app.db, &payment.purchase_id).await?.context("the invoice")?;
     ensure(
         executed["pendingWebhooks"] == 7 && is_zoned_time(&executed["createdAt"]),
         format!("first of eight attempts, sent at a zoned time: {executed}"),
     )?;
     ensure(
         data["status"] == "PAID"
-            && data["id"] == payment.purchase_id.as_str()
+            && data["id"] == invoice.reference.as_str()
             && data["totalAmount"].is_number()
             && data["totalAmount"].to_string() == payment.amount.to_decimal().to_string()
             && data["paymentMode"] == "CARD"
