@@ -160,23 +160,19 @@ mod tests {
 
     #[test]
     fn each_payment_moment_announces_its_events() {
-        assert_eq!(events_of_move(S::Created, S::Processing), [InvoicePaymentInitiated]);
-        assert_eq!(events_of_move(S::Created, S::Cancelled), []);
-        assert_eq!(events_of_move(S::Processing, S::PaymentSuccess), [InvoicePaymentExecuted]);
-        assert_eq!(
-            events_of_move(S::Created, S::PaymentSuccess),
-            [InvoicePaymentInitiated, InvoicePaymentExecuted]
-        );
-        assert_eq!(events_of_move(S::ConvertingPolicy, S::PolicyConverted), [PaymentSucceeded]);
-        assert_eq!(
-            events_of_move(S::Processing, S::PaymentFailed),
-            [InvoicePaymentRejected, PaymentFailed]
-        );
-        assert_eq!(
-            events_of_move(S::Payment3dAuth, S::TimedOut),
-            [InvoicePaymentError, PaymentFailed]
-        );
-        assert_eq!(events_of_move(S::AwaitingCustomer, S::Payment3dAuth), []);
+        assert_eq!(events_of_move(None, S::Processing), [InvoicePaymentInitiated]);
+        assert_eq!(events_of_move(None, S::Invoiced), [InvoicePaymentInitiated]);
+        assert_eq!(events_of_move(Some(S::Created), S::Cancelled), []);
+        let paid = events_of_move(Some(S::Processing), S::PaymentSuccess);
+        assert_eq!(paid, [InvoicePaymentExecuted]);
+        let converted = events_of_move(Some(S::ConvertingPolicy), S::PolicyConverted);
+        assert_eq!(converted, [PaymentSucceeded]);
+        let declined = events_of_move(Some(S::Processing), S::PaymentFailed);
+        assert_eq!(declined, [InvoicePaymentRejected, PaymentFailed]);
+        let timed_out = events_of_move(Some(S::Payment3dAuth), S::TimedOut);
+        assert_eq!(timed_out, [InvoicePaymentError, PaymentFailed]);
+        assert_eq!(events_of_move(Some(S::AwaitingCustomer), S::Payment3dAuth), []);
+        assert_eq!(events_of_move(Some(S::PolicyConverted), S::Refunded), [PaymentRefunded]);
     }
 
     #[test]
