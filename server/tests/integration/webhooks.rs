@@ -20,6 +20,8 @@ use crate::support::receiver::{Delivered, Receiver, Reply};
 use crate::support::{TestApp, TestDatabase, ensure, eventually, start_app};
 
 const DECLINED_CARD: &str = "4000000000000002";
+/// The sandbox acquirer's card that ends in a gateway error.
+const ERROR_CARD: &str = "4000000000000119";
 const GOOD_CARD: &str = "5185 6900 6000 0001";
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -100,6 +102,13 @@ pub async fn each_payment_moment_is_delivered_signed(app: TestApp) -> Result<()>
                 && r.iter().any(|d| d.kind() == "payment.failed")
         })
         .await?;
+    let errored = take_payment(&app, &token, &uuid, ERROR_CARD, "VISA").await?;
+    ensure(errored["payment_status_state"] == "TERMINAL_ERROR", format!("an error: {errored}"))?;
+    receiver
+        .wait_until("the error's webhook", WAIT, |r| {
+            r.iter().any(|d| d.kind() == "invoice.payment_error")
+        })
+        .await?;
     take_payment(&app, &token, &uuid, GOOD_CARD, "MASTERCARD DEBIT").await?;
     let received = receiver
         .wait_until("the payment's webhooks", WAIT, |r| {
@@ -109,15 +118,16 @@ pub async fn each_payment_moment_is_delivered_signed(app: TestApp) -> Result<()>
         .await?;
     check_signed(&received, &secret)?;
 
-    // One webhook per moment: two attempts started, one rejected, one executed.
+    // One webhook per moment: three attempts started, one rejected, one errored, one executed.
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for d in &received {
         *kinds.entry(d.kind()).or_default() += 1;
     }
     let expected: BTreeMap<String, usize> = [
-        ("invoice.payment_initiated", 2),
+        ("invoice.payment_initiated", 3),
         ("invoice.payment_rejected", 1),
-        ("payment.failed", 1),
+        ("invoice.payment_error", 1),
+        ("payment.failed", 2),
         ("invoice.payment_executed", 1),
         ("payment.succeeded", 1),
     ]
@@ -160,20 +170,20 @@ pub async fn each_payment_moment_is_delivered_signed(app: TestApp) -> Result<()>
         format!("the executed invoice: {data}"),
     )?;
     // Rejected and error bodies carry what the document's examples carry.
-    let rejected = received
-        .iter()
-        .find(|d| d.kind() == "invoice.payment_rejected")
-        .context("rejected")?
-        .json();
-    let data = &rejected["data"];
-    ensure(
-        data["paymentNo"].is_string()
-            && data["totalAmount"].is_number()
-            && data["bankCode"].is_null()
-            && data["paymentMode"].is_null()
-            && data["paymentDate"].is_null(),
-        format!("the rejected invoice: {data}"),
-    )?;
+    for kind in ["invoice.payment_rejected", "invoice.payment_error"] {
+        let body = received.iter().find(|d| d.kind() == kind).context("found above")?.json();
+        let data = &body["data"];
+        ensure(
+            data["paymentNo"].is_string()
+                && data["status"] == "UNPAID"
+                && data["totalAmount"].is_number()
+                && data["additionalFields"] == json!([])
+                && data["bankCode"].is_null()
+                && data["paymentMode"].is_null()
+                && data["paymentDate"].is_null(),
+            format!("{kind}: {data}"),
+        )?;
+    }
     // Settle's own payment view.
     let succeeded =
         received.iter().find(|d| d.kind() == "payment.succeeded").context("succeeded")?.json();
