@@ -210,7 +210,7 @@ pub async fn apply(
         change.payload.as_ref(),
     )
     .await?;
-    crate::webhook::emit_for_move(tx, payment, payment.state, to).await?;
+    crate::webhook::emit_for_move(tx, payment, Some(payment.state), to).await?;
     if to == PaymentState::PaymentSuccess {
         mark_purchase_paid(tx, payment).await?;
     }

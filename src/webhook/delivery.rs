@@ -69,6 +69,10 @@ pub struct DeliverJob {
     pub event_id: EventId,
     /// Which attempt this is (1 for the first).
     pub attempt: i64,
+    /// How often this attempt was put back to wait for an earlier attempt to the same endpoint
+    /// ([`defer`]); not an attempt of its own.
+    #[serde(default)]
+    pub deferred: i64,
 }
 
 /// Enqueues attempt `attempt` of `event`, due at `run_at`, inside `tx`.
@@ -78,7 +82,7 @@ pub(crate) async fn enqueue(
     attempt: i64,
     run_at: DateTime<Utc>,
 ) -> Result<()> {
-    let payload = serde_json::to_value(DeliverJob { event_id: event, attempt })
+    let payload = serde_json::to_value(DeliverJob { event_id: event, attempt, deferred: 0 })
         .map_err(|e| Error::Internal(e.to_string()))?;
     job::enqueue_in(
         tx,
@@ -86,6 +90,27 @@ pub(crate) async fn enqueue(
             .run_at(run_at)
             .max_attempts(JOB_ATTEMPTS)
             .dedupe_key(format!("{DELIVER_JOB}:{event}:{attempt}")),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Puts an attempt back for `wait` without making it, because another attempt to the same
+/// endpoint is still waiting for its answer: a slow or dead endpoint holds up at most one job
+/// worker, and every other merchant's webhooks go out meanwhile. Nothing is logged and the
+/// attempt keeps its number (and its `pendingWebhooks`).
+pub async fn defer(db: &Db, job: &DeliverJob, wait: Duration) -> Result<()> {
+    let next = DeliverJob { deferred: job.deferred + 1, ..job.clone() };
+    let payload = serde_json::to_value(&next).map_err(|e| Error::Internal(e.to_string()))?;
+    job::enqueue(
+        db,
+        NewJob::new(DELIVER_JOB, payload)
+            .run_at(job::later(Utc::now(), wait))
+            .max_attempts(JOB_ATTEMPTS)
+            .dedupe_key(format!(
+                "{DELIVER_JOB}:{}:{}:deferred:{}",
+                job.event_id, job.attempt, next.deferred
+            )),
     )
     .await?;
     Ok(())

@@ -130,7 +130,7 @@ pub fn parse_event_types(names: &[String]) -> Result<Vec<EventType>> {
         match name.trim().parse::<EventType>() {
             Ok(t) if !types.contains(&t) => types.push(t),
             Ok(_) => {}
-            Err(e) => errors.push(e.at(&format!("event_types[{i}]"))),
+            Err(e) => errors.push(e.at(format!("event_types[{i}]"))),
         }
     }
     if errors.is_empty() { Ok(types) } else { Err(Error::Validation(errors)) }

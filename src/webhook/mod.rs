@@ -4,7 +4,8 @@
 //! - [`endpoint`]: one endpoint per merchant (URL, `whsec_` secret shown once, rotation with an
 //!   overlap during which both secrets sign, event types, health).
 //! - [`event`]: events with numeric ids, emitted inside the transaction of what they announce
-//!   ([`emit_in`]); the payment moments are emitted by [`crate::payment::transition::apply`].
+//!   ([`emit_in`]); the payment moments are emitted where a payment is recorded
+//!   ([`Payment::insert`]) and where it changes state ([`crate::payment::transition::apply`]).
 //! - [`delivery`]: one durable job per attempt, a log row per attempt, seed 001's statuses.
 //! - [`schedule`]: at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (configurable).
 //! - [`signing`]: Standard Webhooks signatures.
@@ -99,13 +100,13 @@ pub async fn emit(
     Ok(id)
 }
 
-/// The events a payment's move from `from` to `to` announces: started (leaving CREATED for
-/// anything but a cancellation), paid, declined, errored or timed out, converted, refunded.
-pub fn events_of_move(from: PaymentState, to: PaymentState) -> Vec<EventType> {
+/// The events a payment announces when it is recorded (`from` is `None`: it started) or moves
+/// from `from` to `to`: paid, declined, errored or timed out, converted, refunded.
+pub fn events_of_move(from: Option<PaymentState>, to: PaymentState) -> Vec<EventType> {
     use EventType::*;
     use PaymentState as S;
     let mut events = Vec::new();
-    if from == S::Created && to != S::Cancelled {
+    if from.is_none() {
         events.push(InvoicePaymentInitiated);
     }
     match to {
@@ -120,13 +121,13 @@ pub fn events_of_move(from: PaymentState, to: PaymentState) -> Vec<EventType> {
     events
 }
 
-/// Emits the events of `payment`'s move from `from` to `to`, inside the transaction that makes
-/// the move (its compare-and-set succeeds once, so each moment is announced once however often
-/// fulfilment or a gateway's notification runs).
+/// Emits the events of `payment`'s recording (`from` `None`) or move from `from` to `to`,
+/// inside the transaction that records or moves it (the insert and the compare-and-set succeed
+/// once, so each moment is announced once however often fulfilment or a notification runs).
 pub(crate) async fn emit_for_move(
     tx: &mut Tx,
     payment: &Payment,
-    from: PaymentState,
+    from: Option<PaymentState>,
     to: PaymentState,
 ) -> Result<()> {
     let events = events_of_move(from, to);
@@ -159,23 +160,19 @@ mod tests {
 
     #[test]
     fn each_payment_moment_announces_its_events() {
-        assert_eq!(events_of_move(S::Created, S::Processing), [InvoicePaymentInitiated]);
-        assert_eq!(events_of_move(S::Created, S::Cancelled), []);
-        assert_eq!(events_of_move(S::Processing, S::PaymentSuccess), [InvoicePaymentExecuted]);
-        assert_eq!(
-            events_of_move(S::Created, S::PaymentSuccess),
-            [InvoicePaymentInitiated, InvoicePaymentExecuted]
-        );
-        assert_eq!(events_of_move(S::ConvertingPolicy, S::PolicyConverted), [PaymentSucceeded]);
-        assert_eq!(
-            events_of_move(S::Processing, S::PaymentFailed),
-            [InvoicePaymentRejected, PaymentFailed]
-        );
-        assert_eq!(
-            events_of_move(S::Payment3dAuth, S::TimedOut),
-            [InvoicePaymentError, PaymentFailed]
-        );
-        assert_eq!(events_of_move(S::AwaitingCustomer, S::Payment3dAuth), []);
+        assert_eq!(events_of_move(None, S::Processing), [InvoicePaymentInitiated]);
+        assert_eq!(events_of_move(None, S::Invoiced), [InvoicePaymentInitiated]);
+        assert_eq!(events_of_move(Some(S::Created), S::Cancelled), []);
+        let paid = events_of_move(Some(S::Processing), S::PaymentSuccess);
+        assert_eq!(paid, [InvoicePaymentExecuted]);
+        let converted = events_of_move(Some(S::ConvertingPolicy), S::PolicyConverted);
+        assert_eq!(converted, [PaymentSucceeded]);
+        let declined = events_of_move(Some(S::Processing), S::PaymentFailed);
+        assert_eq!(declined, [InvoicePaymentRejected, PaymentFailed]);
+        let timed_out = events_of_move(Some(S::Payment3dAuth), S::TimedOut);
+        assert_eq!(timed_out, [InvoicePaymentError, PaymentFailed]);
+        assert_eq!(events_of_move(Some(S::AwaitingCustomer), S::Payment3dAuth), []);
+        assert_eq!(events_of_move(Some(S::PolicyConverted), S::Refunded), [PaymentRefunded]);
     }
 
     #[test]

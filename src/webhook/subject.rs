@@ -108,14 +108,20 @@ impl Subject {
         self.purchase.paid_at.or(self.paid_with.as_ref().map(|p| p.payment.updated_at))
     }
 
-    /// Loads `subject` as it is now: a payment reference, or a purchase id.
+    /// Loads `subject` as it is now: a payment reference, or a purchase's public reference or
+    /// id.
     pub async fn load(db: &Db, subject: &str) -> Result<Subject> {
-        let (purchase_id, payment) = match Payment::find_by_reference(db, subject).await? {
-            Some(payment) => (payment.purchase_id.clone(), Some(payment)),
-            None => (PurchaseId::from_string(subject), None),
+        let (purchase, payment) = match Payment::find_by_reference(db, subject).await? {
+            Some(payment) => {
+                let purchase = Purchase::find(db, &payment.purchase_id).await?;
+                (purchase, Some(payment))
+            }
+            None => match Purchase::find_by_reference(db, subject).await? {
+                Some(purchase) => (Some(purchase), None),
+                None => (Purchase::find(db, &PurchaseId::from_string(subject)).await?, None),
+            },
         };
-        let purchase =
-            Purchase::find(db, &purchase_id).await?.ok_or(Error::NotFound("purchase"))?;
+        let purchase = purchase.ok_or(Error::NotFound("purchase"))?;
         let payment = match payment {
             Some(p) => Some(p),
             None => Payment::for_purchase(db, &purchase.id)
@@ -129,23 +135,18 @@ impl Subject {
             Some(payment) => Some(paid_with(db, payment).await?),
             None => None,
         };
-        let additional_fields = paid_with
-            .as_ref()
-            .and_then(|p| p.payment.details.get("additionalFields"))
-            .and_then(|v| v.as_array())
-            .map(|fields| {
-                fields
-                    .iter()
-                    .map(|f| AdditionalField {
-                        code: f.get("code").and_then(|v| v.as_str()).map(str::to_owned),
-                        value: f.get("value").and_then(|v| v.as_str()).map(str::to_owned),
-                    })
-                    .collect()
-            })
+        // The merchant's fields live with the purchase; a payment started by seed 001 may
+        // carry its own.
+        let additional_fields = additional_fields(&purchase.details)
+            .or_else(|| paid_with.as_ref().and_then(|p| additional_fields(&p.payment.details)))
             .unwrap_or_default();
         Ok(Subject {
-            invoice_id: purchase.id.to_string(),
-            merchant_reference: None,
+            invoice_id: if purchase.reference.is_empty() {
+                purchase.id.to_string()
+            } else {
+                purchase.reference.clone()
+            },
+            merchant_reference: purchase.merchant_reference.clone(),
             additional_fields,
             service_reference: service.reference,
             period_end: service.period_end,
@@ -153,6 +154,20 @@ impl Subject {
             paid_with,
         })
     }
+}
+
+/// Seed 001's `additionalFields` kept in a JSON `details` value, if it has them.
+fn additional_fields(details: &serde_json::Value) -> Option<Vec<AdditionalField>> {
+    let fields = details.get("additionalFields")?.as_array()?;
+    Some(
+        fields
+            .iter()
+            .map(|f| AdditionalField {
+                code: f.get("code").and_then(|v| v.as_str()).map(str::to_owned),
+                value: f.get("value").and_then(|v| v.as_str()).map(str::to_owned),
+            })
+            .collect(),
+    )
 }
 
 async fn paid_with(db: &Db, payment: Payment) -> Result<PaidWith> {

@@ -25,6 +25,7 @@ mod seed_000_checkout;
 mod seed_001_invoices;
 mod seed_003_card_payments;
 mod support;
+mod webhooks;
 
 /// Registers `async fn name(app: TestApp) -> anyhow::Result<()>` tests by path.
 macro_rules! tests {
@@ -173,12 +174,17 @@ fn main() {
             money_safety::reconciliation_asks_soon_then_backs_off,
             money_safety::a_replaced_challenge_answered_late_charges_nothing,
             money_safety::a_retry_after_an_in_doubt_attempt_never_charges_again,
+            webhooks::each_payment_moment_is_delivered_signed,
+            webhooks::the_endpoint_is_managed_through_the_api_and_rotates_with_an_overlap,
         ],
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,
             crash::server_restarts_after_kill_9_and_keeps_its_payments,
             crash::kill_9_during_a_burst_loses_and_doubles_no_charge,
             card_data::no_card_number_or_security_code_is_kept_anywhere,
+            webhooks::a_500_then_no_response_then_200_follows_the_document,
+            webhooks::a_failing_merchant_does_not_hold_up_another,
+            webhooks::kill_9_in_the_middle_of_a_retry_schedule_loses_no_webhook,
         ],
     );
 }

@@ -7,6 +7,7 @@
 mod fresh;
 mod gateway_pages;
 pub mod process;
+pub mod receiver;
 mod world;
 
 use std::future::Future;
@@ -342,7 +343,10 @@ async fn spawn(
         .merge(Serialized::default("database_max_connections", 5))
         .merge(Serialized::default("log", "warn"));
     for (key, value) in settings {
-        figment = figment.merge(Serialized::default(key, value));
+        figment = match plain(value) {
+            Some(value) => figment.merge(Serialized::default(key, value)),
+            None => figment.merge(Serialized::default(key, value)),
+        };
     }
     let config = Config::from_figment(figment)?;
     if std::env::var("SETTLE_TEST_LOG").is_ok() {
@@ -350,6 +354,27 @@ async fn spawn(
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     settle_server::start(config, listener).await
+}
+
+/// A setting as figment wants it: serde_json numbers here are arbitrary-precision (serialized
+/// as maps), so numbers, and lists and maps holding them, become figment's own values.
+fn plain(value: &serde_json::Value) -> Option<figment::value::Value> {
+    use figment::value::{Dict, Value as F};
+    use serde_json::Value as J;
+    Some(match value {
+        J::Number(n) => n
+            .as_u64()
+            .map(F::from)
+            .or_else(|| n.as_i64().map(F::from))
+            .or_else(|| n.as_f64().map(F::from))?,
+        J::Array(items) => F::from(items.iter().map(plain).collect::<Option<Vec<_>>>()?),
+        J::Object(map) => F::from(
+            map.iter().map(|(k, v)| Some((k.clone(), plain(v)?))).collect::<Option<Dict>>()?,
+        ),
+        J::String(s) => F::from(s.clone()),
+        J::Bool(b) => F::from(*b),
+        J::Null => return None,
+    })
 }
 
 /// One request a [`Capture`] server received.

@@ -2,22 +2,67 @@
 //! the merchant's endpoint, and hands the outcome to the core, which logs it and schedules the
 //! next attempt.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
 use settle::job::{Job, JobFailure, JobHandler};
+use settle::merchant::MerchantId;
 use settle::webhook::delivery::{self, MAX_STORED_BODY};
 use settle::webhook::signing::{self, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use settle::webhook::{AttemptResult, DeliverJob, Response, Schedule};
 
 use super::wire;
 
-/// Delivers one attempt of one webhook event (job kind [`delivery::DELIVER_JOB`]).
+/// How long an attempt waits when its endpoint already has its share of attempts in flight.
+const BUSY_WAIT: Duration = Duration::from_millis(250);
+
+/// Attempts in flight to one endpoint at a time, on one instance: enough for a healthy
+/// endpoint to take a burst quickly, few enough that a hanging one leaves the other job
+/// workers free.
+const IN_FLIGHT_PER_ENDPOINT: usize = 2;
+
+/// Delivers one attempt of one webhook event (job kind [`delivery::DELIVER_JOB`]). One attempt
+/// [`IN_FLIGHT_PER_ENDPOINT`] attempts per merchant endpoint are in flight at a time on this instance; the others wait their turn
+/// off the workers ([`delivery::defer`]), so a merchant whose endpoint hangs can't take every
+/// worker and hold up other merchants' webhooks.
 pub struct Deliver {
     db: settle::Db,
     client: reqwest::Client,
     schedule: Schedule,
+    in_flight: InFlight,
+}
+
+/// Attempts in flight per merchant.
+type InFlight = Arc<Mutex<HashMap<MerchantId, usize>>>;
+
+/// One attempt counted in flight to a merchant's endpoint until dropped.
+struct Busy(InFlight, MerchantId);
+
+impl Busy {
+    fn take(in_flight: &InFlight, merchant: &MerchantId) -> Option<Busy> {
+        let mut counts = in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(merchant.clone()).or_default();
+        if *count >= IN_FLIGHT_PER_ENDPOINT {
+            return None;
+        }
+        *count += 1;
+        Some(Busy(Arc::clone(in_flight), merchant.clone()))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.1) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.1);
+            }
+        }
+    }
 }
 
 impl Deliver {
@@ -30,7 +75,7 @@ impl Deliver {
             .user_agent("Settle-Webhooks/1")
             .build()
             .unwrap_or_default();
-        Deliver { db, client, schedule }
+        Deliver { db, client, schedule, in_flight: Arc::default() }
     }
 }
 
@@ -40,6 +85,10 @@ impl JobHandler for Deliver {
         let payload: DeliverJob = serde_json::from_value(job.payload.clone())
             .map_err(|e| JobFailure::Permanent(format!("bad payload: {e}")))?;
         let Some(delivery) = delivery::prepare(&self.db, &payload, &self.schedule).await? else {
+            return Ok(());
+        };
+        let Some(_busy) = Busy::take(&self.in_flight, &delivery.event.merchant_id) else {
+            delivery::defer(&self.db, &payload, BUSY_WAIT).await?;
             return Ok(());
         };
         let now = Utc::now();
