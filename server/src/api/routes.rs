@@ -16,8 +16,6 @@ pub const POST: &[Method] = &[Method::POST];
 pub const GET_PUT: &[Method] = &[Method::GET, Method::PUT];
 /// See [`GET`].
 pub const GET_POST: &[Method] = &[Method::GET, Method::POST];
-/// See [`GET`].
-pub const GET_PUT: &[Method] = &[Method::GET, Method::PUT];
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
