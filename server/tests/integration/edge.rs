@@ -186,10 +186,11 @@ pub async fn responses_carry_a_nonce_csp_and_no_store(app: TestApp) -> Result<()
 pub async fn challenge_frames_allow_card_gateways_and_configured_origins(
     app: TestApp,
 ) -> Result<()> {
-    // A card gateway with its own base URL: its origin may be framed (after a restart).
-    settle::with_db!(&app.db, pool => sqlx::query("UPDATE gateways SET base_url = $1 WHERE id = $2")
+    // Card gateways with their own base URL: their origin may be framed (after a restart). Every
+    // card gateway of the demo gets it, so none falls back to the sandbox's origin.
+    settle::with_db!(&app.db, pool => sqlx::query("UPDATE gateways SET base_url = $1 WHERE kind = $2")
         .bind("https://pi-test.acquirer.example:8443/api/v1")
-        .bind("sagepay-gbp")
+        .bind("card_3ds")
         .execute(pool)
         .await
         .map(|_| ()))?;
