@@ -49,13 +49,18 @@ impl Viewer {
         }
     }
 
-    /// A customer signed in to a merchant's client; staff may not act through the API.
+    /// A customer signed in to a merchant's client, or the merchant's own API login (which
+    /// stands for its merchant, through that merchant's client only); staff may not act through
+    /// the API.
     fn of_api_user(user: &User, merchant: &MerchantId) -> Result<Viewer> {
-        match (user.role, &user.customer_id) {
-            (Role::Customer, Some(customer)) => Ok(Viewer::Customer {
+        match (user.role, &user.customer_id, &user.merchant_id) {
+            (Role::Customer, Some(customer), _) => Ok(Viewer::Customer {
                 customer: customer.clone(),
                 merchant: Some(merchant.clone()),
             }),
+            (Role::MerchantApi, _, Some(own)) if own == merchant => {
+                Ok(Viewer::Merchant(merchant.clone()))
+            }
             _ => Err(Error::Forbidden),
         }
     }
@@ -67,7 +72,7 @@ impl Viewer {
                 Ok(Viewer::Customer { customer: customer.clone(), merchant: None })
             }
             (Role::Admin | Role::Operator, _) => Ok(Viewer::Staff),
-            (Role::Customer, None) => Err(Error::Forbidden),
+            (Role::Customer, None) | (Role::MerchantApi, _) => Err(Error::Forbidden),
         }
     }
 
@@ -287,6 +292,7 @@ mod tests {
             display_name: "A".into(),
             role: Role::Admin,
             customer_id: None,
+            merchant_id: None,
             created_at: Utc::now(),
         };
         assert!(matches!(
@@ -294,5 +300,23 @@ mod tests {
             Err(Error::Forbidden)
         ));
         assert_eq!(Viewer::of_user(&admin).unwrap(), Viewer::Staff);
+    }
+
+    #[test]
+    fn a_merchants_api_login_stands_for_its_merchant_through_its_own_client_only() {
+        let api = User {
+            id: UserId::from_string("u2"),
+            email: crate::account::Email::parse("api@shop.test").unwrap(),
+            display_name: "Shop API".into(),
+            role: Role::MerchantApi,
+            customer_id: None,
+            merchant_id: Some(MerchantId::from_string("m1")),
+            created_at: Utc::now(),
+        };
+        let m1 = MerchantId::from_string("m1");
+        assert_eq!(Viewer::of_api_user(&api, &m1).unwrap(), Viewer::Merchant(m1));
+        let m2 = MerchantId::from_string("m2");
+        assert!(matches!(Viewer::of_api_user(&api, &m2), Err(Error::Forbidden)));
+        assert!(matches!(Viewer::of_user(&api), Err(Error::Forbidden)), "no pages");
     }
 }

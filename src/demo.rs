@@ -36,6 +36,14 @@ pub const OPERATOR_PASSWORD: &str = "settle-operator";
 pub const MERCHANT_CLIENT_ID: &str = "invoice-system-client";
 /// Demo merchant's OAuth2 client secret.
 pub const MERCHANT_CLIENT_SECRET: &str = "settle-demo-client-secret";
+/// The demo's bank-transfer gateway for invoices (a hosted-checkout page).
+pub const BANK_TRANSFER_GATEWAY: &str = "bank-transfer-zar";
+/// The demo's mobile-money gateway for invoices (a hosted-checkout page).
+pub const MOBILE_MONEY_GATEWAY: &str = "mobile-money-zar";
+/// The demo merchant's API login (seed 001's `username`): its tokens stand for the merchant.
+pub const MERCHANT_API_EMAIL: &str = "api@demo-insurer.test";
+/// The demo merchant's API login password.
+pub const MERCHANT_API_PASSWORD: &str = "settle-merchant-api";
 /// The demo insurance policy awaiting checkout.
 pub const POLICY_NUMBER: &str = "DEMO/0001/MOTOR/WEB";
 /// The demo short-term motor quote paid by card with 3-D Secure (seed 003's flow).
@@ -277,6 +285,16 @@ pub async fn load(db: &Db) -> Result<()> {
         .await?;
     }
 
+    // The merchant's own API login (seed 001's invoice system signs in with it).
+    User::create_for_merchant(
+        db,
+        &merchant.id,
+        Email::parse(MERCHANT_API_EMAIL)?,
+        "Demo Insurer & ISP invoice system",
+        Password::new_secret(MERCHANT_API_PASSWORD)?,
+    )
+    .await?;
+
     // The insurance policy awaiting checkout: a quote with its premium due.
     let mut policy =
         Service::new(POLICY_NUMBER, &motor, thandi.id.clone(), "quoted", BillingStatus::Unbilled);
@@ -373,6 +391,24 @@ pub async fn load(db: &Db) -> Result<()> {
             period_per_quantity: 1,
             tax_rate: fibre.tax_rate,
         }],
+    )
+    .await?;
+
+    // Seed 001's other ways to pay an invoice: bank transfer and mobile money, each on a
+    // hosted-checkout page (the sandbox's), after the card.
+    for (id, name, provider) in [
+        (BANK_TRANSFER_GATEWAY, "Bank transfer", "ozow"),
+        (MOBILE_MONEY_GATEWAY, "Mobile money", "mpesa"),
+    ] {
+        Gateway::create(db, id, name, provider, GatewayKind::HostedCheckout, zar).await?;
+    }
+    let invoices = Product::find_for_merchant(db, &merchant.id, INVOICE_PRODUCT_CODE)
+        .await?
+        .ok_or(Error::NotFound("product"))?;
+    Product::set_gateways(
+        db,
+        &invoices.id,
+        &[CARD_ZAR_GATEWAY, BANK_TRANSFER_GATEWAY, MOBILE_MONEY_GATEWAY],
     )
     .await?;
     orders(db, &merchant, &thandi).await?;

@@ -37,6 +37,7 @@ pub mod service;
 pub mod stats;
 pub mod tax;
 pub mod text_enum;
+pub mod webhook;
 
 pub use db::Db;
 pub use error::{Error, FieldError, Result};

@@ -56,9 +56,10 @@ pub struct Merchant {
     pub name: String,
     /// The OAuth2 client id.
     pub client_id: String,
-    /// Where webhooks go.
+    /// The webhook URL given at registration (kept for the record; deliveries use the
+    /// merchant's [`Endpoint`](crate::webhook::Endpoint)).
     pub webhook_url: Option<String>,
-    /// Key for signing webhooks.
+    /// The webhook secret given at registration (see `webhook_url`).
     pub webhook_secret: Option<String>,
     /// Origins customers may be redirected back to.
     pub return_origins: Vec<ReturnOrigin>,
@@ -77,9 +78,10 @@ pub struct NewMerchant {
     pub client_id: String,
     /// The OAuth2 client secret; stored only as a hash.
     pub client_secret: String,
-    /// Where webhooks go.
+    /// Where webhooks go: registers the merchant's webhook endpoint (all event types).
     pub webhook_url: Option<String>,
-    /// Key for signing webhooks.
+    /// The endpoint's `whsec_…` signing secret; empty means a new one (shown by
+    /// `settle-server merchant webhook rotate`).
     pub webhook_secret: Option<String>,
     /// Origins customers may be redirected back to.
     pub return_origins: Vec<String>,
@@ -113,10 +115,20 @@ impl Merchant {
             errors.push(FieldError::new("client_secret", "must be at least 16 characters"));
         }
         if let Some(url) = &new.webhook_url
-            && ReturnOrigin::parse(url).is_err()
+            && crate::webhook::endpoint::parse_url(url).is_err()
         {
             errors.push(FieldError::new("webhook_url", "must be an absolute http(s) URL"));
         }
+        let webhook_secret = match new.webhook_secret.as_deref().filter(|s| !s.is_empty()) {
+            Some(text) => match crate::webhook::SigningSecret::parse(text) {
+                Ok(secret) => Some(secret),
+                Err(e) => {
+                    errors.push(e.at("webhook_secret"));
+                    None
+                }
+            },
+            None => None,
+        };
         let mut origins = Vec::new();
         for raw in &new.return_origins {
             match ReturnOrigin::parse(raw) {
@@ -165,6 +177,9 @@ impl Merchant {
             }
             tx.commit().await?;
         });
+        if let Some(url) = &merchant.webhook_url {
+            crate::webhook::Endpoint::set_with(db, &merchant.id, url, None, webhook_secret).await?;
+        }
         Ok(merchant)
     }
 

@@ -1,16 +1,14 @@
-//! What a paid payment tells people: the customer (policy email and SMS) and the merchant
-//! (a signed webhook). Fulfilment enqueues these as jobs in the transaction that activates the
-//! service, so each is sent once however often fulfilment runs.
+//! What a paid payment tells the customer (policy email and SMS, invoice notice). Fulfilment
+//! enqueues these as jobs in the transaction that activates the service, so each is sent once
+//! however often fulfilment runs. Merchants are told through [`crate::webhook`].
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::customer::Customer;
 use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::job::{self, NewJob};
-use crate::merchant::Merchant;
 use crate::payment::{Payment, PaymentId};
 use crate::service::Service;
 use crate::with_db;
@@ -19,29 +17,21 @@ use crate::with_db;
 pub const CUSTOMER_JOB: &str = "notify.customer";
 /// Job kind: write the customer's invoice notice for an invoiced payment.
 pub const INVOICE_JOB: &str = "notify.invoice";
-/// Job kind: tell the merchant's system a payment succeeded.
-pub const WEBHOOK_JOB: &str = "notify.merchant_webhook";
 
-/// The payload of both jobs.
+/// The payload of the customer jobs.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PaymentJob {
     /// The payment concerned.
     pub payment_id: PaymentId,
 }
 
-/// Enqueues the customer and merchant notifications of a converted payment, inside `tx`.
+/// Enqueues the customer's notifications of a converted payment, inside `tx`.
 pub async fn enqueue_for(tx: &mut Tx, payment: &Payment) -> Result<()> {
     let payload = serde_json::to_value(PaymentJob { payment_id: payment.id.clone() })
         .map_err(|e| Error::Internal(e.to_string()))?;
     job::enqueue_in(
         tx,
-        NewJob::new(CUSTOMER_JOB, payload.clone())
-            .dedupe_key(format!("{CUSTOMER_JOB}:{}", payment.id)),
-    )
-    .await?;
-    job::enqueue_in(
-        tx,
-        NewJob::new(WEBHOOK_JOB, payload).dedupe_key(format!("{WEBHOOK_JOB}:{}", payment.id)),
+        NewJob::new(CUSTOMER_JOB, payload).dedupe_key(format!("{CUSTOMER_JOB}:{}", payment.id)),
     )
     .await?;
     Ok(())
@@ -172,61 +162,6 @@ pub async fn write_customer_messages(db: &Db, payment_id: &PaymentId) -> Result<
                 .await?;
     }
     Ok(written)
-}
-
-/// What a merchant webhook delivery came to.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// The merchant answered 2xx.
-    Delivered,
-    /// The merchant has no webhook URL (or the payment no merchant): nothing to send.
-    NotConfigured,
-}
-
-/// Posts the `payment.succeeded` webhook, signed like gateway notifications
-/// (`settle-signature: t=…,v1=…`). Anything but a 2xx answer is an error, so the job retries.
-pub async fn deliver_webhook(
-    db: &Db,
-    client: &reqwest::Client,
-    payment_id: &PaymentId,
-) -> Result<Delivery> {
-    let payment = Payment::find(db, payment_id).await?.ok_or(Error::NotFound("payment"))?;
-    let merchant = match &payment.merchant_id {
-        Some(id) => Merchant::find(db, id).await?,
-        None => None,
-    };
-    let Some((merchant, url)) = merchant.and_then(|m| m.webhook_url.clone().map(|u| (m, u))) else {
-        return Ok(Delivery::NotConfigured);
-    };
-    let (service, _) = service_and_customer(db, &payment).await?;
-    let body = json!({
-        "type": "payment.succeeded",
-        "created_at": Utc::now(),
-        "data": {
-            "reference": payment.reference,
-            "status": payment.state.name(),
-            "amount": payment.amount.to_decimal().to_string(),
-            "currency": payment.amount.currency().code(),
-            "service": service.reference,
-            "period_end": service.period_end,
-        }
-    })
-    .to_string();
-    let mut request =
-        client.post(&url).header("content-type", "application/json").body(body.clone());
-    if let Some(secret) = &merchant.webhook_secret {
-        request = request.header(
-            crate::connector::signature::HEADER,
-            crate::connector::signature::sign(secret, body.as_bytes(), Utc::now()),
-        );
-    }
-    let response =
-        request.send().await.map_err(|e| Error::Internal(format!("webhook to {url}: {e}")))?;
-    if response.status().is_success() {
-        Ok(Delivery::Delivered)
-    } else {
-        Err(Error::Internal(format!("webhook to {url} answered {}", response.status())))
-    }
 }
 
 async fn service_and_customer(db: &Db, payment: &Payment) -> Result<(Service, Customer)> {

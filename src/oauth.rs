@@ -102,8 +102,9 @@ pub async fn grant(
             let outcome =
                 log_in(db, throttle, &username, Password::for_login(password), client_ip).await?;
             match outcome {
-                // Only customers act through a merchant's client; staff use the console.
-                LoginOutcome::LoggedIn(user) if user.role != crate::account::Role::Customer => {
+                // Customers act through a merchant's client, and the merchant's own API login
+                // through its own client only; staff use the console.
+                LoginOutcome::LoggedIn(user) if !may_use_client(&user, &merchant) => {
                     Ok(Refused(TokenRefusal::InvalidGrant))
                 }
                 LoginOutcome::LoggedIn(user) => {
@@ -124,5 +125,16 @@ pub async fn grant(
             }
         }
         _ => Ok(Refused(TokenRefusal::UnsupportedGrantType)),
+    }
+}
+
+/// Whether `user` may get a token through `merchant`'s client: a customer, or that merchant's
+/// own API login.
+fn may_use_client(user: &crate::account::User, merchant: &Merchant) -> bool {
+    use crate::account::Role;
+    match user.role {
+        Role::Customer => true,
+        Role::MerchantApi => user.merchant_id.as_ref() == Some(&merchant.id),
+        Role::Admin | Role::Operator => false,
     }
 }

@@ -93,6 +93,12 @@ pub async fn log_in(
         None => "/login".to_owned(),
     };
     let flash = match outcome {
+        LoginOutcome::LoggedIn(user) if !user.role.uses_pages() => {
+            tracing::warn!(user = %user.id, "a merchant's API login tried the login page");
+            Flash::error(
+                "This login belongs to a merchant's system: it gets API tokens and can't sign in to these pages.",
+            )
+        }
         LoginOutcome::LoggedIn(user) => {
             // A new session id at login, so an id planted before login is worthless after it.
             session.cycle_id().await.map_err(session_error)?;

@@ -46,6 +46,8 @@ pub fn SiteHeader(
             Role::Customer => (crate::links::ACCOUNT, "My account"),
             Role::Admin => ("/admin", "Payments console"),
             Role::Operator => ("/operator", "Configuration"),
+            // Never signed in here (the login refuses it); the front page if it ever were.
+            Role::MerchantApi => ("/", "Home"),
         };
         let current = (here.as_deref() == Some(href)).then_some("page");
         view! { <a href=href aria-current=current>{text}</a> }

@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account") view=account::home::AccountPage ssr=SsrMode::Async />
                 <Route path=path!("/account/checkout") view=account::checkout::CheckoutPage ssr=SsrMode::Async />
                 <Route path=path!("/account/checkout/card") view=account::checkout::card::CardPaymentPage ssr=SsrMode::Async />
+                <Route path=path!("/account/invoices/:invoice") view=account::invoices::InvoicePage ssr=SsrMode::Async />
                 <Route path=path!("/account/payments/:reference") view=account::payments::status::PaymentStatusPage ssr=SsrMode::Async />
                 <Route path=path!("/account/payments/:reference/challenge") view=account::payments::challenge::ChallengePage ssr=SsrMode::Async />
                 <Route path=path!("/account/payments/:reference/challenge/frame") view=account::payments::challenge::ChallengeFramePage ssr=SsrMode::Async />

@@ -62,6 +62,23 @@ pub fn receipt_href(reference: &str) -> String {
     format!("{}/receipt.pdf", status_href(reference))
 }
 
+/// The hosted pay page of an invoice (its public id), as reached from a merchant's payment link
+/// that also names the invoice's product code and the merchant's reference (checked by the
+/// page).
+pub fn invoice_href(invoice: &str, product_code: &str, merchant_reference: &str) -> String {
+    format!(
+        "/account/invoices/{}?type={}&reference={}",
+        path_segment(invoice),
+        query_value(product_code),
+        query_value(merchant_reference)
+    )
+}
+
+/// An invoice's pay page without the link's checks (the page's own forms come back here).
+pub fn invoice_page_href(invoice: &str) -> String {
+    format!("/account/invoices/{}", path_segment(invoice))
+}
+
 /// A query value, percent-encoded except for `/`.
 fn query_value(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>().replace("%2F", "/")

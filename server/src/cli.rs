@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `create-user`, `demo-data`, `sandbox`.
+//! The command line: `serve` (default), `migrate`, `create-user`, `demo-data`, `sandbox`,
+//! `merchant webhook set|rotate|show`.
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
@@ -8,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use settle::account::{Email, NewUser, Password, Role, User};
 use settle::customer::Customer;
+use settle::merchant::Merchant;
 
 use crate::config::Config;
 
@@ -33,7 +35,8 @@ pub enum Command {
     /// Create a login. The password is read from SETTLE_NEW_USER_PASSWORD or, if unset, from the
     /// first line of standard input (never from an argument, which would land in shell history).
     CreateUser {
-        /// customer, admin or operator.
+        /// customer, admin, operator or merchant_api (a merchant system's API login; needs
+        /// --merchant).
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// The login email.
@@ -45,9 +48,18 @@ pub enum Command {
         /// For customers: the customer code merchants know them by (default: generated).
         #[arg(long)]
         customer_code: Option<String>,
+        /// For merchant_api logins: the OAuth2 client id of the merchant it belongs to.
+        #[arg(long)]
+        merchant: Option<String>,
     },
     /// Load the demo world into an empty database.
     DemoData,
+    /// Manage a merchant (its webhook endpoint).
+    Merchant {
+        /// What to do.
+        #[command(subcommand)]
+        command: MerchantCommand,
+    },
     /// Serve only the sandbox gateways, under /sandbox, as a process of their own (point a
     /// server's `sandbox_url` at it). Signs notifications with `sandbox_signing_secret`.
     Sandbox {
@@ -58,6 +70,47 @@ pub enum Command {
         /// pages and the 3-D Secure ACS are under {public_url}/sandbox.
         #[arg(long)]
         public_url: Option<String>,
+    },
+}
+
+/// `merchant …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MerchantCommand {
+    /// A merchant's webhook endpoint.
+    Webhook {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
+}
+
+/// `merchant webhook …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Sets the endpoint's URL (and event types); a new endpoint's secret is printed once.
+    Set {
+        /// The merchant's OAuth2 client id (the demo merchant's is `invoice-system-client`).
+        #[arg(long)]
+        client_id: String,
+        /// Where webhooks are POSTed.
+        #[arg(long)]
+        url: String,
+        /// Event types to receive (repeat or comma-separate); default: keep, or all when new.
+        #[arg(long, value_delimiter = ',', num_args = 1..)]
+        events: Option<Vec<String>>,
+    },
+    /// Makes a new signing secret and prints it once; the old one keeps signing for
+    /// `webhook_secret_overlap_hours`.
+    Rotate {
+        /// The merchant's OAuth2 client id.
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Prints the endpoint (not its secret) and its latest deliveries.
+    Show {
+        /// The merchant's OAuth2 client id.
+        #[arg(long)]
+        client_id: String,
     },
 }
 
@@ -77,12 +130,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied: {:?}", db.applied_migrations().await?);
             Ok(())
         }
-        Command::CreateUser { role, email, name, customer_code } => {
+        Command::CreateUser { role, email, name, customer_code, merchant } => {
             let db = settle::Db::connect(&config.database_url(), 1).await?;
             db.migrate().await?;
             let email = Email::parse(&email)?;
-            let password = Password::new_secret(read_password()?)?;
             let name = name.unwrap_or_else(|| email.to_string());
+            if role == Role::MerchantApi {
+                let client_id =
+                    merchant.context("a merchant_api login needs --merchant CLIENT_ID")?;
+                let merchant = Merchant::by_client_id(&db, &client_id)
+                    .await?
+                    .with_context(|| format!("no merchant has the client id {client_id}"))?;
+                let password = Password::new_secret(read_password()?)?;
+                let user =
+                    User::create_for_merchant(&db, &merchant.id, email, &name, password).await?;
+                println!(
+                    "created {} {} for {} ({})",
+                    user.role, user.email, merchant.name, user.id
+                );
+                return Ok(());
+            }
+            let password = Password::new_secret(read_password()?)?;
             let customer_id = match role {
                 Role::Customer => {
                     let code = customer_code.unwrap_or_else(|| {
@@ -103,6 +171,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox { bind, public_url } => {
             crate::sandbox::standalone::serve(config, bind, public_url).await
         }
+        Command::Merchant { command: MerchantCommand::Webhook { command } } => {
+            let db = settle::Db::connect(&config.database_url(), 1).await?;
+            db.migrate().await?;
+            webhook(&db, &config, command).await
+        }
         Command::DemoData => {
             let db = settle::Db::connect(&config.database_url(), 1).await?;
             db.migrate().await?;
@@ -111,6 +184,73 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Runs a `merchant webhook` subcommand; what it prints is for people, not scripts.
+async fn webhook(db: &settle::Db, config: &Config, command: WebhookCommand) -> anyhow::Result<()> {
+    use settle::merchant::Merchant;
+    use settle::webhook::{Endpoint, Saved, delivery};
+    let merchant = |client_id: String| async move {
+        Merchant::by_client_id(db, &client_id)
+            .await?
+            .with_context(|| format!("no merchant has client id {client_id}"))
+    };
+    let print = |endpoint: &Endpoint| {
+        println!("url:         {}", endpoint.url);
+        let types: Vec<_> = endpoint.receives().iter().map(|t| t.as_str()).collect();
+        println!("event types: {}", types.join(", "));
+        println!(
+            "status:      {} ({} failed attempts in a row)",
+            endpoint.status, endpoint.consecutive_failures
+        );
+        if let Some(until) = endpoint.previous_expires_at.filter(|t| *t > chrono::Utc::now()) {
+            println!("previous secret signs too until {until}");
+        }
+    };
+    let print_secret = |saved: &Saved| {
+        if let Some(secret) = &saved.new_secret {
+            println!(
+                "secret:      {}  (shown once: configure your verifier with it now)",
+                secret.expose()
+            );
+        }
+    };
+    match command {
+        WebhookCommand::Set { client_id, url, events } => {
+            let merchant = merchant(client_id).await?;
+            let saved = Endpoint::set(db, &merchant.id, &url, events.as_deref()).await?;
+            print(&saved.endpoint);
+            print_secret(&saved);
+        }
+        WebhookCommand::Rotate { client_id } => {
+            let merchant = merchant(client_id).await?;
+            let saved = Endpoint::rotate(db, &merchant.id, config.webhook_secret_overlap()).await?;
+            print(&saved.endpoint);
+            print_secret(&saved);
+        }
+        WebhookCommand::Show { client_id } => {
+            let merchant = merchant(client_id).await?;
+            let endpoint = Endpoint::find(db, &merchant.id)
+                .await?
+                .with_context(|| format!("{} has no webhook endpoint", merchant.client_id))?;
+            print(&endpoint);
+            for a in delivery::attempts_for(db, &merchant.id, 20).await? {
+                println!(
+                    "{}  event {} {} attempt {}: {} {} {} ({} ms, {} left)",
+                    a.attempted_at.format("%Y-%m-%d %H:%M:%S"),
+                    a.event_id,
+                    a.kind,
+                    a.attempt,
+                    a.status_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                    a.invocation,
+                    a.invocation_status.or(a.sync_error).unwrap_or_default(),
+                    a.duration_ms,
+                    a.pending_webhooks,
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -133,6 +273,36 @@ fn read_password() -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merchant_webhook_set_takes_a_client_id_url_and_events() {
+        let cli = Cli::try_parse_from([
+            "settle-server",
+            "merchant",
+            "webhook",
+            "set",
+            "--client-id",
+            "invoice-system-client",
+            "--url",
+            "http://127.0.0.1:9000/hooks",
+            "--events",
+            "invoice.payment_executed,payment.succeeded",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        match cli.command {
+            Some(Command::Merchant {
+                command:
+                    MerchantCommand::Webhook {
+                        command: WebhookCommand::Set { client_id, url, events: Some(events) },
+                    },
+            }) => {
+                assert_eq!(client_id, "invoice-system-client");
+                assert_eq!(url, "http://127.0.0.1:9000/hooks");
+                assert_eq!(events, ["invoice.payment_executed", "payment.succeeded"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn sandbox_takes_its_own_address_and_public_url() {

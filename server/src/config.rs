@@ -88,6 +88,17 @@ pub struct Config {
     /// Minutes after which a payment still waiting for its customer (a hosted page, a 3-D Secure
     /// challenge) is given up; payments that may have been charged are never given up.
     pub reconcile_give_up_minutes: u64,
+    /// Seconds to wait before each retry of a merchant webhook that failed; the first attempt is
+    /// immediate, so attempts in all = 1 + the number of waits.
+    pub webhook_retry_seconds: Vec<u64>,
+    /// Seconds a merchant's webhook endpoint has to answer before the attempt counts as no
+    /// response (`SYNCH_UNAVAILABLE`).
+    pub webhook_timeout_seconds: u64,
+    /// Hours a rotated-out webhook signing secret keeps signing next to the new one.
+    pub webhook_secret_overlap_hours: u64,
+    /// Background job workers per instance (webhook deliveries, refunds, notices), so a slow
+    /// merchant endpoint holds up one worker, not the others.
+    pub job_workers: u32,
     /// Log filter (`tracing` env-filter syntax).
     pub log: String,
     /// `text` or `json`.
@@ -119,6 +130,10 @@ impl Default for Config {
             reconcile_interval_seconds: 1,
             reconcile_schedule_seconds: vec![5, 30, 120, 600, 3600],
             reconcile_give_up_minutes: 24 * 60,
+            webhook_retry_seconds: settle::webhook::schedule::DEFAULT_RETRY_SECONDS.to_vec(),
+            webhook_timeout_seconds: 10,
+            webhook_secret_overlap_hours: 24,
+            job_workers: 4,
             log: "info,settle=debug,settle_server=debug,settle_app=debug".into(),
             log_format: LogFormat::Text,
         }
@@ -143,6 +158,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The webhook retry schedule (validated at load).
+    pub fn webhook_schedule(&self) -> settle::webhook::Schedule {
+        settle::webhook::Schedule::from_seconds(&self.webhook_retry_seconds).unwrap_or_default()
+    }
+
+    /// How long a rotated-out webhook secret keeps signing.
+    pub fn webhook_secret_overlap(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.webhook_secret_overlap_hours.saturating_mul(3600))
+    }
+
     /// Reads the configuration: defaults, then `file` (or `settle.toml` if it exists), then the
     /// environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -242,6 +267,15 @@ impl Config {
                 "reconcile_schedule_seconds",
                 "must list at least one wait, each at least 1 second (e.g. [5, 30, 120, 600, 3600])",
             );
+        }
+        if let Err(e) = settle::webhook::Schedule::from_seconds(&self.webhook_retry_seconds) {
+            return invalid("webhook_retry_seconds", &e.to_string());
+        }
+        if self.webhook_timeout_seconds == 0 {
+            return invalid("webhook_timeout_seconds", "must be at least 1");
+        }
+        if self.job_workers == 0 || self.job_workers > 64 {
+            return invalid("job_workers", "must be between 1 and 64");
         }
         if self.reconcile_give_up_minutes == 0 {
             return invalid("reconcile_give_up_minutes", "must be at least 1");

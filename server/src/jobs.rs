@@ -56,20 +56,6 @@ fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, JobFailure> {
         .map_err(|e| JobFailure::Permanent(format!("bad payload: {e}")))
 }
 
-/// Posts the merchant's webhook; retried with backoff until the merchant answers 2xx.
-struct MerchantWebhook(settle::Db, reqwest::Client);
-
-#[async_trait]
-impl JobHandler for MerchantWebhook {
-    async fn run(&self, job: &Job) -> Result<(), JobFailure> {
-        let payload: settle::notify::PaymentJob = payload(job)?;
-        match settle::notify::deliver_webhook(&self.0, &self.1, &payload.payment_id).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(JobFailure::Retry(e.to_string())),
-        }
-    }
-}
-
 /// Starts this instance's job runner and reconciliation sweep; several instances may run one
 /// each on PostgreSQL.
 pub fn spawn_runner(
@@ -82,18 +68,35 @@ pub fn spawn_runner(
         Duration::from_secs(config.reconcile_interval_seconds),
         shutdown.clone(),
     );
-    let worker = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
     let db = payments.db().clone();
-    let client =
-        reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-    let runner = Runner::new(db.clone(), worker)
-        .handle(settle::notify::CUSTOMER_JOB, Arc::new(CustomerMessages(db.clone())))
-        .handle(settle::notify::INVOICE_JOB, Arc::new(InvoiceNotice(db.clone())))
-        .handle(settle::notify::WEBHOOK_JOB, Arc::new(MerchantWebhook(db, client)))
-        .handle(settle::payment::refund::REFUND_JOB, Arc::new(Refund(payments)))
-        .spawn(shutdown);
+    let customer: Arc<dyn JobHandler> = Arc::new(CustomerMessages(db.clone()));
+    let invoice: Arc<dyn JobHandler> = Arc::new(InvoiceNotice(db.clone()));
+    let webhook: Arc<dyn JobHandler> = Arc::new(crate::api::webhooks::deliver::Deliver::new(
+        db.clone(),
+        config.webhook_schedule(),
+        Duration::from_secs(config.webhook_timeout_seconds),
+    ));
+    let refund: Arc<dyn JobHandler> = Arc::new(Refund(payments));
+    // Several workers, so one merchant endpoint that is slow to answer holds up one of them
+    // while the others deliver everyone else's webhooks (and run the other jobs).
+    let runners: Vec<JoinHandle<()>> = (0..config.job_workers.max(1))
+        .map(|n| {
+            let worker = format!("{}-{}-{n}", hostname(), uuid::Uuid::new_v4().simple());
+            Runner::new(db.clone(), worker)
+                .handle(settle::notify::CUSTOMER_JOB, Arc::clone(&customer))
+                .handle(settle::notify::INVOICE_JOB, Arc::clone(&invoice))
+                .handle(settle::webhook::DELIVER_JOB, Arc::clone(&webhook))
+                .handle(settle::payment::refund::REFUND_JOB, Arc::clone(&refund))
+                .spawn(shutdown.clone())
+        })
+        .collect();
     tokio::spawn(async move {
-        let _ = tokio::join!(runner, sweep);
+        let all = async {
+            for runner in runners {
+                let _ = runner.await;
+            }
+        };
+        let _ = tokio::join!(all, sweep);
     })
 }
 

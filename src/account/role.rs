@@ -17,11 +17,15 @@ pub enum Role {
     Admin,
     /// Configures products, billing schemes, gateways and merchants.
     Operator,
+    /// A merchant system's login (seed 001's API user): its password-grant token stands for its
+    /// merchant. It never signs in to the pages or the console.
+    #[serde(rename = "merchant_api")]
+    MerchantApi,
 }
 
 impl Role {
     /// Every role, for forms and CLI help.
-    pub const ALL: [Role; 3] = [Role::Customer, Role::Admin, Role::Operator];
+    pub const ALL: [Role; 4] = [Role::Customer, Role::Admin, Role::Operator, Role::MerchantApi];
 
     /// The stored and displayed name.
     pub fn as_str(self) -> &'static str {
@@ -29,16 +33,24 @@ impl Role {
             Role::Customer => "customer",
             Role::Admin => "admin",
             Role::Operator => "operator",
+            Role::MerchantApi => "merchant_api",
         }
     }
 
-    /// Where this role lands after logging in.
+    /// Where this role lands after logging in (a merchant's API login never does: the site's
+    /// front page).
     pub fn home_path(self) -> &'static str {
         match self {
             Role::Customer => "/account",
             Role::Admin => "/admin",
             Role::Operator => "/operator",
+            Role::MerchantApi => "/",
         }
+    }
+
+    /// Whether the role signs in to Settle's pages (a merchant's API login only gets tokens).
+    pub fn uses_pages(self) -> bool {
+        self != Role::MerchantApi
     }
 }
 
@@ -52,10 +64,9 @@ impl FromStr for Role {
     type Err = FieldError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| FieldError::new("role", "must be customer, admin or operator"))
+        Role::ALL.into_iter().find(|r| r.as_str() == s.trim().to_ascii_lowercase()).ok_or_else(
+            || FieldError::new("role", "must be customer, admin, operator or merchant_api"),
+        )
     }
 }
 

@@ -6,6 +6,7 @@ use crate::account::{Email, Password, Role};
 use crate::customer::CustomerId;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::merchant::MerchantId;
 use crate::with_db;
 
 crate::id_type!(
@@ -26,6 +27,8 @@ pub struct User {
     pub role: Role,
     /// The customer record a customer account pays for (`None` for staff).
     pub customer_id: Option<CustomerId>,
+    /// The merchant a merchant's API login belongs to (`None` for everyone else).
+    pub merchant_id: Option<MerchantId>,
     /// When the account was made.
     pub created_at: DateTime<Utc>,
 }
@@ -53,6 +56,7 @@ struct UserRow {
     role: String,
     password_hash: String,
     customer_id: Option<CustomerId>,
+    merchant_id: Option<MerchantId>,
     created_at: DateTime<Utc>,
 }
 
@@ -70,18 +74,47 @@ impl UserRow {
             display_name: self.display_name,
             role,
             customer_id: self.customer_id,
+            merchant_id: self.merchant_id,
             created_at: self.created_at,
         };
         Ok((user, self.password_hash))
     }
 }
 
-const SELECT_USER: &str =
-    "SELECT id, email, display_name, role, password_hash, customer_id, created_at FROM users";
+const SELECT_USER: &str = "SELECT id, email, display_name, role, password_hash, customer_id, merchant_id, created_at FROM users";
 
 impl User {
     /// Opens an account; a second account with the same email is a conflict.
     pub async fn create(db: &Db, new: NewUser) -> Result<User> {
+        Self::insert(db, new, None).await
+    }
+
+    /// Opens a merchant's API login (role `merchant_api`): it gets tokens through that merchant's
+    /// client, which stand for the merchant.
+    pub async fn create_for_merchant(
+        db: &Db,
+        merchant: &MerchantId,
+        email: Email,
+        display_name: &str,
+        password: Password,
+    ) -> Result<User> {
+        let new = NewUser {
+            email,
+            display_name: display_name.to_owned(),
+            role: Role::MerchantApi,
+            password,
+            customer_id: None,
+        };
+        Self::insert(db, new, Some(merchant.clone())).await
+    }
+
+    async fn insert(db: &Db, new: NewUser, merchant_id: Option<MerchantId>) -> Result<User> {
+        if (new.role == Role::MerchantApi) != merchant_id.is_some() {
+            return Err(Error::invalid(
+                "merchant",
+                "merchant API logins belong to a merchant; no other account does",
+            ));
+        }
         if (new.role == Role::Customer) != new.customer_id.is_some() {
             return Err(Error::invalid(
                 "customer_id",
@@ -99,10 +132,11 @@ impl User {
             display_name,
             role: new.role,
             customer_id: new.customer_id,
+            merchant_id,
             created_at: Utc::now(),
         };
-        let sql = "INSERT INTO users (id, email, display_name, role, password_hash, customer_id, created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING";
+        let sql = "INSERT INTO users (id, email, display_name, role, password_hash, customer_id, merchant_id, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (email) DO NOTHING";
         let inserted = with_db!(db, pool => sqlx::query(sql)
             .bind(&user.id)
             .bind(user.email.as_str())
@@ -110,6 +144,7 @@ impl User {
             .bind(user.role.as_str())
             .bind(&password_hash)
             .bind(&user.customer_id)
+            .bind(&user.merchant_id)
             .bind(user.created_at)
             .execute(pool)
             .await

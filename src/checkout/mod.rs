@@ -30,7 +30,7 @@ use crate::payment::PaymentState::{ConvertingPolicy, PaymentSuccess};
 use crate::payment::{Instrument, Orchestrator, Payment, PaymentRequest, fulfilment};
 use crate::payment_method::{PaymentMethod, PaymentMethodId};
 use crate::product::{Product, ServiceKind};
-use crate::purchase::{Purchase, PurchaseId};
+use crate::purchase::{Purchase, PurchaseId, PurchaseStatus};
 use crate::service::Service;
 
 pub use card::{AddressEntry, Billing, CardEntry};
@@ -89,6 +89,24 @@ pub async fn offer(db: &Db, viewer: &Viewer, reference: &str) -> Result<Offer> {
         None => None,
     };
     Ok(Offer { service, product, gateways, owed, open })
+}
+
+/// The offer on one purchase, by the public reference clients use (an invoice id), if the
+/// viewer may see it, with the purchase itself: `owed` is that purchase while it is open, `open`
+/// its attempt under way.
+pub async fn offer_for_purchase(
+    db: &Db,
+    viewer: &Viewer,
+    reference: &str,
+) -> Result<(Offer, Purchase)> {
+    let (purchase, service) = access::purchase_by_reference(db, viewer, reference).await?;
+    let product = Product::find(db, &service.product_id)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("{} has no product", service.reference)))?;
+    let gateways = Gateway::for_product(db, &product.id).await?;
+    let open = Payment::open_for_purchase(db, &purchase.id).await?.into_iter().next();
+    let owed = (purchase.status == PurchaseStatus::Open).then(|| purchase.clone());
+    Ok((Offer { service, product, gateways, owed, open }, purchase))
 }
 
 /// A policy's offer (the insurance checkout's word for it): another kind of service is

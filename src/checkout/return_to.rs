@@ -60,9 +60,50 @@ pub fn registered_url(merchant: &Merchant, raw: &str, field: &str) -> Result<Url
 }
 
 /// The return a new attempt on `purchase` inherits when its client named none: the newest one
-/// an earlier attempt on the purchase was given.
+/// an earlier attempt on the purchase was given, else the one the merchant gave the purchase.
 pub(crate) async fn carried_over(db: &Db, purchase: &PurchaseId) -> Result<Option<ReturnTo>> {
-    Ok(Payment::for_purchase(db, purchase).await?.into_iter().find_map(|p| p.return_to))
+    if let Some(rule) =
+        Payment::for_purchase(db, purchase).await?.into_iter().find_map(|p| p.return_to)
+    {
+        return Ok(Some(rule));
+    }
+    of_purchase(db, purchase).await
+}
+
+/// A way back `merchant` names for its customers, checked against its registered origins;
+/// `field` names the client's field in the error.
+pub async fn for_merchant(
+    db: &Db,
+    merchant: &MerchantId,
+    rule: ReturnTo,
+    field: &str,
+) -> Result<ReturnTo> {
+    let merchant = Merchant::find(db, merchant).await?.ok_or(Error::Unauthorized)?;
+    Ok(check(rule, &merchant, field)?)
+}
+
+/// Keeps `rule` as the way back of every attempt to pay `purchase`, unless the purchase has one
+/// already (a repeated request changes nothing).
+pub async fn keep_for_purchase(db: &Db, purchase: &PurchaseId, rule: &ReturnTo) -> Result<()> {
+    let json = serde_json::to_string(rule)
+        .map_err(|e| Error::Internal(format!("storing a return rule: {e}")))?;
+    let sql = "UPDATE purchases SET return_to = $2 WHERE id = $1 AND return_to IS NULL";
+    with_db!(db, pool => sqlx::query(sql).bind(purchase).bind(&json).execute(pool).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// The way back the merchant gave `purchase`, if it gave one.
+pub async fn of_purchase(db: &Db, purchase: &PurchaseId) -> Result<Option<ReturnTo>> {
+    let sql = "SELECT return_to FROM purchases WHERE id = $1";
+    let stored: Option<Option<String>> =
+        with_db!(db, pool => sqlx::query_scalar(sql).bind(purchase).fetch_optional(pool).await)?;
+    stored
+        .flatten()
+        .map(|json| {
+            serde_json::from_str(&json)
+                .map_err(|e| Error::Internal(format!("purchases.return_to is invalid: {e}")))
+        })
+        .transpose()
 }
 
 /// Where a customer goes after a payment step: the payment's own rule, else the completion
@@ -70,12 +111,12 @@ pub(crate) async fn carried_over(db: &Db, purchase: &PurchaseId) -> Result<Optio
 /// appended. `None`: Settle's own status page.
 pub async fn continue_url(db: &Db, payment: &Payment) -> Result<Option<String>> {
     if let Some(rule) = &payment.return_to {
-        return Ok(Some(rule.url_for(payment)));
+        return Ok(rule.url_for(payment));
     }
     let Some(merchant) = &payment.merchant_id else { return Ok(None) };
     Ok(completion_page(db, merchant, &payment.gateway_id)
         .await?
-        .map(|url| ReturnTo::AppendOutcome { url }.url_for(payment)))
+        .and_then(|url| ReturnTo::AppendOutcome { url }.url_for(payment)))
 }
 
 /// A merchant's completion page for a gateway, else its page for all gateways.

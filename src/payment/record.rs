@@ -279,7 +279,10 @@ impl Payment {
             }
             other => other?,
         }
-        crate::payment::event::record(tx, &self.id, None, Some(self.state), cause, None, None).await
+        crate::payment::event::record(tx, &self.id, None, Some(self.state), cause, None, None)
+            .await?;
+        // The payment started: the merchant hears of it in the same transaction.
+        crate::webhook::emit_for_move(tx, self, None, self.state).await
     }
 
     /// Loads a payment by internal id.

@@ -31,13 +31,28 @@ pub enum ReturnTo {
         /// Where everyone else goes.
         failure: Url,
     },
+    /// To `url` once the payment succeeded; until then the customer stays on Settle's own
+    /// pages, where a failed payment can be tried again (an invoice's "redirection URL after a
+    /// successful payment").
+    AfterSuccess {
+        /// Where a paid customer goes.
+        url: Url,
+    },
 }
 
 impl ReturnTo {
     /// Where the customer goes now that `payment` is as it is: a payment not settled yet counts
     /// as not successful (the client can check, and the customer can't be charged twice).
-    pub fn url_for(&self, payment: &Payment) -> String {
+    /// `None`: Settle's own status page of the payment.
+    pub fn url_for(&self, payment: &Payment) -> Option<String> {
         let paid = payment.state.is_success();
+        match self {
+            ReturnTo::AfterSuccess { url } => paid.then(|| url.to_string()),
+            other => Some(other.client_url(payment, paid)),
+        }
+    }
+
+    fn client_url(&self, payment: &Payment, paid: bool) -> String {
         match self {
             ReturnTo::AppendOutcome { url } => {
                 let mut url = url.clone();
@@ -57,6 +72,7 @@ impl ReturnTo {
                     failure.to_string()
                 }
             }
+            ReturnTo::AfterSuccess { url } => url.to_string(),
         }
     }
 
@@ -73,6 +89,7 @@ impl ReturnTo {
             ReturnTo::SuccessOrFailure { success, failure } => {
                 vec![success.to_string(), failure.to_string()]
             }
+            ReturnTo::AfterSuccess { url } => vec![url.to_string()],
         }
     }
 }
@@ -97,7 +114,7 @@ mod tests {
         let append =
             ReturnTo::AppendOutcome { url: Url::parse("http://shop.test/done?cart=7").unwrap() };
         assert_eq!(
-            append.url_for(&payment(PaymentState::PolicyConverted)),
+            append.url_for(&payment(PaymentState::PolicyConverted)).unwrap(),
             "http://shop.test/done?cart=7&reference=PAY-1&status=POLICY_CONVERTED&payment_status=11"
         );
         let placeholder = ReturnTo::ReplacePlaceholder {
@@ -105,23 +122,37 @@ mod tests {
             placeholder: "__RESULT__".into(),
         };
         assert_eq!(
-            placeholder.url_for(&payment(PaymentState::PaymentSuccess)),
+            placeholder.url_for(&payment(PaymentState::PaymentSuccess)).unwrap(),
             "http://shop.test/back/ok?x=1"
         );
         assert_eq!(
-            placeholder.url_for(&payment(PaymentState::Cancelled)),
+            placeholder.url_for(&payment(PaymentState::Cancelled)).unwrap(),
             "http://shop.test/back/ko?x=1"
         );
         assert_eq!(
-            placeholder.url_for(&payment(PaymentState::Processing)),
+            placeholder.url_for(&payment(PaymentState::Processing)).unwrap(),
             "http://shop.test/back/ko?x=1"
         );
         let split = ReturnTo::SuccessOrFailure {
             success: Url::parse("http://shop.test/1").unwrap(),
             failure: Url::parse("http://shop.test/0").unwrap(),
         };
-        assert_eq!(split.url_for(&payment(PaymentState::PolicyConverted)), "http://shop.test/1");
-        assert_eq!(split.url_for(&payment(PaymentState::PaymentFailed)), "http://shop.test/0");
+        assert_eq!(
+            split.url_for(&payment(PaymentState::PolicyConverted)).unwrap(),
+            "http://shop.test/1"
+        );
+        assert_eq!(
+            split.url_for(&payment(PaymentState::PaymentFailed)).unwrap(),
+            "http://shop.test/0"
+        );
+        let after =
+            ReturnTo::AfterSuccess { url: Url::parse("https://merchant-url.com/").unwrap() };
+        assert_eq!(
+            after.url_for(&payment(PaymentState::PolicyConverted)).as_deref(),
+            Some("https://merchant-url.com/")
+        );
+        assert_eq!(after.url_for(&payment(PaymentState::PaymentFailed)), None, "stays to retry");
+        assert_eq!(after.url_for(&payment(PaymentState::Processing)), None);
     }
 
     #[test]

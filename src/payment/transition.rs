@@ -1,5 +1,6 @@
 //! The one place a payment changes state: checked against the state machine, applied as a
-//! compare-and-set on the stored state, and recorded as an event in the same transaction.
+//! compare-and-set on the stored state, and recorded as an event in the same transaction, with
+//! the merchant webhooks the move announces (so each is announced exactly once).
 
 use std::time::Duration;
 
@@ -209,6 +210,7 @@ pub async fn apply(
         change.payload.as_ref(),
     )
     .await?;
+    crate::webhook::emit_for_move(tx, payment, Some(payment.state), to).await?;
     if to == PaymentState::PaymentSuccess {
         mark_purchase_paid(tx, payment).await?;
     }

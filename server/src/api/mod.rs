@@ -11,6 +11,7 @@ pub mod fallback;
 pub mod health;
 pub mod idempotency;
 pub mod insurance_checkout;
+pub mod invoice_payments;
 pub mod json;
 pub mod oauth;
 pub mod owed;
@@ -18,6 +19,7 @@ pub mod payments;
 pub mod pdf;
 pub mod quote_payments;
 pub mod routes;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -35,7 +37,9 @@ pub fn routes(state: &AppState) -> Routes {
         .merge(owed::routes(state))
         .merge(insurance_checkout::routes(state))
         .merge(quote_payments::routes(state))
+        .merge(webhooks::routes())
         .merge(campaign_orders::routes(state))
+        .merge(invoice_payments::routes())
 }
 
 /// The API's router.

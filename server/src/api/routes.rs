@@ -13,9 +13,9 @@ pub const GET: &[Method] = &[Method::GET];
 /// See [`GET`].
 pub const POST: &[Method] = &[Method::POST];
 /// See [`GET`].
-pub const GET_POST: &[Method] = &[Method::GET, Method::POST];
-/// See [`GET`].
 pub const GET_PUT: &[Method] = &[Method::GET, Method::PUT];
+/// See [`GET`].
+pub const GET_POST: &[Method] = &[Method::GET, Method::POST];
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

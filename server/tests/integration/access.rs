@@ -157,7 +157,14 @@ fn urlencode(s: &str) -> String {
 
 /// Bearer routes that name no customer's object, and why they aren't probed above.
 const NAMES_NOTHING: &[(&str, &str)] = &[
+    ("/api/webhook-endpoint", "the calling merchant's own endpoint; other tokens get 403"),
+    ("/api/webhook-endpoint/rotate-secret", "the calling merchant's own endpoint"),
+    ("/api/webhook-endpoint/deliveries", "the calling merchant's own delivery log"),
     ("/oauth/userinfo", "describes the caller itself"),
+    (
+        "/api/v1/payment",
+        "creates an invoice, naming no existing object; seed_001_invoices checks a customer's token (403) and unknown types and customers (404)",
+    ),
     ("/auth/realms/{realm}/protocol/openid-connect/userinfo", "describes the caller itself"),
     (
         "/api/v1/payments/orders",

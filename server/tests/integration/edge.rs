@@ -186,7 +186,8 @@ pub async fn responses_carry_a_nonce_csp_and_no_store(app: TestApp) -> Result<()
 pub async fn challenge_frames_allow_card_gateways_and_configured_origins(
     app: TestApp,
 ) -> Result<()> {
-    // Card gateways with their own base URL: its origin may be framed (after a restart).
+    // Card gateways with their own base URL: their origin may be framed (after a restart). Every
+    // card gateway of the demo gets it, so none falls back to the sandbox's origin.
     settle::with_db!(&app.db, pool => sqlx::query("UPDATE gateways SET base_url = $1 WHERE kind = $2")
         .bind("https://pi-test.acquirer.example:8443/api/v1")
         .bind("card_3ds")
@@ -263,7 +264,8 @@ async fn client_for(app: &TestApp, path: &str) -> Result<reqwest::Client> {
         Some(settle::account::Role::Customer) => Some((CUSTOMER_EMAIL, CUSTOMER_PASSWORD)),
         Some(settle::account::Role::Admin) => Some((ADMIN_EMAIL, ADMIN_PASSWORD)),
         Some(settle::account::Role::Operator) => Some((OPERATOR_EMAIL, OPERATOR_PASSWORD)),
-        None => None,
+        // No page prefix belongs to a merchant's API login (it never signs in to pages).
+        Some(settle::account::Role::MerchantApi) | None => None,
     };
     if let Some((email, password)) = login {
         let response = app

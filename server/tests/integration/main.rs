@@ -22,9 +22,11 @@ mod sandbox_card;
 mod sandbox_hosted_checkout;
 mod sandbox_lookups;
 mod seed_000_checkout;
+mod seed_001_invoices;
 mod seed_002_orders;
 mod seed_003_card_payments;
 mod support;
+mod webhooks;
 
 /// Registers `async fn name(app: TestApp) -> anyhow::Result<()>` tests by path.
 macro_rules! tests {
@@ -144,6 +146,14 @@ fn main() {
             seed_000_checkout::apple_pay_session_is_validated_for_an_initiated_payment,
             seed_000_checkout::complete_asks_the_gateway_when_the_return_is_late,
             seed_000_checkout::gateway_notification_racing_the_return_pays_once,
+            seed_001_invoices::the_merchants_api_user_gets_a_token_and_bad_credentials_are_refused,
+            seed_001_invoices::create_payment_with_every_field_then_each_invalid_one,
+            seed_001_invoices::the_same_merchant_reference_answers_the_same_invoice,
+            seed_001_invoices::the_customer_is_led_through_login_to_the_pay_page,
+            seed_001_invoices::the_invoice_is_paid_by_card_once_and_the_customer_returns,
+            seed_001_invoices::a_declined_card_stays_then_3d_secure_pays_and_returns,
+            seed_001_invoices::the_invoice_is_paid_on_the_hosted_page_and_returns,
+            seed_001_invoices::another_customer_can_neither_see_nor_pay_the_invoice,
             edge::login_follows_only_plain_local_paths,
             edge::json_errors_name_the_field_and_never_echo_the_value,
             edge::responses_carry_a_nonce_csp_and_no_store,
@@ -173,12 +183,17 @@ fn main() {
             money_safety::reconciliation_asks_soon_then_backs_off,
             money_safety::a_replaced_challenge_answered_late_charges_nothing,
             money_safety::a_retry_after_an_in_doubt_attempt_never_charges_again,
+            webhooks::each_payment_moment_is_delivered_signed,
+            webhooks::the_endpoint_is_managed_through_the_api_and_rotates_with_an_overlap,
         ],
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,
             crash::server_restarts_after_kill_9_and_keeps_its_payments,
             crash::kill_9_during_a_burst_loses_and_doubles_no_charge,
             card_data::no_card_number_or_security_code_is_kept_anywhere,
+            webhooks::a_500_then_no_response_then_200_follows_the_document,
+            webhooks::a_failing_merchant_does_not_hold_up_another,
+            webhooks::kill_9_in_the_middle_of_a_retry_schedule_loses_no_webhook,
         ],
     );
 }

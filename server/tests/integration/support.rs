@@ -8,6 +8,7 @@ mod fresh;
 mod gateway_pages;
 mod orders_api;
 pub mod process;
+pub mod receiver;
 mod world;
 
 use std::future::Future;
@@ -136,6 +137,21 @@ impl TestApp {
         if response.status() != 302 || location != expect_home {
             bail!(
                 "login as {email} answered {} -> {location:?}, expected 302 -> {expect_home}",
+                response.status()
+            );
+        }
+        Ok(())
+    }
+
+    /// Logs in through the login form with `next` (as the login page posts it after a
+    /// protected page sent the browser there) and checks it went on to `next`.
+    pub async fn log_in_then(&self, email: &str, password: &str, next: &str) -> Result<()> {
+        let form = [("email", email), ("password", password), ("next", next)];
+        let response = self.post_form("/api/auth/login", &form).await?;
+        let location = location(&response);
+        if location != next {
+            bail!(
+                "login as {email} answered {} -> {location:?}, expected {next}",
                 response.status()
             );
         }
@@ -328,7 +344,10 @@ async fn spawn(
         .merge(Serialized::default("database_max_connections", 5))
         .merge(Serialized::default("log", "warn"));
     for (key, value) in settings {
-        figment = figment.merge(Serialized::default(key, value));
+        figment = match plain(value) {
+            Some(value) => figment.merge(Serialized::default(key, value)),
+            None => figment.merge(Serialized::default(key, value)),
+        };
     }
     let config = Config::from_figment(figment)?;
     if std::env::var("SETTLE_TEST_LOG").is_ok() {
@@ -336,6 +355,27 @@ async fn spawn(
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     settle_server::start(config, listener).await
+}
+
+/// A setting as figment wants it: serde_json numbers here are arbitrary-precision (serialized
+/// as maps), so numbers, and lists and maps holding them, become figment's own values.
+fn plain(value: &serde_json::Value) -> Option<figment::value::Value> {
+    use figment::value::{Dict, Value as F};
+    use serde_json::Value as J;
+    Some(match value {
+        J::Number(n) => n
+            .as_u64()
+            .map(F::from)
+            .or_else(|| n.as_i64().map(F::from))
+            .or_else(|| n.as_f64().map(F::from))?,
+        J::Array(items) => F::from(items.iter().map(plain).collect::<Option<Vec<_>>>()?),
+        J::Object(map) => F::from(
+            map.iter().map(|(k, v)| Some((k.clone(), plain(v)?))).collect::<Option<Dict>>()?,
+        ),
+        J::String(s) => F::from(s.clone()),
+        J::Bool(b) => F::from(*b),
+        J::Null => return None,
+    })
 }
 
 /// One request a [`Capture`] server received.

@@ -6,6 +6,7 @@
 //! | `/account`: policies and services, what is due | [`home`] |
 //! | `/account/checkout?policy=…`: what is bought, how to pay | [`checkout`] |
 //! | `/account/checkout/card?policy=…`: card details | [`checkout::card`] (posting to [`checkout::card_pay`]) |
+//! | `/account/invoices/{invoiceId}`: an invoice and the ways to pay it | [`invoices`] (posting to [`invoices::pay`]) |
 //! | `/account/payments/{reference}`: where a payment stands | [`payments::status`] |
 //! | `/account/payments/{reference}/challenge` (+ `/frame`, `/complete`): the bank's check | [`payments::challenge`] |
 //!
@@ -13,5 +14,6 @@
 
 pub mod checkout;
 pub mod home;
+pub mod invoices;
 pub mod payments;
 pub mod shared;

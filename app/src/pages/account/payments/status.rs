@@ -123,6 +123,11 @@ pub struct StatusView {
     pub receipt: bool,
     /// Whether the payment is for an insurance policy (rather than another service).
     pub is_policy: bool,
+    /// Where to try again, when that is the purchase's own page (a merchant's invoice) rather
+    /// than the policy's checkout.
+    pub retry: Option<String>,
+    /// The merchant's page a paid customer goes back to, if the client gave one.
+    pub back_to_merchant: Option<String>,
 }
 
 /// The status of one of the customer's payments; asks the gateway first if the payment is still
@@ -184,6 +189,20 @@ pub async fn payment_status(reference: String, ask_gateway: bool) -> Result<Stat
     } else {
         None
     };
+    // A merchant's invoice is paid (and tried again) on its own page.
+    let purchase = settle::purchase::Purchase::find(&ctx.db, &payment.purchase_id)
+        .await
+        .map_err(PageError::logged("loading the purchase"))?;
+    let retry = purchase
+        .filter(|p| p.merchant_reference.is_some())
+        .map(|p| crate::links::invoice_page_href(&p.reference));
+    let back_to_merchant = if payment.state.is_success() {
+        settle::checkout::return_to::continue_url(&ctx.db, &payment)
+            .await
+            .map_err(PageError::logged("the way back"))?
+    } else {
+        None
+    };
     let activated = (payment.state == PaymentState::PolicyConverted).then(|| PolicyFacts {
         number: service.reference.clone(),
         product: product_name,
@@ -213,6 +232,8 @@ pub async fn payment_status(reference: String, ask_gateway: bool) -> Result<Stat
         activated,
         invoice,
         receipt: payment.state.money_moved(),
+        retry,
+        back_to_merchant,
     })
 }
 
@@ -310,17 +331,25 @@ fn headline(view: &StatusView) -> String {
 /// What the stage means for the customer, and what they can do.
 #[component]
 fn Explanation(view: StatusView, service_word: &'static str) -> impl IntoView {
-    let retry_href =
-        if view.card_gateway { card_href(&view.policy, None) } else { checkout_href(&view.policy) };
+    let retry_href = match &view.retry {
+        Some(page) => page.clone(),
+        None if view.card_gateway => card_href(&view.policy, None),
+        None => checkout_href(&view.policy),
+    };
+    let back = view.back_to_merchant.clone().map(|url| {
+        view! { <p><a class="button" href=url>"Return to the merchant's site"</a></p> }
+    });
     let retry_label = if view.card_gateway { "Try another card" } else { "Try again" };
     let why = view.failure_reason.clone().map(|r| format!(": {}", r.trim_end_matches('.')));
     match view.stage {
         Stage::Done => view! {
             <p>"Thank you: your payment is complete and your " {service_word} " is active."</p>
+            {back}
         }
         .into_any(),
         Stage::Activating => view! {
             <p>"Your payment has been taken. We are activating your " {service_word} " now."</p>
+            {back}
         }
         .into_any(),
         Stage::Answer => {
