@@ -195,8 +195,16 @@ impl Endpoint {
         event_types: Option<&[String]>,
         secret: Option<SigningSecret>,
     ) -> Result<Saved> {
-        let url = parse_url(url).map_err(|e| Error::Validation(vec![e]))?;
-        let types = event_types.map(parse_event_types).transpose()?;
+        let (url, types) = match (parse_url(url), event_types.map(parse_event_types).transpose()) {
+            (Ok(url), Ok(types)) => (url, types),
+            (url, types) => {
+                let mut errors: Vec<FieldError> = url.err().into_iter().collect();
+                if let Err(Error::Validation(more)) = types {
+                    errors.extend(more);
+                }
+                return Err(Error::Validation(errors));
+            }
+        };
         let types_json = |t: &[EventType]| {
             serde_json::to_string(&t.iter().map(|t| t.as_str()).collect::<Vec<_>>())
                 .unwrap_or_else(|_| "[]".into())
