@@ -304,7 +304,9 @@ impl Purchase {
         Ok(purchase)
     }
 
-    /// Stores the purchase under a fresh public reference, drawing again while one is taken.
+    /// Stores the purchase under a fresh public reference, drawing again while one is taken; an
+    /// open purchase of a merchant is announced to it (`invoice.created`) in the same
+    /// transaction, so a stored invoice is never left unannounced by a crash.
     pub async fn insert_with_new_reference(
         &mut self,
         db: &Db,
@@ -315,7 +317,7 @@ impl Purchase {
         // before the space fills.
         for _ in 0..8 {
             self.reference = new_reference(product_code, self.created_at.year());
-            match self.insert(db).await {
+            match self.insert_and_announce(db).await {
                 Err(Error::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
                     if self.merchant_reference.is_some()
                         && Self::merchant_reference_taken(db, self).await?
@@ -338,14 +340,25 @@ impl Purchase {
         }
     }
 
-    /// Stores the purchase and its lines in one transaction.
-    async fn insert(&self, db: &Db) -> Result<()> {
+    /// Stores the purchase and its lines, and announces an open one to its merchant, in one
+    /// transaction.
+    async fn insert_and_announce(&self, db: &Db) -> Result<()> {
+        let mut tx = db.begin().await?;
+        self.insert_in(&mut tx).await?;
+        if let (Some(merchant), PurchaseStatus::Open) = (&self.merchant_id, self.status) {
+            let kind = crate::webhook::EventType::InvoiceCreated;
+            crate::webhook::emit_in(&mut tx, merchant, kind, self.id.as_str()).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Stores the purchase and its lines inside `tx`.
+    async fn insert_in(&self, tx: &mut Tx) -> Result<()> {
         let purchase = self;
         let amounts = purchase.amounts;
         let details = serde_json::to_string(&purchase.details)
             .map_err(|e| Error::Internal(format!("purchase details: {e}")))?;
-        with_db!(db, pool => {
-            let mut tx = pool.begin().await?;
+        with_tx!(tx, tx => {
             sqlx::query(
                 "INSERT INTO purchases (id, reference, service_id, merchant_id, customer_id, merchant_reference, campaign, details, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
@@ -387,7 +400,6 @@ impl Purchase {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
         });
         Ok(())
     }

@@ -8,7 +8,7 @@ use crate::billing::services::account_service;
 use crate::billing::{Created, Limit, Page, optional_text};
 use crate::customer::Customer;
 use crate::db::Db;
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, Result};
 use crate::merchant::MerchantId;
 use crate::payment::Payment;
 use crate::product::Product;
@@ -112,7 +112,7 @@ async fn chosen_service(
         ServiceChoice::ForProduct { product_code } => {
             let product = Product::find_for_merchant(db, merchant, &product_code)
                 .await?
-                .ok_or_else(|| FieldError::new("product_code", "is not one of your products"))?;
+                .ok_or(Error::NotFound("product"))?;
             let service = account_service(db, customer, &product).await?;
             return Ok((service, product));
         }

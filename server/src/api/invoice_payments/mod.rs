@@ -16,11 +16,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use settle::access::Viewer;
-use settle::billing::{Created, LineAmount, NewPurchase, NewPurchaseLine, ServiceChoice};
+use settle::billing::{LineAmount, NewPurchase, NewPurchaseLine, ServiceChoice};
 use settle::checkout::ReturnTo;
 use settle::checkout::return_to;
 use settle::merchant::Merchant;
-use settle::webhook::{self, EventType};
 
 use self::wire::{InvoiceApiError, PaymentObject};
 use crate::api::bearer::ApiCaller;
@@ -80,14 +79,10 @@ pub async fn create_payment(
         campaign: None,
         details: object.details(),
     };
-    let (purchase, created) = settle::billing::create_purchase(&state.db, merchant, new)
+    let (purchase, _) = settle::billing::create_purchase(&state.db, merchant, new)
         .await
         .map_err(wire::seed_names)?;
     return_to::keep_for_purchase(&state.db, &purchase.id, &way_back).await?;
-    if created == Created::New {
-        let subject = purchase.id.to_string();
-        webhook::emit(&state.db, merchant, EventType::InvoiceCreated, &subject).await?;
-    }
     Ok(Json(wire::Created {
         invoice_id: purchase.reference,
         merchant_reference: purchase.merchant_reference.unwrap_or(object.merchant_reference),

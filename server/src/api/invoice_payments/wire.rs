@@ -240,10 +240,6 @@ pub fn seed_names(e: settle::Error) -> settle::Error {
         }
     };
     match e {
-        // A product code that isn't one of the merchant's names no object: the document's 404.
-        settle::Error::Validation(errors) if errors.iter().any(|e| e.field == "product_code") => {
-            settle::Error::NotFound("product")
-        }
         settle::Error::Validation(errors) => settle::Error::Validation(
             errors.into_iter().map(|e| FieldError::new(seed(&e.field), e.message)).collect(),
         ),
