@@ -213,27 +213,11 @@ impl Service {
 
     /// Stores the service; its reference must be unique.
     pub async fn insert(&self, db: &Db) -> Result<()> {
-        let sql = "INSERT INTO services (id, reference, kind, customer_id, product_id, merchant_id, status, billing_status, active_payment_method_id, period_start, period_end, details, created_at, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-        with_db!(db, pool => sqlx::query(sql)
-            .bind(&self.id)
-            .bind(&self.reference)
-            .bind(self.kind.as_str())
-            .bind(&self.customer_id)
-            .bind(&self.product_id)
-            .bind(&self.merchant_id)
-            .bind(&self.status)
-            .bind(self.billing_status.as_str())
-            .bind(&self.active_payment_method_id)
-            .bind(self.period_start)
-            .bind(self.period_end)
-            .bind(serde_json::to_string(&self.details).map_err(|e| Error::Internal(e.to_string()))?)
-            .bind(self.created_at)
-            .bind(self.updated_at)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(())
+        if self.insert_if_absent(db).await? {
+            Ok(())
+        } else {
+            Err(Error::Conflict(format!("service reference {} is taken", self.reference)))
+        }
     }
 
     /// Stores the service unless its reference is taken; `false` when it was.

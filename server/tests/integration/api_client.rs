@@ -17,6 +17,14 @@ pub struct Answer {
     pub headers: reqwest::header::HeaderMap,
 }
 
+impl Answer {
+    /// The fields a refusal names (`errors[].field`), in order.
+    pub fn error_fields(&self) -> Vec<&str> {
+        let errors = self.body["errors"].as_array().into_iter().flatten();
+        errors.filter_map(|e| e["field"].as_str()).collect()
+    }
+}
+
 /// A second customer with their own policy (a seed 003 quote), their login and a token through
 /// the demo merchant's client.
 pub struct OtherCustomer {

@@ -50,12 +50,7 @@ pub async fn a_merchant_bills_a_customer_and_the_customer_pays(app: TestApp) -> 
         .put_customer(&token, "ACME-8", json!({ "name": "", "email": "nope", "phone": "call me" }))
         .await?;
     ensure(refused.status == 422, format!("bad fields: {refused:?}"))?;
-    let fields: Vec<&str> = refused.body["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = refused.error_fields();
     ensure(fields == ["name", "email", "phone"], format!("each field named: {fields:?}"))?;
 
     // A short-term motor policy with its dates and address, then what is owed on it.

@@ -409,12 +409,7 @@ pub async fn card_errors_use_this_apis_field_names(app: TestApp) -> Result<()> {
     body["card"]["expiry"] = json!("1230");
     body["billing_address"]["postcode"] = json!("PE30 1JW");
     let refused = app.call(Method::POST, "/api/payments", Some(&token), Some(&body), None).await?;
-    let fields: Vec<&str> = refused.body["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = refused.error_fields();
     ensure(
         refused.status == 422 && fields.contains(&"card.cvv") && fields.contains(&"card.type"),
         format!("the scheme's rules: {} {}", refused.status, refused.body),
