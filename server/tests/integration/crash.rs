@@ -224,9 +224,18 @@ pub async fn kill_9_during_a_burst_loses_and_doubles_no_charge(db: TestDatabase)
     let mut in_flight_at_kills = Vec::new();
     for pause in [700, 900, 1100] {
         tokio::time::sleep(Duration::from_millis(pause)).await;
+        // On a busy machine the burst may not have reached the acquirer yet: wait (bounded) for
+        // an attempt in flight, so the kill lands where it matters.
         let sql = "SELECT COUNT(*) FROM payments WHERE state = 3";
-        let in_flight: i64 =
-            settle::with_db!(&store, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
+        let waiting = std::time::Instant::now();
+        let in_flight = loop {
+            let n: i64 =
+                settle::with_db!(&store, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
+            if n > 0 || waiting.elapsed() > Duration::from_secs(5) {
+                break n;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         in_flight_at_kills.push(in_flight);
         server.kill_9().await?;
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -234,24 +234,24 @@ pub async fn money_that_reaches_a_lost_attempt_is_refunded(app: TestApp) -> Resu
     let action =
         if form.action.starts_with("http") { form.action.clone() } else { app.url(&form.action) };
     app.client.post(action).form(&fields).send().await?;
-    // Settle refunds it through the gateway on its own, once.
+    // Settle refunds it through the gateway on its own, once, and its timeline tells it (the
+    // event is written after the gateway's answer, so both are awaited together).
+    let told = |causes: &[String]| {
+        causes.iter().any(|c| c.contains("refunding it automatically"))
+            && causes.iter().any(|c| c.starts_with("refunded"))
+    };
     eventually("the stray charge is refunded", Duration::from_secs(10), || async {
+        let payment = Payment::find_by_reference(&app.db, &reference).await?.context("payment")?;
+        let causes = timeline_causes(&app, &payment).await?;
         Ok(app.charges_for(std::slice::from_ref(&reference)).await? == 0
-            && refund_count(&app, &reference).await? == 1)
+            && refund_count(&app, &reference).await? == 1
+            && told(&causes))
     })
     .await?;
     let payment = Payment::find_by_reference(&app.db, &reference).await?.context("payment")?;
     ensure(payment.state == PaymentState::Cancelled, "the attempt stays cancelled")?;
-    let causes: Vec<String> = settle::payment::event::timeline(&app.db, &payment.id)
-        .await?
-        .into_iter()
-        .map(|e| e.cause)
-        .collect();
-    ensure(
-        causes.iter().any(|c| c.contains("refunding it automatically"))
-            && causes.iter().any(|c| c.starts_with("refunded")),
-        format!("the timeline tells it: {causes:?}"),
-    )?;
+    let causes = timeline_causes(&app, &payment).await?;
+    ensure(told(&causes), format!("the timeline tells it: {causes:?}"))?;
     let ledger = app.ledger().await?;
     ensure(ledger.is_clean(), format!("ledger after the refund: {ledger:?}"))
 }
@@ -497,4 +497,10 @@ pub async fn a_token_refused_while_a_payment_is_under_way_names_it(app: TestApp)
         )
         .await?;
     ensure(status.status == 200, format!("status/ answers it: {status:?}"))
+}
+
+/// The causes of a payment's timeline, oldest first.
+async fn timeline_causes(app: &TestApp, payment: &Payment) -> Result<Vec<String>> {
+    let events = settle::payment::event::timeline(&app.db, &payment.id).await?;
+    Ok(events.into_iter().map(|e| e.cause).collect())
 }
