@@ -113,6 +113,33 @@ pub async fn service_by_reference(db: &Db, viewer: &Viewer, reference: &str) -> 
         .ok_or(Error::NotFound("service"))
 }
 
+/// The service with this id (a reference such as seed 004's UUIDs), matching it whatever its
+/// letters' case, if the viewer may see it. Each spelling is looked up exactly, so the unique
+/// index on references serves every lookup.
+pub async fn service_by_id_any_case(db: &Db, viewer: &Viewer, reference: &str) -> Result<Service> {
+    let given = reference.trim();
+    let mut spellings = vec![given.to_owned(), given.to_uppercase(), given.to_lowercase()];
+    spellings.dedup();
+    for spelling in spellings {
+        if let Some(service) = Service::find_by_reference(db, &spelling).await? {
+            return Some(service).filter(|s| viewer.may_see(s)).ok_or(Error::NotFound("service"));
+        }
+    }
+    Err(Error::NotFound("service"))
+}
+
+/// The customer with this id, if the viewer may see them: a merchant its own customers, a
+/// customer only themself.
+pub async fn customer(db: &Db, viewer: &Viewer, id: &str) -> Result<Customer> {
+    let found = Customer::find(db, &CustomerId::from_string(id.trim())).await?;
+    let visible = |c: &Customer| match viewer {
+        Viewer::Merchant(merchant) => c.merchant_id.as_ref() == Some(merchant),
+        Viewer::Customer { customer, .. } => c.id == *customer,
+        Viewer::Staff => true,
+    };
+    found.filter(visible).ok_or(Error::NotFound("customer"))
+}
+
 /// The service with this id, if the viewer may see it.
 pub async fn service(db: &Db, viewer: &Viewer, id: &ServiceId) -> Result<Service> {
     Service::find(db, id).await?.filter(|s| viewer.may_see(s)).ok_or(Error::NotFound("service"))

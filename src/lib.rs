@@ -34,6 +34,7 @@ pub mod purchase_source;
 pub mod redact;
 pub mod secret;
 pub mod service;
+pub mod service_standing;
 pub mod stats;
 pub mod tax;
 pub mod text_enum;

@@ -15,6 +15,7 @@ pub mod invoice_payments;
 pub mod json;
 pub mod oauth;
 pub mod owed;
+pub mod pay_now;
 pub mod payments;
 pub mod pdf;
 pub mod quote_payments;
@@ -40,6 +41,7 @@ pub fn routes(state: &AppState) -> Routes {
         .merge(webhooks::routes())
         .merge(campaign_orders::routes(state))
         .merge(invoice_payments::routes())
+        .merge(pay_now::routes())
 }
 
 /// The API's router.

@@ -24,6 +24,8 @@ struct Owned {
     card_method: String,
     /// The saved card's number (seed 002's payment method id).
     card_number: i64,
+    /// The demo customer's id (seed 004's `userId`).
+    customer_id: String,
 }
 
 async fn owned_by_the_demo_customer(app: &TestApp) -> Result<Owned> {
@@ -66,6 +68,7 @@ async fn owned_by_the_demo_customer(app: &TestApp) -> Result<Owned> {
         .context("the card's number")?
         .get();
     let card_method = card.to_string();
+    let customer_id = isp.customer_id.to_string();
     Ok(Owned {
         quote_uuid,
         address_uuid,
@@ -74,6 +77,7 @@ async fn owned_by_the_demo_customer(app: &TestApp) -> Result<Owned> {
         isp_purchase_reference,
         card_method,
         card_number,
+        customer_id,
     })
 }
 
@@ -148,6 +152,14 @@ fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
         (Method::GET, format!("/api/v1/payments/payment_methods/{}", o.card_number), None),
         // Seed 002's list answers 422 {} for a person not the caller's (checked below).
         (Method::GET, "/api/v1/payments/payment_methods?person_id=CUST-0001".into(), None),
+        // Seed 004's pay-now calls: the customer's mediums and the ISP service.
+        (Method::GET, format!("/payment-mediums?userId={}", o.customer_id), None),
+        (Method::GET, format!("/services/{ISP_SERVICE_ID}/details-and-actions"), None),
+        (
+            Method::GET,
+            format!("/active-payment-medium-for-service?serviceId={ISP_SERVICE_ID}"),
+            None,
+        ),
     ]
 }
 
@@ -184,6 +196,10 @@ const NAMES_NOTHING: &[(&str, &str)] = &[
     ),
     ("/api/services", "lists or creates the calling merchant's own services"),
     ("/api/purchases", "lists or creates the calling merchant's own purchases"),
+    (
+        "/purchases/sources",
+        "lists a collector's channel names (Cash, EFT, …), no customer's object",
+    ),
 ];
 
 /// Whether a concrete request path is an instance of a route's path template.

@@ -25,6 +25,7 @@ mod seed_000_checkout;
 mod seed_001_invoices;
 mod seed_002_orders;
 mod seed_003_card_payments;
+mod seed_004_pay_now;
 mod support;
 mod webhooks;
 
@@ -131,6 +132,9 @@ fn main() {
             seed_003_card_payments::gateway_errors_are_terminal_and_lost_answers_are_settled_by_the_acquirer,
             seed_003_card_payments::bearer_token_and_a_known_uuid_are_required,
             seed_003_card_payments::idempotency_key_replays_take_payment,
+            seed_004_pay_now::valid_mediums_end_with_add_new_payment_method,
+            seed_004_pay_now::details_and_actions_of_a_service_in_arrears,
+            seed_004_pay_now::active_medium_and_purchase_sources,
             seed_000_checkout::gateways_are_listed_per_policy,
             seed_000_checkout::initiate_payment_required_redirects_to_the_hosted_page,
             seed_000_checkout::no_payment_required_when_nothing_is_owed,

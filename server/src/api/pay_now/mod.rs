@@ -1,0 +1,149 @@
+//! Seed 004's pay-now calls (the purchase-order and payment services, bearer token), the
+//! read-only part: a customer's mediums, a service's details and actions, its active medium and
+//! the off-system purchase sources. The rules (who sees what, which mediums are valid, what must
+//! be paid) live in `settle::service_standing` and `settle::access`; `wire` holds the shapes.
+//!
+//! Errors are problem details like the document's 401 example: each carries the RFC section its
+//! status comes from as `type` and the request's path as `instance`.
+
+pub mod wire;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use settle::purchase_source::PurchaseSource;
+use settle::service_standing;
+
+use self::wire::{
+    DetailsAndActions, MediumItem, MediumView, ServiceQuery, SourceItem, SourcesQuery, UserQuery,
+};
+use crate::api::bearer::ApiCaller;
+use crate::api::routes::{GET, GET_POST, Guard, Routes};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Seed 004's read-only routes.
+pub fn routes() -> Routes {
+    let problems = |handler: MethodRouter<AppState>| handler.layer(from_fn(problem_details));
+    Routes::new()
+        .add_both(Guard::Bearer, GET, "/payment-mediums", problems(get(payment_mediums)))
+        .add_both(
+            Guard::Bearer,
+            GET,
+            "/services/{service_id}/details-and-actions",
+            problems(get(details_and_actions)),
+        )
+        .add_both(
+            Guard::Bearer,
+            GET,
+            "/active-payment-medium-for-service",
+            problems(get(active_medium)),
+        )
+        .add_both(
+            Guard::Bearer,
+            GET_POST,
+            "/purchases/sources",
+            problems(get(purchase_sources).post(purchase_sources)),
+        )
+}
+
+/// A required query parameter, or a 400 naming it.
+fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
+    value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, format!("{name} is required.")))
+}
+
+/// `GET /payment-mediums?userId=`: the customer's valid mediums, then the global ones.
+pub async fn payment_mediums(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<UserQuery>,
+) -> Result<Json<Vec<MediumItem>>, ApiError> {
+    let user = required(query.user_id, "userId")?;
+    let mediums = service_standing::mediums_of_customer(&state.db, &caller.viewer, &user).await?;
+    Ok(Json(mediums.iter().map(MediumItem::from).collect()))
+}
+
+/// `GET /services/{serviceId}/details-and-actions`.
+pub async fn details_and_actions(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(service_id): Path<String>,
+) -> Result<Json<DetailsAndActions>, ApiError> {
+    let standing = service_standing::of_service(&state.db, &caller.viewer, &service_id).await?;
+    Ok(Json(DetailsAndActions::from(&standing)))
+}
+
+/// `GET /active-payment-medium-for-service?serviceId=`: the medium, or `null` when none is set.
+pub async fn active_medium(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<ServiceQuery>,
+) -> Result<Json<Option<MediumView>>, ApiError> {
+    let service = required(query.service_id, "serviceId")?;
+    let medium = service_standing::active_medium(&state.db, &caller.viewer, &service).await?;
+    Ok(Json(medium.as_ref().map(MediumView::from)))
+}
+
+/// `GET`/`POST /purchases/sources?collectorId=&offSystem=true`: the channels an off-system
+/// payment may be allocated from, by name.
+pub async fn purchase_sources(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    Query(query): Query<SourcesQuery>,
+) -> Result<Json<Vec<SourceItem>>, ApiError> {
+    let collector = query.collector_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let sources =
+        PurchaseSource::list(&state.db, collector, query.off_system.unwrap_or(false)).await?;
+    Ok(Json(sources.into_iter().map(SourceItem::from).collect()))
+}
+
+/// The RFC section a status is defined in, as the document's platform names it in `type`.
+fn problem_type(status: StatusCode) -> Option<&'static str> {
+    Some(match status.as_u16() {
+        400 => "https://tools.ietf.org/html/rfc7231#section-6.5.1",
+        401 => "https://tools.ietf.org/html/rfc7235#section-3.1",
+        403 => "https://tools.ietf.org/html/rfc7231#section-6.5.3",
+        404 => "https://tools.ietf.org/html/rfc7231#section-6.5.4",
+        409 => "https://tools.ietf.org/html/rfc7231#section-6.5.8",
+        422 => "https://tools.ietf.org/html/rfc4918#section-11.2",
+        500 => "https://tools.ietf.org/html/rfc7231#section-6.6.1",
+        _ => return None,
+    })
+}
+
+/// Adds the document's `type` and `instance` to every problem these routes answer, including
+/// the bearer check's 401.
+async fn problem_details(request: Request, next: Next) -> Response {
+    let instance = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let Ok(serde_json::Value::Object(mut problem)) = serde_json::from_slice(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    if let Some(kind) = problem_type(parts.status) {
+        problem.insert("type".into(), kind.into());
+    }
+    problem.insert("instance".into(), instance.into());
+    let Ok(bytes) = serde_json::to_vec(&problem) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes))
+}

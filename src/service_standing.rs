@@ -1,0 +1,102 @@
+//! Where a customer's service stands and what may be done about it: the mediums its customer
+//! may pay with, the purchase that must be paid now, and whether a payment for it is in flight.
+//! Pages and APIs that show a service's "pay now" state read it from here.
+
+use crate::access::{self, Viewer};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::payment::Payment;
+use crate::payment_method::{MethodKind, MethodStatus, PaymentMethod};
+use crate::product::Product;
+use crate::purchase::Purchase;
+use crate::service::Service;
+
+/// A service's standing, as its customer (or the merchant selling it) sees it.
+#[derive(Clone, Debug)]
+pub struct Standing {
+    /// The service.
+    pub service: Service,
+    /// Its product (billing scheme, collection day).
+    pub product: Product,
+    /// The mediums its customer may pay with now, the global ones last.
+    pub mediums: Vec<PaymentMethod>,
+    /// The oldest open purchase: what must be paid before anything else; `None` when paid up.
+    pub must_pay: Option<Purchase>,
+    /// Whether a payment for `must_pay` has started and has no final answer yet.
+    pub last_purchase_is_pending: bool,
+}
+
+/// The standing of the service with this id, if the viewer may see it.
+pub async fn of_service(db: &Db, viewer: &Viewer, service_id: &str) -> Result<Standing> {
+    let service = access::service_by_id_any_case(db, viewer, service_id).await?;
+    let product = Product::find(db, &service.product_id)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("service {} has no product", service.id)))?;
+    let mediums = usable_mediums(db, &service.customer_id).await?;
+    let must_pay = Purchase::open_for_service(db, &service.id).await?.into_iter().next();
+    let last_purchase_is_pending = match &must_pay {
+        Some(p) => !Payment::open_for_purchase(db, &p.id).await?.is_empty(),
+        None => false,
+    };
+    Ok(Standing { service, product, mediums, must_pay, last_purchase_is_pending })
+}
+
+/// The mediums a customer (by id) may pay with now, if the viewer may see the customer: their
+/// valid ones, then the global ones such as "Add new payment method".
+pub async fn mediums_of_customer(
+    db: &Db,
+    viewer: &Viewer,
+    customer_id: &str,
+) -> Result<Vec<PaymentMethod>> {
+    let customer = access::customer(db, viewer, customer_id).await?;
+    usable_mediums(db, &customer.id).await
+}
+
+/// The rule for "valid mediums": only those whose status is valid can be paid with.
+async fn usable_mediums(
+    db: &Db,
+    customer: &crate::customer::CustomerId,
+) -> Result<Vec<PaymentMethod>> {
+    let all = PaymentMethod::available_to(db, customer).await?;
+    Ok(all.into_iter().filter(|m| m.status == MethodStatus::Valid).collect())
+}
+
+/// The medium future purchases of the service are collected with, if the viewer may see the
+/// service and it has one: only a valid card or bank account can be the active medium.
+pub async fn active_medium(
+    db: &Db,
+    viewer: &Viewer,
+    service_id: &str,
+) -> Result<Option<PaymentMethod>> {
+    let service = access::service_by_id_any_case(db, viewer, service_id).await?;
+    let Some(id) = &service.active_payment_method_id else { return Ok(None) };
+    let method = PaymentMethod::find(db, id).await?;
+    Ok(method.filter(|m| {
+        m.status == MethodStatus::Valid
+            && matches!(m.kind, MethodKind::Card | MethodKind::BankAccount)
+    }))
+}
+
+/// The group a service's status belongs to (the ISP seed's `service_status_category`).
+pub fn status_category(status: &str) -> &'static str {
+    match status.to_ascii_lowercase().as_str() {
+        "active" => "ActiveStatuses",
+        "suspended" => "SuspendedStatuses",
+        "cancelled" | "canceled" | "terminated" => "CancelledStatuses",
+        s if s.starts_with("pending") || s == "quoted" => "PreActivationStatuses",
+        _ => "OtherStatuses",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_category;
+
+    #[test]
+    fn statuses_fall_into_the_seeds_categories() {
+        assert_eq!(status_category("PendingIspApplication"), "PreActivationStatuses");
+        assert_eq!(status_category("Active"), "ActiveStatuses");
+        assert_eq!(status_category("Suspended"), "SuspendedStatuses");
+        assert_eq!(status_category("Whatever"), "OtherStatuses");
+    }
+}
