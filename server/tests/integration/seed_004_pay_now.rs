@@ -232,5 +232,13 @@ pub async fn active_medium_and_purchase_sources(app: TestApp) -> Result<()> {
     let listed = app.get_ok(&token, &path).await?;
     ensure(listed == expected, format!("purchase sources: {listed}"))?;
     let posted = app.call(Method::POST, &path, Some(&token), None, None).await?;
-    ensure(posted.status == 200 && posted.body == expected, format!("by POST: {posted:?}"))
+    ensure(posted.status == 200 && posted.body == expected, format!("by POST: {posted:?}"))?;
+    let path = format!("/purchases/sources?collectorId={DEMO_COLLECTOR_ID}&offSystem=maybe");
+    let refused = app.call(Method::GET, &path, Some(&token), None, None).await?;
+    ensure(
+        refused.status == 400
+            && refused.body["type"] == "https://tools.ietf.org/html/rfc7231#section-6.5.1"
+            && refused.body["instance"] == "/purchases/sources",
+        format!("a bad offSystem: {refused:?}"),
+    )
 }

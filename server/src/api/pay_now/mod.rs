@@ -99,8 +99,15 @@ pub async fn purchase_sources(
     Query(query): Query<SourcesQuery>,
 ) -> Result<Json<Vec<SourceItem>>, ApiError> {
     let collector = query.collector_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    let sources =
-        PurchaseSource::list(&state.db, collector, query.off_system.unwrap_or(false)).await?;
+    let off_system = match query.off_system.as_deref().map(str::trim) {
+        None | Some("") => false,
+        Some(flag) if flag.eq_ignore_ascii_case("true") => true,
+        Some(flag) if flag.eq_ignore_ascii_case("false") => false,
+        Some(_) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "offSystem is true or false."));
+        }
+    };
+    let sources = PurchaseSource::list(&state.db, collector, off_system).await?;
     Ok(Json(sources.into_iter().map(SourceItem::from).collect()))
 }
 

@@ -303,6 +303,7 @@ pub struct ServiceQuery {
 pub struct SourcesQuery {
     #[serde(rename = "collectorId")]
     pub collector_id: Option<String>,
+    /// `true` or `false`; read by the handler so a bad value is a problem object.
     #[serde(rename = "offSystem")]
-    pub off_system: Option<bool>,
+    pub off_system: Option<String>,
 }
