@@ -68,6 +68,9 @@ pub const ORDER_CARD_METHOD: i64 = 5;
 pub const ORDER_BANK_METHOD: i64 = 6;
 /// The global "add new payment method" medium (the id seed 004 uses).
 pub const ADD_NEW_METHOD_ID: &str = "aa8b416b-a7d9-4bc0-af81-041722e11ad4";
+/// The demo ISP service paid with a new card through the hosted checkout (the id seed 004's
+/// "Add new payment method" example uses): in arrears, no active medium.
+pub const NEW_CARD_SERVICE_ID: &str = "B687E259-FF63-4FAD-81B8-DFDF4CB726AC";
 
 /// The demo customer (Thandi, `CUST-0001` at the demo merchant).
 pub async fn customer(db: &Db) -> Result<Customer> {
@@ -394,6 +397,8 @@ pub async fn load(db: &Db) -> Result<()> {
     )
     .await?;
 
+    collection(db, &merchant, &thandi, &fibre).await?;
+
     // Seed 001's other ways to pay an invoice: bank transfer and mobile money, each on a
     // hosted-checkout page (the sandbox's), after the card.
     for (id, name, provider) in [
@@ -412,6 +417,46 @@ pub async fn load(db: &Db) -> Result<()> {
     )
     .await?;
     orders(db, &merchant, &thandi).await?;
+    Ok(())
+}
+
+/// Seed 004's collection: the demo collector (whose post-backs send customers on to the
+/// merchant's origins) and a second fibre service in arrears, without a saved card, for paying
+/// with "Add new payment method".
+async fn collection(
+    db: &Db,
+    merchant: &Merchant,
+    customer: &Customer,
+    fibre: &Product,
+) -> Result<()> {
+    crate::collector::Collector::create(db, DEMO_COLLECTOR_ID, &merchant.id, "Demo ISP").await?;
+    let mut service = Service::new(
+        NEW_CARD_SERVICE_ID,
+        fibre,
+        customer.id.clone(),
+        "Active",
+        BillingStatus::InArrears,
+    );
+    service.period_start = Some(Utc::now() - Duration::days(40));
+    service.period_end = Some(Utc::now() - Duration::days(10));
+    service.details =
+        details(json!({ "collector_id": DEMO_COLLECTOR_ID, "service_type": "Recurring" }))?;
+    service.insert(db).await?;
+    Purchase::create(
+        db,
+        &service.id,
+        PurchaseStatus::Open,
+        Utc::now() - Duration::days(10),
+        vec![NewLine {
+            line_type: LineType::Monthly,
+            description: "Fibre 20/10, monthly".into(),
+            quantity: 1,
+            unit_price: fibre.unit_price,
+            period_per_quantity: 1,
+            tax_rate: fibre.tax_rate,
+        }],
+    )
+    .await?;
     Ok(())
 }
 

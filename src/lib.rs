@@ -10,6 +10,7 @@ pub mod api_token;
 pub mod billing;
 pub mod card;
 pub mod checkout;
+pub mod collector;
 pub mod connector;
 pub mod customer;
 pub mod db;

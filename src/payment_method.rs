@@ -172,9 +172,17 @@ impl PaymentMethod {
 
     /// Stores the method.
     pub async fn insert(&self, db: &Db) -> Result<()> {
+        let mut tx = db.begin().await?;
+        self.insert_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores the method inside `tx` (with the payment whose success saved it).
+    pub async fn insert_in(&self, tx: &mut Tx) -> Result<()> {
         let sql = "INSERT INTO payment_methods (id, customer_id, kind, status, label, card_brand, card_last4, card_expiry, bank_account_masked, gateway_id, gateway_token, verified, created_at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
-        with_db!(db, pool => sqlx::query(sql)
+        with_tx!(tx, conn => sqlx::query(sql)
             .bind(&self.id)
             .bind(&self.customer_id)
             .bind(self.kind.as_str())
@@ -188,7 +196,7 @@ impl PaymentMethod {
             .bind(&self.gateway_token)
             .bind(self.verified)
             .bind(self.created_at)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|_| ()))?;
         Ok(())

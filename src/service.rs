@@ -302,6 +302,25 @@ impl Service {
         row.map(Service::try_from).transpose()
     }
 
+    /// Sets the method the service's future purchases are collected with (the caller checks
+    /// that it may be: a valid card or bank account of the service's customer).
+    pub async fn set_active_payment_method(
+        db: &Db,
+        id: &ServiceId,
+        method: &PaymentMethodId,
+    ) -> Result<()> {
+        let sql =
+            "UPDATE services SET active_payment_method_id = $2, updated_at = $3 WHERE id = $1";
+        with_db!(db, pool => sqlx::query(sql)
+            .bind(id)
+            .bind(method)
+            .bind(Utc::now())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
     /// Activates a service inside `tx`: a policy becomes `active`, a suspended ISP service
     /// `Active` (statuses keep their seeds' spelling); the period starts now unless it started
     /// already. With `paid_until`, its paid-up period ends then and its billing status follows what

@@ -46,6 +46,14 @@ impl ApiError {
         }
     }
 
+    /// The same problem answered with another status (a dialect whose platform answers its
+    /// validation errors with 400, say).
+    pub fn with_status(mut self, status: StatusCode) -> ApiError {
+        self.status = status;
+        self.title = status.canonical_reason().unwrap_or("Error");
+        self
+    }
+
     /// 401 with a reason.
     pub fn unauthorized(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, detail)

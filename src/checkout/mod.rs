@@ -11,6 +11,7 @@
 
 pub mod booking;
 pub mod card;
+pub mod collection;
 pub mod hosted;
 pub mod invoice;
 pub mod quote;
@@ -189,6 +190,13 @@ pub enum Method {
     Wallet,
     /// Nothing: the amount owed is zero (any other amount is refused).
     NothingOwed,
+    /// Money that arrived outside Settle, allocated by the merchant's system or staff.
+    OffSystem {
+        /// The purchase source (Cash, EFT, …) it came through.
+        purchase_source_id: String,
+        /// What the allocating person noted.
+        comment: Option<String>,
+    },
 }
 
 impl Method {
@@ -237,7 +245,9 @@ pub async fn pay(payments: &Orchestrator, request: PayRequest) -> Result<Started
     let return_to = match request.return_to {
         // Dialects check their client's URLs under their own field names first; this holds the
         // rule for every caller: customers go back only to origins the merchant registered.
-        Some(rule) => Some(return_to::allowed(db, &request.payer, &service, rule).await?),
+        Some(rule) => {
+            Some(return_to::allowed_via(db, payments.urls(), &request.payer, &service, rule).await?)
+        }
         None => return_to::carried_over(db, &purchase.id).await?,
     };
     let instrument = match request.method {
@@ -256,6 +266,9 @@ pub async fn pay(payments: &Orchestrator, request: PayRequest) -> Result<Started
         Method::Invoice => Instrument::Invoice,
         Method::Wallet => Instrument::Wallet,
         Method::NothingOwed => Instrument::NothingOwed,
+        Method::OffSystem { purchase_source_id, comment } => {
+            Instrument::OffSystem { purchase_source_id, comment }
+        }
     };
     let invoiced = matches!(instrument, Instrument::Invoice);
     let payment = payments

@@ -9,6 +9,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::merchant::{Merchant, MerchantId};
 use crate::payment::Payment;
 pub use crate::payment::ReturnTo;
+use crate::payment::orchestrator::CallbackUrls;
 use crate::purchase::PurchaseId;
 use crate::with_db;
 
@@ -29,14 +30,61 @@ pub async fn allowed(
     service: &crate::service::Service,
     rule: ReturnTo,
 ) -> Result<ReturnTo> {
+    let merchant = payers_merchant(db, payer, service).await?;
+    Ok(check(rule, &merchant, "return_to")?)
+}
+
+/// [`allowed`], where a URL may also be Settle's own collection return (`own`), provided the
+/// client page it forwards to (its `url` parameter) is on a registered origin.
+pub async fn allowed_via(
+    db: &Db,
+    own: &CallbackUrls,
+    payer: &crate::access::Viewer,
+    service: &crate::service::Service,
+    rule: ReturnTo,
+) -> Result<ReturnTo> {
+    let merchant = payers_merchant(db, payer, service).await?;
+    for url in rule.urls() {
+        registered_or_own(&merchant, own, &url, "return_to")?;
+    }
+    Ok(rule)
+}
+
+/// The merchant whose client asks, or who sells the service: whose origins a way back must use.
+pub(crate) async fn payers_merchant(
+    db: &Db,
+    payer: &crate::access::Viewer,
+    service: &crate::service::Service,
+) -> Result<Merchant> {
     let merchant = match payer.merchant().or(service.merchant_id.as_ref()) {
         Some(id) => Merchant::find(db, id).await?,
         None => None,
     };
-    let merchant = merchant.ok_or_else(|| {
-        Error::invalid("return_to", "only a merchant's client can name a way back")
-    })?;
-    Ok(check(rule, &merchant, "return_to")?)
+    merchant
+        .ok_or_else(|| Error::invalid("return_to", "only a merchant's client can name a way back"))
+}
+
+/// A client's URL on a registered origin, or Settle's own collection return forwarding to one.
+pub fn registered_or_own(
+    merchant: &Merchant,
+    own: &CallbackUrls,
+    raw: &str,
+    field: &str,
+) -> Result<Url, FieldError> {
+    match Url::parse(raw.trim()) {
+        Ok(url) if own.is_collection_return(&url) => {
+            let forward = url.query_pairs().find(|(k, _)| k == "url").map(|(_, v)| v.into_owned());
+            let Some(forward) = forward else {
+                return Err(FieldError::new(
+                    field,
+                    "Settle's return needs the url parameter to send the customer on to",
+                ));
+            };
+            registered_url(merchant, &forward, field)?;
+            Ok(url)
+        }
+        _ => registered_url(merchant, raw, field),
+    }
 }
 
 /// A client's URL, if absolute http(s) on an origin the merchant registered.

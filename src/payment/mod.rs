@@ -3,7 +3,7 @@
 //! `state` is the state machine, `transition` the only code that changes a stored payment's
 //! state (with its event, in one transaction), `orchestrator` the attempt protocol every entry
 //! point follows (split by what reaches it: `start`, `outcome`, `callback`, `reconcile`,
-//! `refund`), `fulfilment` what success sets off.
+//! `refund`), `fulfilment` what success sets off, `saved_card` the card a checkout keeps.
 
 pub mod callback;
 pub mod event;
@@ -14,6 +14,7 @@ pub mod reconcile;
 pub mod record;
 pub mod refund;
 pub mod return_to;
+pub mod saved_card;
 pub mod start;
 pub mod state;
 pub mod transition;

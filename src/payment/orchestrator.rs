@@ -46,6 +46,9 @@ pub struct CallbackUrls {
     pub hosted_return: String,
     /// Where the issuer's 3-D Secure page posts its result (`{reference}`).
     pub challenge_return: String,
+    /// Where a collection's hosted page may send the customer back through Settle, which then
+    /// forwards them to the client's page with the outcome (`{collector}`).
+    pub collection_return: String,
 }
 
 impl CallbackUrls {
@@ -69,6 +72,17 @@ impl CallbackUrls {
     /// Where the issuer's 3-D Secure page posts its result.
     pub fn challenge_return(&self, reference: &str) -> Result<Url> {
         self.at(&self.challenge_return.replace("{reference}", reference))
+    }
+
+    /// Whether `url` is Settle's own collection return (on its public origin, under the
+    /// collection return's path): a way back a client may name besides its registered origins.
+    pub fn is_collection_return(&self, url: &Url) -> bool {
+        let prefix = self.collection_return.split("{collector}").next().unwrap_or_default();
+        let Ok(base) = self.at(prefix) else { return false };
+        url.origin() == base.origin()
+            && !prefix.is_empty()
+            && url.path().starts_with(base.path())
+            && url.path().len() > base.path().len()
     }
 }
 

@@ -82,6 +82,10 @@ impl Orchestrator {
         }
         let updated = match transition::apply(&mut tx, payment, change).await {
             Ok(updated) => {
+                if updated.state == PaymentSuccess {
+                    // A checkout that asked to keep its card saves it with the success.
+                    super::saved_card::keep(&mut tx, &updated, &result).await?;
+                }
                 tx.commit().await?;
                 updated
             }

@@ -24,12 +24,17 @@ pub enum ReturnTo {
         /// What to replace (`__RESULT__`).
         placeholder: String,
     },
-    /// To `success` when the payment succeeded, to `failure` otherwise.
+    /// To `success` when the payment succeeded, to `failure` otherwise; with `carry_reference`,
+    /// `token=<reference>` is added to the query (Settle's own collection return needs it to
+    /// tell which payment came back).
     SuccessOrFailure {
         /// Where a paid customer goes.
         success: Url,
         /// Where everyone else goes.
         failure: Url,
+        /// Whether the payment's reference goes along.
+        #[serde(default)]
+        carry_reference: bool,
     },
     /// To `url` once the payment succeeded; until then the customer stays on Settle's own
     /// pages, where a failed payment can be tried again (an invoice's "redirection URL after a
@@ -65,12 +70,12 @@ impl ReturnTo {
             ReturnTo::ReplacePlaceholder { url, placeholder } => {
                 url.replace(placeholder.as_str(), if paid { "ok" } else { "ko" })
             }
-            ReturnTo::SuccessOrFailure { success, failure } => {
-                if paid {
-                    success.to_string()
-                } else {
-                    failure.to_string()
+            ReturnTo::SuccessOrFailure { success, failure, carry_reference } => {
+                let mut url = if paid { success.clone() } else { failure.clone() };
+                if *carry_reference {
+                    url.query_pairs_mut().append_pair("token", &payment.reference);
                 }
+                url.to_string()
             }
             ReturnTo::AfterSuccess { url } => url.to_string(),
         }
@@ -86,7 +91,7 @@ impl ReturnTo {
                     url.replace(placeholder.as_str(), "ko"),
                 ]
             }
-            ReturnTo::SuccessOrFailure { success, failure } => {
+            ReturnTo::SuccessOrFailure { success, failure, .. } => {
                 vec![success.to_string(), failure.to_string()]
             }
             ReturnTo::AfterSuccess { url } => vec![url.to_string()],
@@ -136,6 +141,7 @@ mod tests {
         let split = ReturnTo::SuccessOrFailure {
             success: Url::parse("http://shop.test/1").unwrap(),
             failure: Url::parse("http://shop.test/0").unwrap(),
+            carry_reference: false,
         };
         assert_eq!(
             split.url_for(&payment(PaymentState::PolicyConverted)).unwrap(),
@@ -144,6 +150,17 @@ mod tests {
         assert_eq!(
             split.url_for(&payment(PaymentState::PaymentFailed)).unwrap(),
             "http://shop.test/0"
+        );
+        let carried = ReturnTo::SuccessOrFailure {
+            success: Url::parse("http://settle.test/peach-redirect/c?url=http://ui.test/1")
+                .unwrap(),
+            failure: Url::parse("http://settle.test/peach-redirect/c?url=http://ui.test/0")
+                .unwrap(),
+            carry_reference: true,
+        };
+        assert_eq!(
+            carried.url_for(&payment(PaymentState::PaymentFailed)).unwrap(),
+            "http://settle.test/peach-redirect/c?url=http://ui.test/0&token=PAY-1"
         );
         let after =
             ReturnTo::AfterSuccess { url: Url::parse("https://merchant-url.com/").unwrap() };

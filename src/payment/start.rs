@@ -56,6 +56,15 @@ pub enum Instrument {
     /// Nothing is owed, so nothing is taken: the attempt is settled at once through whichever
     /// gateway the product offers. Refused for an amount that isn't zero.
     NothingOwed,
+    /// Money that arrived outside Settle (cash, EFT, a shop), allocated by the merchant's system
+    /// or staff: recorded as paid through an off-system gateway without a call. A customer may
+    /// not allocate (they could mark their own purchase paid).
+    OffSystem {
+        /// The purchase source (channel) the money came through.
+        purchase_source_id: String,
+        /// What the allocating person noted, kept with the payment.
+        comment: Option<String>,
+    },
 }
 
 impl Instrument {
@@ -72,6 +81,7 @@ impl Instrument {
             Instrument::Invoice => kind == K::Invoice,
             Instrument::Wallet => kind == K::ApplePay,
             Instrument::NothingOwed => true,
+            Instrument::OffSystem { .. } => kind == K::OffSystem,
         }
     }
 
@@ -85,6 +95,7 @@ impl Instrument {
             Instrument::Invoice => "an invoice",
             Instrument::Wallet => "a wallet",
             Instrument::NothingOwed => "nothing (no payment required)",
+            Instrument::OffSystem { .. } => "an off-system allocation",
         }
     }
 }
@@ -144,6 +155,12 @@ impl Orchestrator {
                 "method",
                 format!("{} is owed: choose how to pay it", purchase.amounts.gross()),
             ));
+        }
+        if matches!(request.instrument, Instrument::OffSystem { .. })
+            && !matches!(request.payer, Viewer::Merchant(_) | Viewer::Staff)
+        {
+            // Only the merchant's system or staff saw the money arrive.
+            return Err(Error::Forbidden);
         }
         let route = self.route(&request, &purchase, &service, &product).await?;
         self.replace_open_attempt(&purchase.id).await?;
@@ -322,13 +339,22 @@ impl Orchestrator {
                 payment.card = Some(CardSummary::from(card));
                 payment.billing_address = Some(billing_address.clone());
             }
+            Instrument::OffSystem { purchase_source_id, comment } => {
+                payment.purchase_source_id = Some(purchase_source_id.clone());
+                if let (Some(comment), Some(details)) = (comment, payment.details.as_object_mut()) {
+                    details.insert("comment".into(), comment.clone().into());
+                }
+            }
             _ => {}
         }
         let now = Utc::now();
         let (initial, cause): (PaymentState, String) = if purchase.amounts.gross().is_zero() {
             (Created, "nothing owed".into())
         } else {
-            match request.instrument {
+            match &request.instrument {
+                Instrument::OffSystem { purchase_source_id, .. } => {
+                    (Created, format!("off-system allocation from source {purchase_source_id}"))
+                }
                 Instrument::Invoice => (Invoiced, "invoice issued; to be paid against it".into()),
                 Instrument::Wallet => {
                     (AwaitingCustomer, "waiting for the customer's wallet authorisation".into())
@@ -356,13 +382,17 @@ impl Orchestrator {
             }
             Err(e) => return Err(e),
         }
+        if matches!(request.instrument, Instrument::HostedCheckout { save_card: true }) {
+            super::saved_card::expect(&mut tx, &payment.id).await?;
+        }
         if initial == Created {
-            let paid = transition::apply(
-                &mut tx,
-                &payment,
-                Change::to(PaymentSuccess, "nothing owed: no payment required"),
-            )
-            .await?;
+            let why = if purchase.amounts.gross().is_zero() {
+                "nothing owed: no payment required"
+            } else {
+                "allocated: the money arrived outside Settle"
+            };
+            let paid =
+                transition::apply(&mut tx, &payment, Change::to(PaymentSuccess, why)).await?;
             tx.commit().await?;
             return Ok(paid);
         }
@@ -512,7 +542,10 @@ impl Orchestrator {
                     .await
             }
             // Recorded without a call (see `record_attempt`).
-            Instrument::Invoice | Instrument::Wallet | Instrument::NothingOwed => {
+            Instrument::Invoice
+            | Instrument::Wallet
+            | Instrument::NothingOwed
+            | Instrument::OffSystem { .. } => {
                 Err(ConnectorError::Unsupported("collection without a gateway call"))
             }
         }

@@ -27,6 +27,7 @@ pub fn urls(public_url: url::Url) -> settle::payment::orchestrator::CallbackUrls
         notification: "/gateway/notify/{gateway}".into(),
         hosted_return: crate::api::insurance_checkout::PROCESS_PATH.into(),
         challenge_return: "/payments/{reference}/3ds-complete".into(),
+        collection_return: crate::api::pay_now::collection::PEACH_REDIRECT.into(),
     }
 }
 

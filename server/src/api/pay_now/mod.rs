@@ -1,11 +1,13 @@
-//! Seed 004's pay-now calls (the purchase-order and payment services, bearer token), the
-//! read-only part: a customer's mediums, a service's details and actions, its active medium and
-//! the off-system purchase sources. The rules (who sees what, which mediums are valid, what must
+//! Seed 004's pay-now calls (the purchase-order and payment services, bearer token): a
+//! customer's mediums, a service's details and actions, its active medium, the off-system
+//! purchase sources, and paying (`collection`: submit for collection and the gateway's way
+//! back). The rules (who sees what, which mediums are valid, what must
 //! be paid) live in `settle::service_standing` and `settle::access`; `wire` holds the shapes.
 //!
 //! Errors are problem details like the document's 401 example: each carries the RFC section its
 //! status comes from as `type` and the request's path as `instance`.
 
+pub mod collection;
 pub mod wire;
 
 use axum::Json;
@@ -14,7 +16,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use settle::purchase_source::PurchaseSource;
 use settle::service_standing;
 
@@ -22,11 +24,11 @@ use self::wire::{
     DetailsAndActions, MediumItem, MediumView, ServiceQuery, SourceItem, SourcesQuery, UserQuery,
 };
 use crate::api::bearer::ApiCaller;
-use crate::api::routes::{GET, GET_POST, Guard, Routes};
+use crate::api::routes::{GET, GET_POST, Guard, POST, Routes};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Seed 004's read-only routes.
+/// Seed 004's routes.
 pub fn routes() -> Routes {
     let problems = |handler: MethodRouter<AppState>| handler.layer(from_fn(problem_details));
     Routes::new()
@@ -48,6 +50,19 @@ pub fn routes() -> Routes {
             GET_POST,
             "/purchases/sources",
             problems(get(purchase_sources).post(purchase_sources)),
+        )
+        .add_both(
+            Guard::Bearer,
+            POST,
+            "/purchases/submit-for-collection",
+            problems(post(collection::submit_for_collection)),
+        )
+        // The browser back from the gateway's page: Settle asks the gateway before it answers.
+        .add(
+            Guard::Gateway,
+            GET_POST,
+            "/peach-redirect/{collector_id}",
+            get(collection::peach_redirect).post(collection::peach_redirect),
         )
 }
 
@@ -116,6 +131,7 @@ fn problem_type(status: StatusCode) -> Option<&'static str> {
     Some(match status.as_u16() {
         400 => "https://tools.ietf.org/html/rfc7231#section-6.5.1",
         401 => "https://tools.ietf.org/html/rfc7235#section-3.1",
+        402 => "https://tools.ietf.org/html/rfc7231#section-6.5.2",
         403 => "https://tools.ietf.org/html/rfc7231#section-6.5.3",
         404 => "https://tools.ietf.org/html/rfc7231#section-6.5.4",
         409 => "https://tools.ietf.org/html/rfc7231#section-6.5.8",

@@ -307,3 +307,44 @@ pub struct SourcesQuery {
     #[serde(rename = "offSystem")]
     pub off_system: Option<String>,
 }
+
+/// `POST /purchases/submit-for-collection` body. Every field is read as sent and checked by the
+/// handler and the core, so a missing one is a problem object naming it.
+#[derive(Deserialize)]
+pub struct SubmitForCollection {
+    pub service_id: Option<String>,
+    pub medium_id: Option<String>,
+    pub success_url: Option<String>,
+    pub failure_url: Option<String>,
+    /// `true` when absent: the call is "pay now".
+    pub process_immediate_purchase: Option<bool>,
+    pub purchase_id: Option<String>,
+    pub purchase_source_id: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// `POST /purchases/submit-for-collection` answer: the page to send the customer to, if any.
+#[derive(Serialize)]
+pub struct CollectionAnswer {
+    pub payment_link_url: Option<String>,
+}
+
+/// `/peach-redirect/{collectorId}` parameters (query or posted form): the UI URL, and the
+/// payment's reference under any of the names a gateway or Settle's own return gives it.
+#[derive(Debug, Default, Deserialize)]
+pub struct RedirectParams {
+    pub url: Option<String>,
+    pub token: Option<String>,
+    pub merchant_reference: Option<String>,
+    #[serde(rename = "merchantTransactionId")]
+    pub merchant_transaction_id: Option<String>,
+}
+
+impl RedirectParams {
+    /// The payment's reference, however it was named.
+    pub fn reference(&self) -> Option<&str> {
+        [&self.token, &self.merchant_reference, &self.merchant_transaction_id]
+            .into_iter()
+            .find_map(|r| r.as_deref().map(str::trim).filter(|r| !r.is_empty()))
+    }
+}
