@@ -25,6 +25,7 @@ mod seed_000_checkout;
 mod seed_001_invoices;
 mod seed_002_orders;
 mod seed_003_card_payments;
+mod seed_004_collection;
 mod seed_004_pay_now;
 mod support;
 mod webhooks;
@@ -135,6 +136,16 @@ fn main() {
             seed_004_pay_now::valid_mediums_end_with_add_new_payment_method,
             seed_004_pay_now::details_and_actions_of_a_service_in_arrears,
             seed_004_pay_now::active_medium_and_purchase_sources,
+            seed_004_collection::the_arrears_purchase_is_paid_with_the_saved_card,
+            seed_004_collection::a_declined_saved_card_is_a_problem_and_the_purchase_stays_owed,
+            seed_004_collection::a_new_card_through_the_hosted_checkout_is_saved_once,
+            seed_004_collection::a_declined_card_on_the_hosted_page_returns_0_and_saves_nothing,
+            seed_004_collection::the_peach_redirect_sends_only_to_the_merchants_origins,
+            seed_004_collection::the_payment_link_medium_answers_its_page,
+            seed_004_collection::off_system_allocation_is_the_merchants_with_a_source,
+            seed_004_collection::a_double_submit_charges_once,
+            seed_004_collection::later_collection_keeps_a_card_as_the_active_medium,
+            seed_004_collection::someone_elses_service_or_purchase_is_not_found,
             seed_000_checkout::gateways_are_listed_per_policy,
             seed_000_checkout::initiate_payment_required_redirects_to_the_hosted_page,
             seed_000_checkout::no_payment_required_when_nothing_is_owed,

@@ -44,4 +44,46 @@ impl TestApp {
         }
         Ok(())
     }
+    /// Answers a hosted checkout page with `button` ("Pay", "Decline", "Cancel"), with `card`
+    /// typed over the pre-filled test card if given, and follows the browser back through
+    /// Settle's redirects until it leaves Settle; returns that last address.
+    pub async fn answer_hosted_page(
+        &self,
+        page_url: &str,
+        button: &str,
+        card: Option<&str>,
+    ) -> Result<String> {
+        let html = self.client.get(page_url).send().await?.text().await?;
+        let form = html_forms(&html)
+            .into_iter()
+            .find(|f| f.action.contains("/pay/"))
+            .context("the hosted page's form")?;
+        let mut fields = form.submission(button)?;
+        if let Some(card) = card {
+            for (name, value) in &mut fields {
+                if name == "card_number" {
+                    *value = card.to_owned();
+                }
+            }
+        }
+        let answered = self.client.post(&form.action).form(&fields).send().await?;
+        self.follow_from(crate::support::location(&answered)).await
+    }
+
+    /// Follows redirects (without a body) from `location` while they stay on this server, and
+    /// returns the first address elsewhere (or the last one here).
+    pub async fn follow_from(&self, mut location: String) -> Result<String> {
+        for _ in 0..10 {
+            let here = if location.starts_with('/') { self.url(&location) } else { location.clone() };
+            if !here.starts_with(&self.base) {
+                return Ok(location);
+            }
+            let response = self.client.get(&here).send().await?;
+            if !response.status().is_redirection() {
+                return Ok(location);
+            }
+            location = crate::support::location(&response);
+        }
+        anyhow::bail!("more than 10 redirects, last {location}")
+    }
 }
