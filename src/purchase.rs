@@ -487,6 +487,12 @@ impl Purchase {
         Self::lock(tx, id, "status IN ('open', 'quote')").await
     }
 
+    /// Locks the purchase's row for the rest of `tx`, whatever its status: a payment about to
+    /// succeed takes it before it touches its own row, in the order a new attempt takes them.
+    pub(crate) async fn hold(tx: &mut Tx, id: &PurchaseId) -> Result<()> {
+        Self::lock(tx, id, "TRUE").await.map(|_| ())
+    }
+
     /// Locks the purchase's row for the rest of `tx` if it matches `condition`.
     async fn lock(tx: &mut Tx, id: &PurchaseId, condition: &str) -> Result<bool> {
         // A no-op update takes the row lock on PostgreSQL; SQLite's transactions hold the

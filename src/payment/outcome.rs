@@ -77,6 +77,11 @@ impl Orchestrator {
             Decision::Stray => return self.stray_charge(payment, &result, cause).await,
         };
         let mut tx = self.db.begin().await?;
+        if matches!(result.status, GatewayStatus::Succeeded) {
+            // The purchase before the payment's row (see `transition::apply`): a new attempt
+            // holds the purchase while its insert waits on this payment's row.
+            crate::purchase::Purchase::hold(&mut tx, &payment.purchase_id).await?;
+        }
         if payment.gateway_reference.is_none() {
             Payment::learn_gateway_reference(&mut tx, payment, &result.gateway_reference).await?;
         }

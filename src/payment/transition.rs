@@ -160,6 +160,12 @@ pub async fn apply(
         }
         _ => None,
     };
+    if to == PaymentState::PaymentSuccess {
+        // Purchase first, then payment: the order a new attempt takes them in (it holds the
+        // purchase, then inserts a payment, whose unique check waits for this row). The other
+        // order deadlocks on PostgreSQL when a submit races the success of the attempt before.
+        crate::purchase::Purchase::hold(tx, &payment.purchase_id).await?;
+    }
     let sql = "UPDATE payments SET state = $3, updated_at = $4, settle_by = $5, three_ds = $6,
                    reconcile_attempts = 0,
                    gateway_reference = COALESCE($7, gateway_reference),

@@ -74,7 +74,8 @@ impl TestApp {
     /// returns the first address elsewhere (or the last one here).
     pub async fn follow_from(&self, mut location: String) -> Result<String> {
         for _ in 0..10 {
-            let here = if location.starts_with('/') { self.url(&location) } else { location.clone() };
+            let here =
+                if location.starts_with('/') { self.url(&location) } else { location.clone() };
             if !here.starts_with(&self.base) {
                 return Ok(location);
             }
