@@ -160,6 +160,15 @@ fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
             format!("/active-payment-medium-for-service?serviceId={ISP_SERVICE_ID}"),
             None,
         ),
+        (
+            Method::POST,
+            "/purchases/submit-for-collection".into(),
+            Some(json!({
+                "service_id": ISP_SERVICE_ID, "medium_id": o.card_method,
+                "purchase_id": o.isp_purchase, "process_immediate_purchase": true,
+                "success_url": null, "failure_url": null
+            })),
+        ),
     ]
 }
 

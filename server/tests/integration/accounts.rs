@@ -203,7 +203,7 @@ pub async fn pages_and_server_functions_enforce_roles(app: TestApp) -> Result<()
         .json()
         .await?;
     ensure(
-        counts["customers"] == 1 && counts["open_purchases"] == 3,
+        counts["customers"] == 1 && counts["open_purchases"] == 4,
         format!("admin overview {counts}"),
     )?;
     ensure(admin.get("/account").await?.status() == 403, "admins get 403 on customer pages")?;
