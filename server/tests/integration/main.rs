@@ -25,6 +25,7 @@ mod seed_000_checkout;
 mod seed_001_invoices;
 mod seed_002_orders;
 mod seed_003_card_payments;
+mod seed_004_buy_now;
 mod seed_004_pay_now;
 mod support;
 mod webhooks;
@@ -135,6 +136,11 @@ fn main() {
             seed_004_pay_now::valid_mediums_end_with_add_new_payment_method,
             seed_004_pay_now::details_and_actions_of_a_service_in_arrears,
             seed_004_pay_now::active_medium_and_purchase_sources,
+            seed_004_buy_now::can_buy_info_offers_the_scheme_once_nothing_is_owed,
+            seed_004_buy_now::three_seven_day_bundles_are_quoted_then_paid_for_21_days,
+            seed_004_buy_now::months_ahead_are_priced_by_settle_and_wrong_figures_refused,
+            seed_004_buy_now::buying_is_refused_when_not_allowed,
+            seed_004_buy_now::scheme_config_and_default_provider,
             seed_000_checkout::gateways_are_listed_per_policy,
             seed_000_checkout::initiate_payment_required_redirects_to_the_hosted_page,
             seed_000_checkout::no_payment_required_when_nothing_is_owed,

@@ -1,11 +1,15 @@
-//! Seed 004's pay-now calls (the purchase-order and payment services, bearer token), the
-//! read-only part: a customer's mediums, a service's details and actions, its active medium and
-//! the off-system purchase sources. The rules (who sees what, which mediums are valid, what must
-//! be paid) live in `settle::service_standing` and `settle::access`; `wire` holds the shapes.
+//! Seed 004's pay-now calls (the purchase-order and payment services, bearer token): a
+//! customer's mediums, a service's details and actions, its active medium, the off-system
+//! purchase sources, buy now ([`buy_now`]) and the configuration calls ([`config`]). The rules
+//! (who sees what, which mediums are valid, what must be paid, what may be bought) live in
+//! `settle::service_standing`, `settle::checkout::buy_now`, `settle::billing` and
+//! `settle::access`; `wire` holds the shapes.
 //!
 //! Errors are problem details like the document's 401 example: each carries the RFC section its
 //! status comes from as `type` and the request's path as `instance`.
 
+pub mod buy_now;
+pub mod config;
 pub mod wire;
 
 use axum::Json;
@@ -14,7 +18,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use settle::purchase_source::PurchaseSource;
 use settle::service_standing;
 
@@ -22,11 +26,11 @@ use self::wire::{
     DetailsAndActions, MediumItem, MediumView, ServiceQuery, SourceItem, SourcesQuery, UserQuery,
 };
 use crate::api::bearer::ApiCaller;
-use crate::api::routes::{GET, GET_POST, Guard, Routes};
+use crate::api::routes::{GET, GET_POST, Guard, POST, Routes};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Seed 004's read-only routes.
+/// Seed 004's routes.
 pub fn routes() -> Routes {
     let problems = |handler: MethodRouter<AppState>| handler.layer(from_fn(problem_details));
     Routes::new()
@@ -49,6 +53,15 @@ pub fn routes() -> Routes {
             "/purchases/sources",
             problems(get(purchase_sources).post(purchase_sources)),
         )
+        .add_both(Guard::Bearer, POST, "/purchases/buy-now", problems(post(buy_now::buy_now)))
+        .add_both(
+            Guard::Bearer,
+            GET,
+            "/configurations/billingScheme/Product/{product_id}",
+            problems(get(config::billing_scheme)),
+        )
+        .add_both(Guard::Bearer, GET, "/config", problems(get(config::rules)))
+        .add_both(Guard::Bearer, GET, "/default", problems(get(config::default_provider)))
 }
 
 /// A required query parameter, or a 400 naming it.
