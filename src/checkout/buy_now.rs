@@ -279,13 +279,13 @@ fn disagreements(
     );
     let mut errors = Vec::new();
     let mut check = |field: &str, sent: Option<Decimal>, settle: Money, why: &str| {
-        if let Some(sent) = sent {
-            if !same_cents(sent, settle) {
-                errors.push(FieldError::new(
-                    field,
-                    format!("{field} {sent} disagrees with the price: {why}"),
-                ));
-            }
+        if let Some(sent) = sent
+            && !same_cents(sent, settle)
+        {
+            errors.push(FieldError::new(
+                field,
+                format!("{field} {sent} disagrees with the price: {why}"),
+            ));
         }
     };
     check("total_amount", asked.total_amount, amounts.gross(), &cost);
