@@ -250,6 +250,22 @@ pub async fn payment_method(
     }
 }
 
+/// A product (its billing scheme), if the viewer may see it: a merchant's own products, and
+/// to a customer those of the merchant whose client they came through; staff see all.
+pub async fn product(db: &Db, viewer: &Viewer, id: &str) -> Result<crate::product::Product> {
+    use crate::product::{Product, ProductId};
+    let id = id.trim();
+    let mut found = Product::find(db, &ProductId::from_string(id)).await?;
+    if found.is_none() && id != id.to_lowercase() {
+        found = Product::find(db, &ProductId::from_string(id.to_lowercase())).await?;
+    }
+    let visible = |p: &Product| match viewer {
+        Viewer::Staff => true,
+        _ => viewer.merchant().is_some_and(|m| p.merchant_id.as_ref() == Some(m)),
+    };
+    found.filter(visible).ok_or(Error::NotFound("product"))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;

@@ -71,6 +71,21 @@ pub const ADD_NEW_METHOD_ID: &str = "aa8b416b-a7d9-4bc0-af81-041722e11ad4";
 /// The demo ISP service paid with a new card through the hosted checkout (the id seed 004's
 /// "Add new payment method" example uses): in arrears, no active medium.
 pub const NEW_CARD_SERVICE_ID: &str = "B687E259-FF63-4FAD-81B8-DFDF4CB726AC";
+/// `FIBRE-20-10`'s monthly option, "Monthly Recurring 20/10" (the `product_price_id` of seed
+/// 004's arrears line).
+pub const FIBRE_MONTHLY_PRICE_ID: &str = "41d48ce6-753e-4678-96b2-7f2f08fee202";
+/// `FIBRE-20-10`'s per-day option (10.99 a day excl. tax), which prices seed 004's 79 days.
+pub const FIBRE_DAILY_PRICE_ID: &str = "7c1e4f0a-2b8d-4c55-9a51-0d6f3e2b1a10";
+/// `LTE-DAY`'s "7 Day bundle" (the id seed 004's buy-now example sends).
+pub const LTE_7_DAY_PRICE_ID: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+/// `LTE-DAY`'s "30 Day bundle".
+pub const LTE_30_DAY_PRICE_ID: &str = "b2f1c7de-4a8e-4f3b-9c2d-30d0a7e5c030";
+/// The demo customer's paid-up LTE day-bundle service with auto-recharge.
+pub const LTE_SERVICE_ID: &str = "5d1b9a7e-3c42-4e8f-b6a1-7e2c9d4f0b15";
+/// The demo customer's paid-up fibre service, for buying months ahead (seed 004's id).
+pub const FIBRE_PAID_UP_SERVICE_ID: &str = "2afddac4-dfd8-40e6-ba4c-250b4926a4a8";
+/// The saved, tokenized card both paid-up services collect with (seed 004's buy-now medium).
+pub const RECHARGE_CARD_ID: &str = "fcffc5e9-052a-47b0-b41d-0ef647a84e08";
 
 /// The demo customer (Thandi, `CUST-0001` at the demo merchant).
 pub async fn customer(db: &Db) -> Result<Customer> {
@@ -417,6 +432,8 @@ pub async fn load(db: &Db) -> Result<()> {
     )
     .await?;
     orders(db, &merchant, &thandi).await?;
+    // After seed 002's methods, so theirs keep the numbers the README gives.
+    buy_now(db, &merchant, &thandi).await?;
     Ok(())
 }
 
@@ -519,6 +536,94 @@ async fn orders(db: &Db, merchant: &Merchant, customer: &Customer) -> Result<()>
     if numbers != (Some(ORDER_CARD_METHOD), Some(ORDER_BANK_METHOD)) {
         // The README lists these numbers: a demo that numbers them otherwise must say so.
         tracing::warn!(?numbers, "the demo's order payment methods are not numbered as documented");
+    }
+    Ok(())
+}
+
+/// Seed 004's buy now: the billing schemes of `FIBRE-20-10` (months ahead) and `LTE-DAY` (day
+/// bundles), the merchant's default providers, and two paid-up services of the demo customer
+/// collected with a saved card: an LTE day-bundle service with auto-recharge whose bundle runs
+/// out in three days, and a fibre service paid for the next twenty days.
+async fn buy_now(db: &Db, merchant: &Merchant, customer: &Customer) -> Result<()> {
+    use crate::billing::scheme::{BillingScheme, ProductPrice, ProductPriceId, SchemeSettings};
+    let product = |code: &'static str| async move {
+        Product::find_for_merchant(db, &merchant.id, code).await?.ok_or(Error::NotFound("product"))
+    };
+    let fibre = product("FIBRE-20-10").await?;
+    let lte = product("LTE-DAY").await?;
+    let zar = Currency::parse("ZAR")?;
+    let option = |id: &str, line_type, description: &str, price: &str, per, max| {
+        Ok::<_, Error>(ProductPrice {
+            id: ProductPriceId::from_string(id),
+            line_type,
+            description: description.into(),
+            unit_price: Money::parse_decimal(price, zar)?,
+            period_per_quantity: per,
+            min_quantity: 1,
+            max_quantity: max,
+        })
+    };
+    let fibre_options = [
+        option(
+            FIBRE_MONTHLY_PRICE_ID,
+            LineType::Monthly,
+            "Monthly Recurring 20/10",
+            "329.70",
+            1,
+            12,
+        )?,
+        option(FIBRE_DAILY_PRICE_ID, LineType::Day, "Monthly Recurring 20/10", "10.99", 1, 365)?,
+    ];
+    for o in &fibre_options {
+        BillingScheme::add_price(db, &fibre, o).await?;
+    }
+    let lte_options = [
+        option(LTE_7_DAY_PRICE_ID, LineType::Day, "7 Day bundle", "10.00", 7, 10)?,
+        option(LTE_30_DAY_PRICE_ID, LineType::Day, "30 Day bundle", "35.00", 30, 10)?,
+    ];
+    for o in &lte_options {
+        BillingScheme::add_price(db, &lte, o).await?;
+    }
+    let settings = SchemeSettings {
+        recharge_days_before: 2,
+        months_ahead_limit: 12,
+        accepts_immediate_payments: true,
+    };
+    BillingScheme::set_settings(db, &fibre.id, settings).await?;
+    BillingScheme::set_settings(db, &lte.id, settings).await?;
+    crate::billing::config::set_default_provider(db, &merchant.id, MethodKind::Card, "peach-zar")
+        .await?;
+    crate::billing::config::set_default_provider(
+        db,
+        &merchant.id,
+        MethodKind::BankAccount,
+        "sepa-eur",
+    )
+    .await?;
+
+    // A card tokenized at sign-up (the sandbox reads `demo-…-1111` as a Visa ending 1111).
+    let mut card = PaymentMethod::new(Some(customer.id.clone()), MethodKind::Card, "test 1111");
+    card.id = crate::payment_method::PaymentMethodId::from_string(RECHARGE_CARD_ID);
+    card.card_brand = Some("Visa".into());
+    card.card_last4 = Some("1111".into());
+    card.card_expiry = Some("1229".into());
+    card.gateway_id = Some("peach-zar".into());
+    card.gateway_token = Some("demo-peach-token-1111".into());
+    card.verified = true;
+    card.insert(db).await?;
+
+    let now = Utc::now();
+    for (reference, product, start, end) in [
+        (LTE_SERVICE_ID, &lte, now - Duration::days(4), now + Duration::days(3)),
+        (FIBRE_PAID_UP_SERVICE_ID, &fibre, now - Duration::days(10), now + Duration::days(20)),
+    ] {
+        let mut service =
+            Service::new(reference, product, customer.id.clone(), "Active", BillingStatus::PaidUp);
+        service.active_payment_method_id = Some(card.id.clone());
+        service.period_start = Some(start);
+        service.period_end = Some(end);
+        service.details = details(json!({ "collector_id": DEMO_COLLECTOR_ID }))?;
+        service.insert(db).await?;
     }
     Ok(())
 }

@@ -218,6 +218,14 @@ impl Product {
         row.map(Product::try_from).transpose()
     }
 
+    /// The merchant's products, by code (few per merchant: the scan is bounded by them).
+    pub async fn of_merchant(db: &Db, merchant: &MerchantId) -> Result<Vec<Product>> {
+        let sql = format!("{SELECT_PRODUCT} WHERE merchant_id = $1 ORDER BY code");
+        let rows: Vec<ProductRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(merchant).fetch_all(pool).await)?;
+        rows.into_iter().map(Product::try_from).collect()
+    }
+
     /// Sets whether the merchant sets each purchase's amount (see [`Product::merchant_sets_amount`]).
     pub async fn set_merchant_sets_amount(db: &Db, id: &ProductId, yes: bool) -> Result<()> {
         let sql = "UPDATE products SET merchant_sets_amount = $2 WHERE id = $1";

@@ -1,8 +1,10 @@
 //! Where a customer's service stands and what may be done about it: the mediums its customer
-//! may pay with, the purchase that must be paid now, and whether a payment for it is in flight.
+//! may pay with, the purchase that must be paid now, whether a payment for it is in flight,
+//! and what may be bought ahead once nothing is owed.
 //! Pages and APIs that show a service's "pay now" state read it from here.
 
 use crate::access::{self, Viewer};
+use crate::billing::scheme::{BillingScheme, BuyOptions};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::payment::Payment;
@@ -24,6 +26,9 @@ pub struct Standing {
     pub must_pay: Option<Purchase>,
     /// Whether a payment for `must_pay` has started and has no final answer yet.
     pub last_purchase_is_pending: bool,
+    /// What the customer may buy now (day bundles, months ahead): `None` while something must
+    /// be paid, or when the service can't buy.
+    pub can_buy: Option<BuyOptions>,
 }
 
 /// The standing of the service with this id, if the viewer may see it.
@@ -38,7 +43,14 @@ pub async fn of_service(db: &Db, viewer: &Viewer, service_id: &str) -> Result<St
         Some(p) => !Payment::open_for_purchase(db, &p.id).await?.is_empty(),
         None => false,
     };
-    Ok(Standing { service, product, mediums, must_pay, last_purchase_is_pending })
+    let can_buy = match must_pay {
+        Some(_) => None,
+        None => BillingScheme::of_product(db, product.clone())
+            .await?
+            .buy_options(&service, chrono::Utc::now())
+            .ok(),
+    };
+    Ok(Standing { service, product, mediums, must_pay, last_purchase_is_pending, can_buy })
 }
 
 /// The mediums a customer (by id) may pay with now, if the viewer may see the customer: their

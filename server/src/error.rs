@@ -54,6 +54,12 @@ impl ApiError {
         self
     }
 
+    /// The same error with another sentence for the client (a refusal that says what to fix).
+    pub fn with_detail(mut self, detail: impl Into<String>) -> ApiError {
+        self.detail = detail.into();
+        self
+    }
+
     /// 401 with a reason.
     pub fn unauthorized(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, detail)

@@ -2,9 +2,11 @@
 //! with lines — and the rules for them. Settle's merchant API, seed 001's invoices and seed
 //! 002's orders all call these use cases; none prices, deduplicates or cancels on its own.
 
+pub mod config;
 mod customers;
 mod pricing;
 mod purchases;
+pub mod scheme;
 mod services;
 pub mod totals;
 

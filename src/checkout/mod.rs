@@ -10,6 +10,7 @@
 //! client's way back ([`ReturnTo`]) carries over to the purchase's later attempts.
 
 pub mod booking;
+pub mod buy_now;
 pub mod card;
 pub mod collection;
 pub mod hosted;

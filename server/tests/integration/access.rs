@@ -169,6 +169,14 @@ fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
                 "success_url": null, "failure_url": null
             })),
         ),
+        (
+            Method::POST,
+            "/purchases/buy-now".into(),
+            Some(json!({
+                "service_id": ISP_SERVICE_ID,
+                "purchase_lines": [{ "purchase_line_type_id": 2, "quantity": 1, "period_contribution_per_quantity": 1 }]
+            })),
+        ),
     ]
 }
 
@@ -209,6 +217,14 @@ const NAMES_NOTHING: &[(&str, &str)] = &[
         "/purchases/sources",
         "lists a collector's channel names (Cash, EFT, …), no customer's object",
     ),
+    // Seed 004's configuration: an operator's products, read by its customers too; another
+    // merchant finds none of them (seed_004_buy_now).
+    (
+        "/configurations/billingScheme/Product/{product_id}",
+        "a merchant's product scheme, no customer's object; another merchant gets 404",
+    ),
+    ("/config", "the calling merchant's own rules"),
+    ("/default", "the calling merchant's own default providers"),
 ];
 
 /// Whether a concrete request path is an instance of a route's path template.

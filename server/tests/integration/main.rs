@@ -26,6 +26,7 @@ mod seed_001_invoices;
 mod seed_002_orders;
 mod seed_003_card_payments;
 mod seed_004_collection;
+mod seed_004_buy_now;
 mod seed_004_pay_now;
 mod support;
 mod webhooks;
@@ -146,6 +147,11 @@ fn main() {
             seed_004_collection::a_double_submit_charges_once,
             seed_004_collection::later_collection_keeps_a_card_as_the_active_medium,
             seed_004_collection::someone_elses_service_or_purchase_is_not_found,
+            seed_004_buy_now::can_buy_info_offers_the_scheme_once_nothing_is_owed,
+            seed_004_buy_now::three_seven_day_bundles_are_quoted_then_paid_for_21_days,
+            seed_004_buy_now::months_ahead_are_priced_by_settle_and_wrong_figures_refused,
+            seed_004_buy_now::buying_is_refused_when_not_allowed,
+            seed_004_buy_now::scheme_config_and_default_provider,
             seed_000_checkout::gateways_are_listed_per_policy,
             seed_000_checkout::initiate_payment_required_redirects_to_the_hosted_page,
             seed_000_checkout::no_payment_required_when_nothing_is_owed,

@@ -1,13 +1,17 @@
 //! Seed 004's pay-now calls (the purchase-order and payment services, bearer token): a
 //! customer's mediums, a service's details and actions, its active medium, the off-system
-//! purchase sources, and paying (`collection`: submit for collection and the gateway's way
-//! back). The rules (who sees what, which mediums are valid, what must
-//! be paid) live in `settle::service_standing` and `settle::access`; `wire` holds the shapes.
+//! purchase sources, paying ([`collection`]: submit for collection and the gateway's way back),
+//! buy now ([`buy_now`]) and the configuration calls ([`config`]). The rules (who sees what,
+//! which mediums are valid, what must be paid, what may be bought) live in
+//! `settle::service_standing`, `settle::checkout`, `settle::billing` and `settle::access`;
+//! `wire` holds the shapes.
 //!
 //! Errors are problem details like the document's 401 example: each carries the RFC section its
 //! status comes from as `type` and the request's path as `instance`.
 
 pub mod collection;
+pub mod buy_now;
+pub mod config;
 pub mod wire;
 
 use axum::Json;
@@ -64,6 +68,15 @@ pub fn routes() -> Routes {
             "/peach-redirect/{collector_id}",
             get(collection::peach_redirect).post(collection::peach_redirect),
         )
+        .add_both(Guard::Bearer, POST, "/purchases/buy-now", problems(post(buy_now::buy_now)))
+        .add_both(
+            Guard::Bearer,
+            GET,
+            "/configurations/billingScheme/Product/{product_id}",
+            problems(get(config::billing_scheme)),
+        )
+        .add_both(Guard::Bearer, GET, "/config", problems(get(config::rules)))
+        .add_both(Guard::Bearer, GET, "/default", problems(get(config::default_provider)))
 }
 
 /// A required query parameter, or a 400 naming it.

@@ -1,0 +1,55 @@
+//! Seed 004's configuration calls: a product's billing scheme, the operator's rules (the
+//! operator is the merchant of the bearer token) and the default provider per medium type. The
+//! rules live in `settle::billing::config`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use settle::billing::config;
+use settle::payment_method::MethodKind;
+
+use super::wire::{ConfigQuery, DefaultProvider, DefaultQuery, RulesView, SchemeView};
+use crate::api::bearer::ApiCaller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `GET /configurations/billingScheme/Product/{productId}`.
+pub async fn billing_scheme(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(product_id): Path<String>,
+) -> Result<Json<SchemeView>, ApiError> {
+    let scheme = config::product_scheme(&state.db, &caller.viewer, &product_id).await?;
+    Ok(Json(SchemeView::from(&scheme)))
+}
+
+/// `GET /config[?productId=]`: the operator's rules.
+pub async fn rules(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<ConfigQuery>,
+) -> Result<Json<RulesView>, ApiError> {
+    let rules =
+        config::operator_rules(&state.db, &caller.viewer, query.product_id.as_deref()).await?;
+    Ok(Json(RulesView::from(&rules)))
+}
+
+/// `GET /default?mediumType=1|2`: the default provider for bank accounts (1) or cards (2).
+pub async fn default_provider(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<DefaultQuery>,
+) -> Result<Json<DefaultProvider>, ApiError> {
+    let (kind, id) = match query.medium_type.as_deref().map(str::trim) {
+        Some("1") => (MethodKind::BankAccount, 1),
+        Some("2") => (MethodKind::Card, 2),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "mediumType is 1 (bank account) or 2 (credit card).",
+            ));
+        }
+    };
+    let gateway = config::default_provider(&state.db, &caller.viewer, kind).await?;
+    Ok(Json(DefaultProvider::new(&gateway, kind, id)))
+}
