@@ -24,7 +24,15 @@ pub struct Standing {
     pub must_pay: Option<Purchase>,
     /// Whether a payment for `must_pay` has started and has no final answer yet.
     pub last_purchase_is_pending: bool,
+    /// Whether the card future purchases are collected with must be updated: the service's
+    /// active medium is a card that expired, or that an auto-recharge could not be collected
+    /// with (see [`card_needs_update`]).
+    pub card_needs_update: bool,
 }
+
+/// The words pages show when [`Standing::card_needs_update`] is set.
+pub const CARD_NEEDS_UPDATE: &str =
+    "Your card has expired or was declined: update your card so the next recharge can be collected.";
 
 /// The standing of the service with this id, if the viewer may see it.
 pub async fn of_service(db: &Db, viewer: &Viewer, service_id: &str) -> Result<Standing> {
@@ -38,7 +46,18 @@ pub async fn of_service(db: &Db, viewer: &Viewer, service_id: &str) -> Result<St
         Some(p) => !Payment::open_for_purchase(db, &p.id).await?.is_empty(),
         None => false,
     };
-    Ok(Standing { service, product, mediums, must_pay, last_purchase_is_pending })
+    let card_needs_update = card_needs_update(db, &service).await?;
+    Ok(Standing { service, product, mediums, must_pay, last_purchase_is_pending, card_needs_update })
+}
+
+/// The rule for "update your card": the service's active medium is a card that is no longer
+/// valid (marked expired after a failed auto-recharge, or refused) or whose expiry has passed.
+pub async fn card_needs_update(db: &Db, service: &Service) -> Result<bool> {
+    let Some(id) = &service.active_payment_method_id else { return Ok(false) };
+    let Some(method) = PaymentMethod::find(db, id).await? else { return Ok(false) };
+    Ok(method.kind == MethodKind::Card
+        && (method.status != MethodStatus::Valid
+            || method.card_expired_at(chrono::Utc::now().date_naive())))
 }
 
 /// The mediums a customer (by id) may pay with now, if the viewer may see the customer: their

@@ -2,6 +2,9 @@
 //! with lines — and the rules for them. Settle's merchant API, seed 001's invoices and seed
 //! 002's orders all call these use cases; none prices, deduplicates or cancels on its own.
 
+pub mod auto_recharge;
+pub mod card_update;
+pub mod collection_day;
 mod customers;
 mod pricing;
 mod purchases;

@@ -6,6 +6,7 @@
 //! Errors are problem details like the document's 401 example: each carries the RFC section its
 //! status comes from as `type` and the request's path as `instance`.
 
+pub mod card_update;
 pub mod wire;
 
 use axum::Json;
@@ -49,6 +50,13 @@ pub fn routes() -> Routes {
             "/purchases/sources",
             problems(get(purchase_sources).post(purchase_sources)),
         )
+        .add_both(
+            Guard::Bearer,
+            GET,
+            "/payfast-payments/card-medium-update/{medium_detail_id}",
+            problems(get(card_update::card_medium_update)),
+        )
+        .add(Guard::Public, GET, card_update::RETURN_PATH, get(card_update::card_update_return))
 }
 
 /// A required query parameter, or a 400 naming it.

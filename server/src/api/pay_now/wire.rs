@@ -307,3 +307,10 @@ pub struct SourcesQuery {
     #[serde(rename = "offSystem")]
     pub off_system: Option<String>,
 }
+
+/// `GET /payfast-payments/card-medium-update/{mediumDetailId}`: the gateway's card-update page.
+#[derive(Serialize)]
+pub struct CardUpdateUrl {
+    /// Where to send the customer (add `?return={returnUrl}`).
+    pub pay_fast_url: String,
+}
