@@ -25,6 +25,7 @@ mod seed_000_checkout;
 mod seed_001_invoices;
 mod seed_002_orders;
 mod seed_003_card_payments;
+mod seed_004_billing_jobs;
 mod seed_004_pay_now;
 mod support;
 mod webhooks;
@@ -135,6 +136,12 @@ fn main() {
             seed_004_pay_now::valid_mediums_end_with_add_new_payment_method,
             seed_004_pay_now::details_and_actions_of_a_service_in_arrears,
             seed_004_pay_now::active_medium_and_purchase_sources,
+            seed_004_billing_jobs::card_update_replaces_the_token_through_the_gateways_page,
+            seed_004_billing_jobs::collection_day_raises_and_collects_the_month_once,
+            seed_004_billing_jobs::a_declined_collection_leaves_the_service_in_arrears,
+            seed_004_billing_jobs::concurrent_collection_runs_charge_once,
+            seed_004_billing_jobs::auto_recharge_raises_the_next_bundle_and_collects_it_once,
+            seed_004_billing_jobs::an_expired_card_asks_for_an_update_and_charges_nothing,
             seed_000_checkout::gateways_are_listed_per_policy,
             seed_000_checkout::initiate_payment_required_redirects_to_the_hosted_page,
             seed_000_checkout::no_payment_required_when_nothing_is_owed,
