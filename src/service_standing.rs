@@ -31,8 +31,7 @@ pub struct Standing {
 }
 
 /// The words pages show when [`Standing::card_needs_update`] is set.
-pub const CARD_NEEDS_UPDATE: &str =
-    "Your card has expired or was declined: update your card so the next recharge can be collected.";
+pub const CARD_NEEDS_UPDATE: &str = "Your card has expired or was declined: update your card so the next recharge can be collected.";
 
 /// The standing of the service with this id, if the viewer may see it.
 pub async fn of_service(db: &Db, viewer: &Viewer, service_id: &str) -> Result<Standing> {
@@ -47,7 +46,14 @@ pub async fn of_service(db: &Db, viewer: &Viewer, service_id: &str) -> Result<St
         None => false,
     };
     let card_needs_update = card_needs_update(db, &service).await?;
-    Ok(Standing { service, product, mediums, must_pay, last_purchase_is_pending, card_needs_update })
+    Ok(Standing {
+        service,
+        product,
+        mediums,
+        must_pay,
+        last_purchase_is_pending,
+        card_needs_update,
+    })
 }
 
 /// The rule for "update your card": the service's active medium is a card that is no longer

@@ -200,7 +200,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db.migrate().await?;
             let payments = crate::orchestrator(&config, &db).await?;
             let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-            let report = settle::billing::collection_day::run_collection_day(&payments, date).await?;
+            let report =
+                settle::billing::collection_day::run_collection_day(&payments, date).await?;
             println!("collection day {date}: {}", serde_json::to_string(&report)?);
             Ok(())
         }

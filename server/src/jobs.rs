@@ -119,7 +119,10 @@ pub fn spawn_runner(
             let worker = format!("{}-{}-{n}", hostname(), uuid::Uuid::new_v4().simple());
             let runner = Runner::new(db.clone(), worker)
                 .handle(settle::billing::auto_recharge::RECHARGE_JOB, Arc::clone(&recharge))
-                .handle(settle::billing::collection_day::COLLECTION_DAY_JOB, Arc::clone(&collection_day));
+                .handle(
+                    settle::billing::collection_day::COLLECTION_DAY_JOB,
+                    Arc::clone(&collection_day),
+                );
             // The collection day runs once per window between all instances (dedupe key); a
             // day's second run charges no one twice, and picks up services added since.
             let runner = if collection_every.is_zero() {

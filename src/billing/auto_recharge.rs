@@ -123,8 +123,13 @@ pub(crate) async fn schedule_next(
     let service = Service::find_in(tx, &scheme.service_id).await?;
     let lead = RECHARGE_LEAD.min((period_end - period_start) / 2);
     let due = (period_end - lead).max(Utc::now());
-    let mut next =
-        Purchase::new(&service, String::new(), PurchaseStatus::Quote, due, Purchase::price_lines(lines)?)?;
+    let mut next = Purchase::new(
+        &service,
+        String::new(),
+        PurchaseStatus::Quote,
+        due,
+        Purchase::price_lines(lines)?,
+    )?;
     let period = format!("recharge:{fulfilled}");
     if !next.insert_for_period(tx, &scheme.code, &period).await? {
         return Ok(None);

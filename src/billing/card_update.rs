@@ -101,9 +101,11 @@ pub async fn start(
         ));
     };
     let id = CardUpdateId::generate();
-    let return_url =
-        crate::connector::http::endpoint(&payments.urls().public_url, &return_path.replace("{id}", id.as_str()))
-            .ok_or_else(|| Error::Internal(format!("public_url cannot take {return_path}")))?;
+    let return_url = crate::connector::http::endpoint(
+        &payments.urls().public_url,
+        &return_path.replace("{id}", id.as_str()),
+    )
+    .ok_or_else(|| Error::Internal(format!("public_url cannot take {return_path}")))?;
     let session = payments
         .connector(gateway)?
         .start_card_update(&CardUpdateRequest {
@@ -165,7 +167,9 @@ pub async fn finish(payments: &Orchestrator, id: &CardUpdateId) -> Result<CardUp
         .connector(&update.gateway_id)?
         .card_update_status(&update.gateway_reference)
         .await
-        .map_err(|e| Error::Internal(format!("asking {} about a card update: {e}", update.gateway_id)))?;
+        .map_err(|e| {
+            Error::Internal(format!("asking {} about a card update: {e}", update.gateway_id))
+        })?;
     let (status, card) = match answer {
         CardUpdateStatus::Pending => return Ok(update),
         CardUpdateStatus::Succeeded(card) => (UpdateStatus::Succeeded, Some(card)),
@@ -196,7 +200,11 @@ pub async fn finish(payments: &Orchestrator, id: &CardUpdateId) -> Result<CardUp
 
 /// Where the customer goes after an update: the client's `return` URL if its origin is
 /// registered for the merchant of the medium's customer, else Settle's account page.
-pub async fn way_back(db: &crate::Db, update: &CardUpdate, requested: Option<&str>) -> Result<String> {
+pub async fn way_back(
+    db: &crate::Db,
+    update: &CardUpdate,
+    requested: Option<&str>,
+) -> Result<String> {
     let Some(requested) = requested.map(str::trim).filter(|r| !r.is_empty()) else {
         return Ok(ACCOUNT_PAGE.to_owned());
     };

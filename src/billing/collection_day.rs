@@ -83,7 +83,10 @@ fn due_days(date: NaiveDate) -> (i64, i64) {
 
 /// Runs the collection day `date` (UTC): raises and collects the month's purchase of every
 /// recurring-monthly service whose product is collected that day. The job and the CLI call this.
-pub async fn run_collection_day(payments: &Orchestrator, date: NaiveDate) -> Result<CollectionReport> {
+pub async fn run_collection_day(
+    payments: &Orchestrator,
+    date: NaiveDate,
+) -> Result<CollectionReport> {
     let db = payments.db();
     let (from, to) = due_days(date);
     let mut report = CollectionReport::default();
@@ -228,7 +231,10 @@ async fn raise_month(
 
 /// The medium a job may collect from without the customer: the service's active medium, if it
 /// is a valid card or bank account a gateway holds a token for.
-pub(crate) async fn collectable_medium(db: &Db, service: &Service) -> Result<Option<PaymentMethod>> {
+pub(crate) async fn collectable_medium(
+    db: &Db,
+    service: &Service,
+) -> Result<Option<PaymentMethod>> {
     let Some(id) = &service.active_payment_method_id else { return Ok(None) };
     let method = PaymentMethod::find(db, id).await?;
     Ok(method.filter(|m| {

@@ -30,8 +30,9 @@ use crate::connector::http::send_json;
 use crate::connector::listing::{self, Filter};
 use crate::connector::signature::{self, SignatureError};
 use crate::connector::{
-    CardUpdateRequest, CardUpdateSession, CardUpdateStatus, CheckoutRequest, CheckoutSession, Connector, ConnectorConfig, ConnectorError, GatewayCharge,
-    GatewayResult, GatewayStatus, Notification, TokenCollection,
+    CardUpdateRequest, CardUpdateSession, CardUpdateStatus, CheckoutRequest, CheckoutSession,
+    Connector, ConnectorConfig, ConnectorError, GatewayCharge, GatewayResult, GatewayStatus,
+    Notification, TokenCollection,
 };
 use crate::money::Money;
 
@@ -253,9 +254,8 @@ impl Connector for HostedCheckoutConnector {
         };
         let created = card_update(self.post("card-updates", &body).await?)?;
         let raw_url = created.redirect_url.unwrap_or_default();
-        let redirect_url = Url::parse(&raw_url).map_err(|e| {
-            ConnectorError::BadResponse(format!("redirect_url {raw_url:?}: {e}"))
-        })?;
+        let redirect_url = Url::parse(&raw_url)
+            .map_err(|e| ConnectorError::BadResponse(format!("redirect_url {raw_url:?}: {e}")))?;
         Ok(CardUpdateSession { gateway_reference: created.id, redirect_url })
     }
 
@@ -290,7 +290,9 @@ impl Connector for HostedCheckoutConnector {
             "failed" | "cancelled" => Ok(CardUpdateStatus::Failed {
                 reason: update.failure_reason.unwrap_or_else(|| update.status.clone()),
             }),
-            other => Err(ConnectorError::BadResponse(format!("unknown card update status {other:?}"))),
+            other => {
+                Err(ConnectorError::BadResponse(format!("unknown card update status {other:?}")))
+            }
         }
     }
 

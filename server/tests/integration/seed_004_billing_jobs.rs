@@ -112,7 +112,9 @@ async fn reload(app: &TestApp, service: &Service) -> Result<Service> {
 async fn periods(app: &TestApp, service: &Service, prefix: &str) -> Result<i64> {
     let sql = "SELECT COUNT(*) FROM purchases WHERE service_id = $1 AND billing_period LIKE $2";
     let like = format!("{prefix}%");
-    Ok(settle::with_db!(&app.db, pool => sqlx::query_scalar(sql).bind(&service.id).bind(&like).fetch_one(pool).await)?)
+    Ok(
+        settle::with_db!(&app.db, pool => sqlx::query_scalar(sql).bind(&service.id).bind(&like).fetch_one(pool).await)?,
+    )
 }
 
 pub async fn card_update_replaces_the_token_through_the_gateways_page(app: TestApp) -> Result<()> {
@@ -347,8 +349,9 @@ pub async fn auto_recharge_raises_the_next_bundle_and_collects_it_once(app: Test
     )?;
     // Not owed before it is due.
     let merchant = app.merchant_token().await?;
-    let details =
-        app.get_ok(&merchant, &format!("/services/{}/details-and-actions", service.reference)).await?;
+    let details = app
+        .get_ok(&merchant, &format!("/services/{}/details-and-actions", service.reference))
+        .await?;
     ensure(
         details["must_pay_info"].is_null() && details["billing_status"] == "PaidUp",
         format!("nothing owed yet: {details}"),
@@ -368,14 +371,15 @@ pub async fn auto_recharge_raises_the_next_bundle_and_collects_it_once(app: Test
     let a = tokio::spawn(async move { auto_recharge::collect_recharge(&one, &id_a).await });
     let b = tokio::spawn(async move { auto_recharge::collect_recharge(&two, &id_b).await });
     let (a, b) = (a.await??, b.await??);
-    ensure(
-        [a, b].contains(&RechargeOutcome::Collected),
-        format!("collected once: {a:?} {b:?}"),
-    )?;
-    crate::support::eventually("the recharge is paid", std::time::Duration::from_secs(10), || async {
-        let p = Purchase::find(&app.db, &next.id).await?.context("purchase")?;
-        Ok(p.status == PurchaseStatus::Paid)
-    })
+    ensure([a, b].contains(&RechargeOutcome::Collected), format!("collected once: {a:?} {b:?}"))?;
+    crate::support::eventually(
+        "the recharge is paid",
+        std::time::Duration::from_secs(10),
+        || async {
+            let p = Purchase::find(&app.db, &next.id).await?.context("purchase")?;
+            Ok(p.status == PurchaseStatus::Paid)
+        },
+    )
     .await?;
     ensure(charges(&app, &next.id).await? == 1, "one charge at the sandbox")?;
     let again = auto_recharge::collect_recharge(&app.state.payments, &next.id).await?;
@@ -403,20 +407,14 @@ pub async fn an_expired_card_asks_for_an_update_and_charges_nothing(app: TestApp
     ensure(card.status == MethodStatus::Expired, format!("the card: {card:?}"))?;
     let owed = Purchase::find(&app.db, &next.id).await?.context("the recharge")?;
     ensure(owed.status == PurchaseStatus::Open, "the recharge is owed")?;
-    let standing = settle::service_standing::of_service(
-        &app.db,
-        &Viewer::Staff,
-        &billed.service.reference,
-    )
-    .await?;
+    let standing =
+        settle::service_standing::of_service(&app.db, &Viewer::Staff, &billed.service.reference)
+            .await?;
     ensure(
         standing.card_needs_update
             && standing.service.billing_status == BillingStatus::InArrears
             && standing.must_pay.as_ref().map(|p| &p.id) == Some(&next.id),
         format!("update your card: {standing:?}"),
     )?;
-    ensure(
-        settle::service_standing::CARD_NEEDS_UPDATE.contains("update your card"),
-        "in words",
-    )
+    ensure(settle::service_standing::CARD_NEEDS_UPDATE.contains("update your card"), "in words")
 }

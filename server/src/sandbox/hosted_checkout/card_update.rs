@@ -9,11 +9,11 @@
 //! expiry (MM/YY) in the past is refused on the page.
 
 use axum::Form;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use settle::card::{CardNumber, ExpiryDate};
@@ -173,17 +173,32 @@ pub(super) async fn submit(
                 Ok(n) => n,
                 Err(e) => {
                     let message = format!("The card number {}.", e.message);
-                    return form_page(StatusCode::UNPROCESSABLE_ENTITY, &provider, &update, Some(&form.return_to), Some(&message));
+                    return form_page(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &provider,
+                        &update,
+                        Some(&form.return_to),
+                        Some(&message),
+                    );
                 }
             };
             let expiry = match ExpiryDate::parse(&form.expiry) {
                 Ok(e) if !e.is_expired_at(Utc::now().date_naive()) => e,
                 _ => {
                     let message = "The expiry must be MM/YY and not in the past.";
-                    return form_page(StatusCode::UNPROCESSABLE_ENTITY, &provider, &update, Some(&form.return_to), Some(message));
+                    return form_page(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &provider,
+                        &update,
+                        Some(&form.return_to),
+                        Some(message),
+                    );
                 }
             };
-            let card = SavedCard { brand: number.brand().name().to_owned(), last4: number.last4().to_owned() };
+            let card = SavedCard {
+                brand: number.brand().name().to_owned(),
+                last4: number.last4().to_owned(),
+            };
             if number.expose_digits() == DECLINED_CARD.replace(' ', "") {
                 (Status::Failed, Some("declined by the issuer"), Some(card), None)
             } else {
@@ -191,7 +206,10 @@ pub(super) async fn submit(
             }
         }
         "cancel" => (Status::Cancelled, Some("cancelled by the customer"), None, None),
-        _ => return error(StatusCode::BAD_REQUEST, "action must be update or cancel").into_response(),
+        _ => {
+            return error(StatusCode::BAD_REQUEST, "action must be update or cancel")
+                .into_response();
+        }
     };
     let new_token = match (&card, status) {
         (Some(card), Status::Succeeded) => {
