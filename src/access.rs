@@ -266,6 +266,24 @@ pub async fn product(db: &Db, viewer: &Viewer, id: &str) -> Result<crate::produc
     found.filter(visible).ok_or(Error::NotFound("product"))
 }
 
+/// A payment method by its id (seed 004's `medium_detail_id`), if it belongs to a customer the
+/// viewer may see: a merchant's own customer's, or the customer's own. A global method (no
+/// owner) is answered as it is: anyone may see it.
+pub async fn payment_method_by_id(db: &Db, viewer: &Viewer, id: &str) -> Result<PaymentMethod> {
+    let id = crate::payment_method::PaymentMethodId::from_string(id.trim().to_lowercase());
+    let method = PaymentMethod::find(db, &id).await?.ok_or(Error::NotFound("payment method"))?;
+    let Some(owner) = &method.customer_id else { return Ok(method) };
+    let owner = Customer::find(db, owner).await?;
+    let visible = owner.is_some_and(|c| match viewer {
+        Viewer::Merchant(merchant) => c.merchant_id.as_ref() == Some(merchant),
+        Viewer::Customer { customer, merchant } => {
+            c.id == *customer && merchant.as_ref().is_none_or(|m| c.merchant_id.as_ref() == Some(m))
+        }
+        Viewer::Staff => true,
+    });
+    if visible { Ok(method) } else { Err(Error::NotFound("payment method")) }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;

@@ -281,3 +281,65 @@ pub async fn record_collection(tx: &mut Tx, method: &PaymentMethodId, paid: bool
     with_tx!(tx, conn => sqlx::query(sql).bind(method).execute(conn).await.map(|_| ()))?;
     Ok(())
 }
+
+/// The card facts a gateway reports after a card update: the new token and the card it stands
+/// for (never its number).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplacementCard {
+    /// The gateway's token for the new card.
+    pub token: String,
+    /// Card brand.
+    pub brand: Option<String>,
+    /// Last four digits.
+    pub last4: Option<String>,
+    /// Expiry as MMYY.
+    pub expiry: Option<String>,
+}
+
+impl PaymentMethod {
+    /// Whether this is a card the gateway holds a token for: the only kind a job can charge
+    /// unattended, and the only kind a card update can replace.
+    pub fn is_tokenized_card(&self) -> bool {
+        self.kind == MethodKind::Card && self.gateway_token.is_some() && self.gateway_id.is_some()
+    }
+
+    /// Whether the card's expiry month is over on `today` (a card without an expiry is taken
+    /// at its word).
+    pub fn card_expired_at(&self, today: chrono::NaiveDate) -> bool {
+        self.card_expiry
+            .as_deref()
+            .and_then(|e| crate::card::ExpiryDate::parse(e).ok())
+            .is_some_and(|e| e.is_expired_at(today))
+    }
+
+    /// Marks the card expired: it can't be collected from until the customer updates it.
+    pub async fn mark_expired(db: &Db, id: &PaymentMethodId) -> Result<()> {
+        let sql = "UPDATE payment_methods SET status = 'expired' WHERE id = $1 AND kind = 'card'";
+        with_db!(db, pool => sqlx::query(sql).bind(id).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Puts the gateway's new token and card on a saved card inside `tx` and makes it usable
+    /// again (a card update).
+    pub(crate) async fn replace_card(
+        tx: &mut Tx,
+        id: &PaymentMethodId,
+        card: &ReplacementCard,
+    ) -> Result<()> {
+        let sql = "UPDATE payment_methods SET gateway_token = $2,
+                       card_brand = COALESCE($3, card_brand), card_last4 = COALESCE($4, card_last4),
+                       card_expiry = COALESCE($5, card_expiry), status = 'valid',
+                       label = CASE WHEN $4 IS NULL THEN label ELSE 'card ' || $4 END
+                   WHERE id = $1 AND kind = 'card'";
+        with_tx!(tx, conn => sqlx::query(sql)
+            .bind(id)
+            .bind(&card.token)
+            .bind(&card.brand)
+            .bind(&card.last4)
+            .bind(&card.expiry)
+            .execute(conn)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+}

@@ -344,7 +344,7 @@ impl Purchase {
     /// transaction.
     async fn insert_and_announce(&self, db: &Db) -> Result<()> {
         let mut tx = db.begin().await?;
-        self.insert_in(&mut tx).await?;
+        self.insert_in(&mut tx, None).await?;
         if let (Some(merchant), PurchaseStatus::Open) = (&self.merchant_id, self.status) {
             let kind = crate::webhook::EventType::InvoiceCreated;
             crate::webhook::emit_in(&mut tx, merchant, kind, self.id.as_str()).await?;
@@ -352,16 +352,25 @@ impl Purchase {
         tx.commit().await
     }
 
-    /// Stores the purchase and its lines inside `tx`.
-    async fn insert_in(&self, tx: &mut Tx) -> Result<()> {
+    /// Stores the purchase and its lines inside `tx`; `false` (nothing stored) when it bills a
+    /// `billing_period` the service already has a purchase for, or its reference is taken.
+    async fn insert_in(&self, tx: &mut Tx, billing_period: Option<&str>) -> Result<bool> {
         let purchase = self;
         let amounts = purchase.amounts;
         let details = serde_json::to_string(&purchase.details)
             .map_err(|e| Error::Internal(format!("purchase details: {e}")))?;
         with_tx!(tx, tx => {
-            sqlx::query(
-                "INSERT INTO purchases (id, reference, service_id, merchant_id, customer_id, merchant_reference, campaign, details, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            let inserted = sqlx::query(
+                // A billed period is claimed by the unique index on (service_id, billing_period):
+                // a second run's insert does nothing instead of failing the transaction.
+                if billing_period.is_some() {
+                    "INSERT INTO purchases (id, reference, service_id, merchant_id, customer_id, merchant_reference, campaign, details, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at, created_at, billing_period)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                     ON CONFLICT DO NOTHING"
+                } else {
+                    "INSERT INTO purchases (id, reference, service_id, merchant_id, customer_id, merchant_reference, campaign, details, status, currency, amount_excl_minor, tax_minor, amount_minor, purchase_date, paid_at, created_at, billing_period)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                },
             )
             .bind(&purchase.id)
             .bind(&purchase.reference)
@@ -379,8 +388,12 @@ impl Purchase {
             .bind(purchase.purchase_date)
             .bind(purchase.paid_at)
             .bind(purchase.created_at)
+            .bind(billing_period)
             .execute(&mut *tx)
             .await?;
+            if inserted.rows_affected() == 0 {
+                return Ok(false);
+            }
             for line in &purchase.lines {
                 sqlx::query(
                     "INSERT INTO purchase_lines (id, purchase_id, line_type, description, quantity, unit_price_minor, period_per_quantity, tax_rate_bp, amount_excl_minor, tax_minor, amount_minor)
@@ -401,7 +414,71 @@ impl Purchase {
                 .await?;
             }
         });
+        Ok(true)
+    }
+
+    /// Stores a purchase a billing job raised for `billing_period` (a recurring month, an
+    /// auto-recharge) inside `tx`, under a fresh reference; `false` when the service already has
+    /// a purchase for that period (another run raised it), and nothing is stored. An open one is
+    /// announced to its merchant like any other.
+    pub(crate) async fn insert_for_period(
+        &mut self,
+        tx: &mut Tx,
+        product_code: &str,
+        billing_period: &str,
+    ) -> Result<bool> {
+        use chrono::Datelike;
+        for _ in 0..8 {
+            self.reference = new_reference(product_code, self.created_at.year());
+            if self.insert_in(tx, Some(billing_period)).await? {
+                if let (Some(merchant), PurchaseStatus::Open) = (&self.merchant_id, self.status) {
+                    let kind = crate::webhook::EventType::InvoiceCreated;
+                    crate::webhook::emit_in(tx, merchant, kind, self.id.as_str()).await?;
+                }
+                return Ok(true);
+            }
+            if Self::period_taken(tx, &self.service_id, billing_period).await? {
+                return Ok(false);
+            }
+            // Otherwise the reference was taken: draw another.
+        }
+        Err(Error::Internal(format!("no free purchase reference for {product_code}")))
+    }
+
+    /// Whether the service has a purchase for `billing_period`.
+    pub(crate) async fn period_taken(
+        tx: &mut Tx,
+        service: &ServiceId,
+        billing_period: &str,
+    ) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM purchases WHERE service_id = $1 AND billing_period = $2";
+        let n: i64 = with_tx!(tx, conn => sqlx::query_scalar(sql).bind(service).bind(billing_period).fetch_one(conn).await)?;
+        Ok(n > 0)
+    }
+
+    /// Makes a due quote (an auto-recharge that couldn't be collected) owed, inside `tx`.
+    pub(crate) async fn make_owed(tx: &mut Tx, id: &PurchaseId) -> Result<()> {
+        let sql = "UPDATE purchases SET status = 'open' WHERE id = $1 AND status = 'quote'";
+        with_tx!(tx, conn => sqlx::query(sql).bind(id).execute(conn).await.map(|_| ()))?;
         Ok(())
+    }
+
+    /// The service's purchase for `billing_period`, if it has one.
+    pub async fn for_period(
+        db: &Db,
+        service: &ServiceId,
+        billing_period: &str,
+    ) -> Result<Option<Purchase>> {
+        let sql = format!("{SELECT_PURCHASE} WHERE service_id = $1 AND billing_period = $2");
+        let row: Option<PurchaseRow> = with_db!(db, pool => sqlx::query_as(&sql)
+            .bind(service)
+            .bind(billing_period)
+            .fetch_optional(pool)
+            .await)?;
+        match row {
+            Some(row) => Ok(Some(Self::load_lines(db, row).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Loads a purchase by its public reference.

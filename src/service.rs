@@ -294,6 +294,14 @@ impl Service {
         row.map(Service::try_from).transpose()
     }
 
+    /// Loads a service inside `tx`.
+    pub(crate) async fn find_in(tx: &mut Tx, id: &ServiceId) -> Result<Service> {
+        let sql = format!("{SELECT_SERVICE} WHERE id = $1");
+        let row: ServiceRow =
+            with_tx!(tx, conn => sqlx::query_as(&sql).bind(id).fetch_one(conn).await)?;
+        Service::try_from(row)
+    }
+
     /// Loads a service by the reference clients use (policy number, service id).
     pub async fn find_by_reference(db: &Db, reference: &str) -> Result<Option<Service>> {
         let sql = format!("{SELECT_SERVICE} WHERE reference = $1");
@@ -349,6 +357,14 @@ impl Service {
             .execute(conn)
             .await
             .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Marks the service in arrears (a purchase a billing job raised is owed and was not
+    /// collected).
+    pub async fn mark_in_arrears(tx: &mut Tx, id: &ServiceId) -> Result<()> {
+        let sql = "UPDATE services SET billing_status = 'InArrears', updated_at = $2 WHERE id = $1";
+        with_tx!(tx, conn => sqlx::query(sql).bind(id).bind(Utc::now()).execute(conn).await.map(|_| ()))?;
         Ok(())
     }
 

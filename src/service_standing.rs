@@ -29,7 +29,14 @@ pub struct Standing {
     /// What the customer may buy now (day bundles, months ahead): `None` while something must
     /// be paid, or when the service can't buy.
     pub can_buy: Option<BuyOptions>,
+    /// Whether the card future purchases are collected with must be updated: the service's
+    /// active medium is a card that expired, or that an auto-recharge could not be collected
+    /// with (see [`card_needs_update`]).
+    pub card_needs_update: bool,
 }
+
+/// The words pages show when [`Standing::card_needs_update`] is set.
+pub const CARD_NEEDS_UPDATE: &str = "Your card has expired or was declined: update your card so the next recharge can be collected.";
 
 /// The standing of the service with this id, if the viewer may see it.
 pub async fn of_service(db: &Db, viewer: &Viewer, service_id: &str) -> Result<Standing> {
@@ -50,7 +57,26 @@ pub async fn of_service(db: &Db, viewer: &Viewer, service_id: &str) -> Result<St
             .buy_options(&service, chrono::Utc::now())
             .ok(),
     };
-    Ok(Standing { service, product, mediums, must_pay, last_purchase_is_pending, can_buy })
+    let card_needs_update = card_needs_update(db, &service).await?;
+    Ok(Standing {
+        service,
+        product,
+        mediums,
+        must_pay,
+        last_purchase_is_pending,
+        can_buy,
+        card_needs_update,
+    })
+}
+
+/// The rule for "update your card": the service's active medium is a card that is no longer
+/// valid (marked expired after a failed auto-recharge, or refused) or whose expiry has passed.
+pub async fn card_needs_update(db: &Db, service: &Service) -> Result<bool> {
+    let Some(id) = &service.active_payment_method_id else { return Ok(false) };
+    let Some(method) = PaymentMethod::find(db, id).await? else { return Ok(false) };
+    Ok(method.kind == MethodKind::Card
+        && (method.status != MethodStatus::Valid
+            || method.card_expired_at(chrono::Utc::now().date_naive())))
 }
 
 /// The mediums a customer (by id) may pay with now, if the viewer may see the customer: their

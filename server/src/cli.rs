@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `create-user`, `demo-data`, `sandbox`,
-//! `merchant webhook set|rotate|show`.
+//! `merchant webhook set|rotate|show`, `billing run-collection`.
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
@@ -60,6 +60,12 @@ pub enum Command {
         #[command(subcommand)]
         command: MerchantCommand,
     },
+    /// Billing jobs run on demand (the job runner runs them on its own schedule).
+    Billing {
+        /// What to run.
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
     /// Serve only the sandbox gateways, under /sandbox, as a process of their own (point a
     /// server's `sandbox_url` at it). Signs notifications with `sandbox_signing_secret`.
     Sandbox {
@@ -70,6 +76,19 @@ pub enum Command {
         /// pages and the 3-D Secure ACS are under {public_url}/sandbox.
         #[arg(long)]
         public_url: Option<String>,
+    },
+}
+
+/// `billing …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// Runs a collection day: raises and collects the month's purchase of every recurring
+    /// service collected that day (the same function as the job; running a day twice charges
+    /// no one twice). The gateways must be reachable (the server's sandbox, when it is used).
+    RunCollection {
+        /// The day (UTC), YYYY-MM-DD; default today.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
     },
 }
 
@@ -175,6 +194,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = settle::Db::connect(&config.database_url(), 1).await?;
             db.migrate().await?;
             webhook(&db, &config, command).await
+        }
+        Command::Billing { command: BillingCommand::RunCollection { date } } => {
+            let db = settle::Db::connect(&config.database_url(), 2).await?;
+            db.migrate().await?;
+            let payments = crate::orchestrator(&config, &db).await?;
+            let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let report =
+                settle::billing::collection_day::run_collection_day(&payments, date).await?;
+            println!("collection day {date}: {}", serde_json::to_string(&report)?);
+            Ok(())
         }
         Command::DemoData => {
             let db = settle::Db::connect(&config.database_url(), 1).await?;

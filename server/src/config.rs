@@ -99,6 +99,10 @@ pub struct Config {
     /// Background job workers per instance (webhook deliveries, refunds, notices), so a slow
     /// merchant endpoint holds up one worker, not the others.
     pub job_workers: u32,
+    /// How often the recurring collection day runs, in minutes (each run collects the services
+    /// due that day and not yet collected; 0 turns the job off, e.g. in tests, which run it on
+    /// demand with `settle-server billing run-collection`).
+    pub collection_day_interval_minutes: u64,
     /// Log filter (`tracing` env-filter syntax).
     pub log: String,
     /// `text` or `json`.
@@ -134,6 +138,7 @@ impl Default for Config {
             webhook_timeout_seconds: 10,
             webhook_secret_overlap_hours: 24,
             job_workers: 4,
+            collection_day_interval_minutes: 60,
             log: "info,settle=debug,settle_server=debug,settle_app=debug".into(),
             log_format: LogFormat::Text,
         }

@@ -50,6 +50,38 @@ impl JobHandler for InvoiceNotice {
     }
 }
 
+/// Collects an auto-recharge purchase when it falls due.
+struct Recharge(Orchestrator);
+
+#[async_trait]
+impl JobHandler for Recharge {
+    async fn run(&self, job: &Job) -> Result<(), JobFailure> {
+        let payload: settle::billing::auto_recharge::RechargeJob = payload(job)?;
+        let outcome =
+            settle::billing::auto_recharge::collect_recharge(&self.0, &payload.purchase_id).await?;
+        tracing::info!(purchase = %payload.purchase_id, ?outcome, "auto-recharge");
+        Ok(())
+    }
+}
+
+/// Runs the collection day its window falls on (the job is enqueued once per window).
+struct CollectionDay(Orchestrator);
+
+#[async_trait]
+impl JobHandler for CollectionDay {
+    async fn run(&self, job: &Job) -> Result<(), JobFailure> {
+        let window = job
+            .payload
+            .get("window_start")
+            .and_then(|w| w.as_str())
+            .and_then(|w| chrono::DateTime::parse_from_rfc3339(w).ok())
+            .ok_or_else(|| JobFailure::Permanent("no window_start".into()))?;
+        let date = window.with_timezone(&chrono::Utc).date_naive();
+        settle::billing::collection_day::run_collection_day(&self.0, date).await?;
+        Ok(())
+    }
+}
+
 /// A job's payload; one that doesn't parse will never run, so it fails for good.
 fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, JobFailure> {
     serde_json::from_value(job.payload.clone())
@@ -76,13 +108,29 @@ pub fn spawn_runner(
         config.webhook_schedule(),
         Duration::from_secs(config.webhook_timeout_seconds),
     ));
+    let recharge: Arc<dyn JobHandler> = Arc::new(Recharge(payments.clone()));
+    let collection_day: Arc<dyn JobHandler> = Arc::new(CollectionDay(payments.clone()));
+    let collection_every = Duration::from_secs(config.collection_day_interval_minutes * 60);
     let refund: Arc<dyn JobHandler> = Arc::new(Refund(payments));
     // Several workers, so one merchant endpoint that is slow to answer holds up one of them
     // while the others deliver everyone else's webhooks (and run the other jobs).
     let runners: Vec<JoinHandle<()>> = (0..config.job_workers.max(1))
         .map(|n| {
             let worker = format!("{}-{}-{n}", hostname(), uuid::Uuid::new_v4().simple());
-            Runner::new(db.clone(), worker)
+            let runner = Runner::new(db.clone(), worker)
+                .handle(settle::billing::auto_recharge::RECHARGE_JOB, Arc::clone(&recharge))
+                .handle(
+                    settle::billing::collection_day::COLLECTION_DAY_JOB,
+                    Arc::clone(&collection_day),
+                );
+            // The collection day runs once per window between all instances (dedupe key); a
+            // day's second run charges no one twice, and picks up services added since.
+            let runner = if collection_every.is_zero() {
+                runner
+            } else {
+                runner.every(settle::billing::collection_day::COLLECTION_DAY_JOB, collection_every)
+            };
+            runner
                 .handle(settle::notify::CUSTOMER_JOB, Arc::clone(&customer))
                 .handle(settle::notify::INVOICE_JOB, Arc::clone(&invoice))
                 .handle(settle::webhook::DELIVER_JOB, Arc::clone(&webhook))

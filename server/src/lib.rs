@@ -209,7 +209,10 @@ fn frame_origins(
 
 /// The payment orchestrator over the configured gateways; gateways without a base URL of their
 /// own talk to the sandbox at `sandbox_url` (by default this server's own).
-async fn orchestrator(config: &Config, db: &Db) -> anyhow::Result<settle::payment::Orchestrator> {
+pub(crate) async fn orchestrator(
+    config: &Config,
+    db: &Db,
+) -> anyhow::Result<settle::payment::Orchestrator> {
     use settle::connector::ConnectorSettings;
     use settle::payment::orchestrator::ReconcilePolicy;
     let public_url = url::Url::parse(&config.public_url()).context("setting `public_url`")?;

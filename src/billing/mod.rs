@@ -3,6 +3,9 @@
 //! 002's orders all call these use cases; none prices, deduplicates or cancels on its own.
 
 pub mod config;
+pub mod auto_recharge;
+pub mod card_update;
+pub mod collection_day;
 mod customers;
 mod pricing;
 mod purchases;

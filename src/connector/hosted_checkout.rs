@@ -16,6 +16,9 @@
 //!   still pending, otherwise unchanged (the customer may have paid first);
 //! - `POST {base}/charges` → `201` token charge, `succeeded` or `failed`;
 //! - `POST {base}/checkouts/{id}/refund` → `201` refund;
+//! - `POST {base}/card-updates` → `201` card update (`id`, `redirect_url`) for a saved token;
+//!   `GET {base}/card-updates/{id}` → its status and, once `succeeded`, the new `card_token`,
+//!   `card_brand`, `card_last4` and `card_expiry` (MMYY);
 //! - notifications: `POST` to the notification URL with a `settle-signature` header.
 
 use async_trait::async_trait;
@@ -27,8 +30,9 @@ use crate::connector::http::send_json;
 use crate::connector::listing::{self, Filter};
 use crate::connector::signature::{self, SignatureError};
 use crate::connector::{
-    CheckoutRequest, CheckoutSession, Connector, ConnectorConfig, ConnectorError, GatewayCharge,
-    GatewayResult, GatewayStatus, Notification, TokenCollection,
+    CardUpdateRequest, CardUpdateSession, CardUpdateStatus, CheckoutRequest, CheckoutSession,
+    Connector, ConnectorConfig, ConnectorError, GatewayCharge, GatewayResult, GatewayStatus,
+    Notification, TokenCollection,
 };
 use crate::money::Money;
 
@@ -128,6 +132,38 @@ impl HostedCheckoutConnector {
     }
 }
 
+/// `POST /card-updates` body.
+#[derive(Serialize)]
+struct CreateCardUpdate<'a> {
+    token: &'a str,
+    merchant_reference: &'a str,
+    return_url: &'a str,
+}
+
+/// What a card update says about itself.
+#[derive(Deserialize)]
+struct ProviderCardUpdate {
+    id: String,
+    status: String,
+    #[serde(default)]
+    redirect_url: Option<String>,
+    #[serde(default)]
+    failure_reason: Option<String>,
+    #[serde(default)]
+    card_token: Option<String>,
+    #[serde(default)]
+    card_brand: Option<String>,
+    #[serde(default)]
+    card_last4: Option<String>,
+    #[serde(default)]
+    card_expiry: Option<String>,
+}
+
+fn card_update(raw: serde_json::Value) -> Result<ProviderCardUpdate, ConnectorError> {
+    serde_json::from_value(raw.clone())
+        .map_err(|e| ConnectorError::BadResponse(format!("{e}: {raw}")))
+}
+
 /// The amount as the provider wants it: an exact decimal string such as `"378.90"`.
 fn decimal(amount: Money) -> String {
     amount.to_decimal().to_string()
@@ -205,6 +241,59 @@ impl Connector for HostedCheckoutConnector {
             notification_url: request.notification_url.as_str(),
         };
         payment_result(self.post("charges", &body).await?)
+    }
+
+    async fn start_card_update(
+        &self,
+        request: &CardUpdateRequest,
+    ) -> Result<CardUpdateSession, ConnectorError> {
+        let body = CreateCardUpdate {
+            token: &request.token,
+            merchant_reference: &request.reference,
+            return_url: request.return_url.as_str(),
+        };
+        let created = card_update(self.post("card-updates", &body).await?)?;
+        let raw_url = created.redirect_url.unwrap_or_default();
+        let redirect_url = Url::parse(&raw_url)
+            .map_err(|e| ConnectorError::BadResponse(format!("redirect_url {raw_url:?}: {e}")))?;
+        Ok(CardUpdateSession { gateway_reference: created.id, redirect_url })
+    }
+
+    async fn card_update_status(
+        &self,
+        gateway_reference: &str,
+    ) -> Result<CardUpdateStatus, ConnectorError> {
+        let path = format!("card-updates/{}", path_segment(gateway_reference));
+        let raw = send_json::<(), serde_json::Value>(
+            &self.config,
+            &self.client,
+            reqwest::Method::GET,
+            &path,
+            None,
+            true,
+        )
+        .await?;
+        let update = card_update(raw)?;
+        match update.status.as_str() {
+            "pending" => Ok(CardUpdateStatus::Pending),
+            "succeeded" => {
+                let token = update.card_token.ok_or_else(|| {
+                    ConnectorError::BadResponse("a succeeded card update without a token".into())
+                })?;
+                Ok(CardUpdateStatus::Succeeded(crate::payment_method::ReplacementCard {
+                    token,
+                    brand: update.card_brand,
+                    last4: update.card_last4,
+                    expiry: update.card_expiry,
+                }))
+            }
+            "failed" | "cancelled" => Ok(CardUpdateStatus::Failed {
+                reason: update.failure_reason.unwrap_or_else(|| update.status.clone()),
+            }),
+            other => {
+                Err(ConnectorError::BadResponse(format!("unknown card update status {other:?}")))
+            }
+        }
     }
 
     async fn query_status(&self, gateway_reference: &str) -> Result<GatewayResult, ConnectorError> {

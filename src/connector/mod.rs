@@ -137,6 +137,41 @@ pub struct TokenCollection {
     pub notification_url: Url,
 }
 
+/// A card update to start at the gateway: the customer replaces the card behind a token on
+/// the gateway's page.
+#[derive(Clone, Debug)]
+pub struct CardUpdateRequest {
+    /// Settle's id for the update (the gateway echoes it back).
+    pub reference: String,
+    /// The token of the card being replaced.
+    pub token: String,
+    /// Where the gateway sends the customer when done (a Settle URL).
+    pub return_url: Url,
+}
+
+/// A card update started at the gateway.
+#[derive(Clone, Debug)]
+pub struct CardUpdateSession {
+    /// The gateway's id for the update.
+    pub gateway_reference: String,
+    /// The gateway's page where the customer enters the new card.
+    pub redirect_url: Url,
+}
+
+/// What the gateway says about a card update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CardUpdateStatus {
+    /// The customer has not finished.
+    Pending,
+    /// A new card was saved: its token and what may be shown of it.
+    Succeeded(crate::payment_method::ReplacementCard),
+    /// Declined or abandoned.
+    Failed {
+        /// The gateway's reason.
+        reason: String,
+    },
+}
+
 /// A direct-debit collection from a bank account.
 #[derive(Clone, Debug)]
 pub struct DirectDebitRequest {
@@ -312,6 +347,24 @@ pub trait Connector: Send + Sync {
         _merchant_reference: &str,
     ) -> Result<direct_debit::Mandate, ConnectorError> {
         Err(ConnectorError::Unsupported("mandates"))
+    }
+
+    /// Starts a card update: the customer enters a new card on the gateway's page, which then
+    /// replaces the card behind the token (as a new token).
+    async fn start_card_update(
+        &self,
+        _request: &CardUpdateRequest,
+    ) -> Result<CardUpdateSession, ConnectorError> {
+        Err(ConnectorError::Unsupported("card updates"))
+    }
+
+    /// Asks the gateway how a card update ended: Settle learns the new card from the gateway,
+    /// never from the browser.
+    async fn card_update_status(
+        &self,
+        _gateway_reference: &str,
+    ) -> Result<CardUpdateStatus, ConnectorError> {
+        Err(ConnectorError::Unsupported("card updates"))
     }
 
     /// Asks the gateway where a payment stands (reconciliation).

@@ -108,6 +108,9 @@ async fn activate_service(tx: &mut Tx, payment: &Payment) -> Result<Activation> 
         })?;
     let service_id = crate::service::ServiceId::from_string(service_id);
     crate::service::Service::activate(tx, &service_id, start, Some(end)).await?;
+    // Same transaction: the next bundle of an auto-recharge product is raised exactly when this
+    // one is fulfilled, or not at all.
+    crate::billing::auto_recharge::schedule_next(tx, &payment.purchase_id, start, end).await?;
     tracing::info!(payment = %payment.reference, service = %reference, %kind, until = %end, "service activated");
     Ok(Activation { service_reference: reference, period_start: start, period_end: end })
 }

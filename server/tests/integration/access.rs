@@ -155,6 +155,7 @@ fn routes(o: &Owned) -> Vec<(Method, String, Option<Value>)> {
         // Seed 004's pay-now calls: the customer's mediums and the ISP service.
         (Method::GET, format!("/payment-mediums?userId={}", o.customer_id), None),
         (Method::GET, format!("/services/{ISP_SERVICE_ID}/details-and-actions"), None),
+        (Method::GET, format!("/payfast-payments/card-medium-update/{}", o.card_method), None),
         (
             Method::GET,
             format!("/active-payment-medium-for-service?serviceId={ISP_SERVICE_ID}"),

@@ -27,6 +27,7 @@ mod seed_002_orders;
 mod seed_003_card_payments;
 mod seed_004_collection;
 mod seed_004_buy_now;
+mod seed_004_billing_jobs;
 mod seed_004_pay_now;
 mod support;
 mod webhooks;
@@ -152,6 +153,12 @@ fn main() {
             seed_004_buy_now::months_ahead_are_priced_by_settle_and_wrong_figures_refused,
             seed_004_buy_now::buying_is_refused_when_not_allowed,
             seed_004_buy_now::scheme_config_and_default_provider,
+            seed_004_billing_jobs::card_update_replaces_the_token_through_the_gateways_page,
+            seed_004_billing_jobs::collection_day_raises_and_collects_the_month_once,
+            seed_004_billing_jobs::a_declined_collection_leaves_the_service_in_arrears,
+            seed_004_billing_jobs::concurrent_collection_runs_charge_once,
+            seed_004_billing_jobs::auto_recharge_raises_the_next_bundle_and_collects_it_once,
+            seed_004_billing_jobs::an_expired_card_asks_for_an_update_and_charges_nothing,
             seed_000_checkout::gateways_are_listed_per_policy,
             seed_000_checkout::initiate_payment_required_redirects_to_the_hosted_page,
             seed_000_checkout::no_payment_required_when_nothing_is_owed,

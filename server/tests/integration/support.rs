@@ -342,7 +342,9 @@ async fn spawn(
         .merge(Serialized::default("bind", "127.0.0.1:0"))
         .merge(Serialized::default("database_url", database_url))
         .merge(Serialized::default("database_max_connections", 5))
-        .merge(Serialized::default("log", "warn"));
+        .merge(Serialized::default("log", "warn"))
+        // Tests run collection days on demand, for the dates they choose.
+        .merge(Serialized::default("collection_day_interval_minutes", 0));
     for (key, value) in settings {
         figment = match plain(value) {
             Some(value) => figment.merge(Serialized::default(key, value)),

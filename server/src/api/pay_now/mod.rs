@@ -12,6 +12,7 @@
 pub mod collection;
 pub mod buy_now;
 pub mod config;
+pub mod card_update;
 pub mod wire;
 
 use axum::Json;
@@ -77,6 +78,13 @@ pub fn routes() -> Routes {
         )
         .add_both(Guard::Bearer, GET, "/config", problems(get(config::rules)))
         .add_both(Guard::Bearer, GET, "/default", problems(get(config::default_provider)))
+        .add_both(
+            Guard::Bearer,
+            GET,
+            "/payfast-payments/card-medium-update/{medium_detail_id}",
+            problems(get(card_update::card_medium_update)),
+        )
+        .add(Guard::Public, GET, card_update::RETURN_PATH, get(card_update::card_update_return))
 }
 
 /// A required query parameter, or a 400 naming it.

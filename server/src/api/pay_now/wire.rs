@@ -649,3 +649,10 @@ impl DefaultProvider {
         }
     }
 }
+
+/// `GET /payfast-payments/card-medium-update/{mediumDetailId}`: the gateway's card-update page.
+#[derive(Serialize)]
+pub struct CardUpdateUrl {
+    /// Where to send the customer (add `?return={returnUrl}`).
+    pub pay_fast_url: String,
+}

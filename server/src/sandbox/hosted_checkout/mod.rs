@@ -10,7 +10,9 @@
 //!   and answers the checkout as it now is: a finished one is left as it was;
 //! - `POST /checkouts/{id}/refund` refunds a succeeded checkout or charge, in part or whole;
 //! - `POST /charges` charges a saved card token at once;
-//! - `DELETE /tokens/{token}` revokes a saved card token.
+//! - `DELETE /tokens/{token}` revokes a saved card token;
+//! - `POST /card-updates` and `GET /card-updates/{id}`: a card update for a saved token, whose
+//!   page `GET /update/{id}?return=…` issues a new token for a new card (see `card_update.rs`).
 //!
 //! The customer's browser sees `GET /pay/{id}` (a plain HTML form; a form posted to
 //! `POST /pay/{id}` without a choice shows it too) and posts its choice back to
@@ -23,6 +25,7 @@
 //! pages are needed to finish the payments those faults are tested with.
 
 mod api;
+mod card_update;
 mod pages;
 
 use std::collections::{HashMap, HashSet};
@@ -76,6 +79,8 @@ struct Books {
     tokens: HashMap<String, SavedCard>,
     /// Revoked tokens, issued or demo.
     revoked: HashSet<String>,
+    /// Card updates by id (`cu_…`).
+    card_updates: HashMap<String, card_update::CardUpdate>,
 }
 
 impl Books {
@@ -273,6 +278,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
         // Not subject to faults: token revocation and the customer's pages.
         .route("/tokens/{token}", delete(api::revoke_token))
         .route("/pay/{id}", get(pages::pay_page).post(pages::pay_submit))
+        .route("/card-updates", faults.guard(post(card_update::create)))
+        .route("/card-updates/{id}", faults.guard(get(card_update::show)))
+        .route("/update/{id}", get(card_update::page).post(card_update::submit))
         .with_state(provider)
 }
 
