@@ -180,7 +180,9 @@ pub fn medium_detail(method: &PaymentMethod) -> Option<String> {
         MethodKind::BankAccount => Some("debit order".into()),
         MethodKind::PaymentLink => Some("pay on the provider's secure page".into()),
         MethodKind::OffSystem => Some("quote your service number as the reference".into()),
-        MethodKind::ProviderSelected => Some("enter a new card on the provider's secure page".into()),
+        MethodKind::ProviderSelected => {
+            Some("enter a new card on the provider's secure page".into())
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod gateway_keys;
 mod merchant_api;
 mod money_safety;
 mod oauth;
+mod pay_now_pages;
 mod payments;
 mod routes;
 mod sandbox_bank;
@@ -135,6 +136,9 @@ fn main() {
             seed_004_pay_now::valid_mediums_end_with_add_new_payment_method,
             seed_004_pay_now::details_and_actions_of_a_service_in_arrears,
             seed_004_pay_now::active_medium_and_purchase_sources,
+            pay_now_pages::pay_now_pages_render_for_the_owner,
+            pay_now_pages::another_customer_finds_none_of_the_pay_now_pages,
+            pay_now_pages::the_active_medium_form_works_without_javascript,
             seed_000_checkout::gateways_are_listed_per_policy,
             seed_000_checkout::initiate_payment_required_redirects_to_the_hosted_page,
             seed_000_checkout::no_payment_required_when_nothing_is_owed,

@@ -76,9 +76,12 @@ pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
         let (paid_until, buy) = if is_policy {
             (None, None)
         } else {
-            let standing = crate::pages::account::services::standing(&ctx, &user, &s.service.reference)
-                .await?
-                .ok_or_else(|| PageError::not_found("We can't find that service on your account."))?;
+            let standing =
+                crate::pages::account::services::standing(&ctx, &user, &s.service.reference)
+                    .await?
+                    .ok_or_else(|| {
+                        PageError::not_found("We can't find that service on your account.")
+                    })?;
             (
                 crate::format::paid_until(s.service.period_end, chrono::Utc::now()),
                 crate::pages::account::services::buy_words(&standing).map(str::to_owned),

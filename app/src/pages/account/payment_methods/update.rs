@@ -57,7 +57,8 @@ pub async fn load_card(medium: String) -> Result<CardView, PageError> {
 
     let user = crate::auth::require(Role::Customer)?;
     let ctx = crate::context::page_context()?;
-    let card = own_card(&ctx, &user, &medium).await?.ok_or_else(|| PageError::not_found(NO_SUCH_CARD))?;
+    let card =
+        own_card(&ctx, &user, &medium).await?.ok_or_else(|| PageError::not_found(NO_SUCH_CARD))?;
     Ok(CardView {
         id: card.id.to_string(),
         name: medium_name(&card),

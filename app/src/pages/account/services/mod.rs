@@ -103,9 +103,8 @@ pub fn owed(purchase: &settle::purchase::Purchase) -> Owed {
                 LineType::Day => "day",
                 _ => "month",
             };
-            let quantity = (line.quantity > 1 || line.period_per_quantity > 1).then(|| {
-                format!("{length} {unit}{}", if length == 1 { "" } else { "s" })
-            });
+            let quantity = (line.quantity > 1 || line.period_per_quantity > 1)
+                .then(|| format!("{length} {unit}{}", if length == 1 { "" } else { "s" }));
             OwedLine {
                 description: line.description.clone(),
                 quantity,

@@ -114,8 +114,9 @@ pub async fn load_result(service: String, purchase: String) -> Result<ResultView
 /// The result page.
 #[component]
 pub fn ServicePayResultPage() -> impl IntoView {
-    let (service, purchase) = use_params_map()
-        .with_untracked(|p| (p.get("service").unwrap_or_default(), p.get("purchase").unwrap_or_default()));
+    let (service, purchase) = use_params_map().with_untracked(|p| {
+        (p.get("service").unwrap_or_default(), p.get("purchase").unwrap_or_default())
+    });
     let poll = use_query_map()
         .with_untracked(|q| q.get("poll").and_then(|p| p.parse::<u32>().ok()).unwrap_or(0));
     view! {
