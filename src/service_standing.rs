@@ -109,10 +109,77 @@ pub async fn active_medium(
     let service = access::service_by_id_any_case(db, viewer, service_id).await?;
     let Some(id) = &service.active_payment_method_id else { return Ok(None) };
     let method = PaymentMethod::find(db, id).await?;
-    Ok(method.filter(|m| {
-        m.status == MethodStatus::Valid
-            && matches!(m.kind, MethodKind::Card | MethodKind::BankAccount)
-    }))
+    Ok(method.filter(can_be_active))
+}
+
+/// Whether a medium can be a service's active medium: only a valid card or bank account can be
+/// collected from without the customer there.
+pub fn can_be_active(method: &PaymentMethod) -> bool {
+    method.status == MethodStatus::Valid
+        && matches!(method.kind, MethodKind::Card | MethodKind::BankAccount)
+}
+
+/// Whether a product's future purchases are collected from the service's active medium: monthly
+/// billing, and day bundles that recharge themselves.
+pub fn collects_from_active_medium(product: &Product) -> bool {
+    use crate::product::{BillingKind, ServiceKind};
+    product.service_kind == ServiceKind::Isp
+        && (product.billing_kind == BillingKind::RecurringMonthly || product.auto_recharge)
+}
+
+/// Makes the medium with this id the one future purchases of the service are collected with, if
+/// the viewer may see the service: only a valid card or bank account of the service's own
+/// customer can be (anything else is refused under `medium_id`). Answers the updated service.
+pub async fn set_active_medium(
+    db: &Db,
+    viewer: &Viewer,
+    service_id: &str,
+    medium_id: &str,
+) -> Result<Service> {
+    let mut service = access::service_by_id_any_case(db, viewer, service_id).await?;
+    let id = crate::payment_method::PaymentMethodId::from_string(medium_id.trim().to_lowercase());
+    let method = PaymentMethod::find(db, &id)
+        .await?
+        .filter(|m| m.customer_id.as_ref() == Some(&service.customer_id))
+        .ok_or_else(|| Error::invalid("medium_id", "is not a payment method of this customer"))?;
+    if !can_be_active(&method) {
+        return Err(Error::invalid(
+            "medium_id",
+            "only a valid card or bank account can be the active medium",
+        ));
+    }
+    Service::set_active_payment_method(db, &service.id, &method.id).await?;
+    service.active_payment_method_id = Some(method.id);
+    Ok(service)
+}
+
+/// A customer's mediums and the services that are collected from one, for their payment methods
+/// page.
+#[derive(Clone, Debug)]
+pub struct Wallet {
+    /// Every medium of the customer's, whatever its status, oldest first.
+    pub mediums: Vec<PaymentMethod>,
+    /// Their services collected from an active medium, each with its product.
+    pub services: Vec<(Service, Product)>,
+}
+
+/// The wallet of the customer with this id, if the viewer may see the customer.
+pub async fn wallet(db: &Db, viewer: &Viewer, customer_id: &str) -> Result<Wallet> {
+    let customer = access::customer(db, viewer, customer_id).await?;
+    let mediums = PaymentMethod::of_customer(db, &customer.id).await?;
+    let mut services = Vec::new();
+    for service in Service::of_customer(db, &customer.id).await? {
+        if !viewer.may_see(&service) {
+            continue;
+        }
+        let product = Product::find(db, &service.product_id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("service {} has no product", service.id)))?;
+        if collects_from_active_medium(&product) {
+            services.push((service, product));
+        }
+    }
+    Ok(Wallet { mediums, services })
 }
 
 /// The group a service's status belongs to (the ISP seed's `service_status_category`).

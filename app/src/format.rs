@@ -3,6 +3,7 @@
 //! [`settle::payment::PaymentState::label`]; nothing here shows a code's internal name.
 
 use chrono::{DateTime, Utc};
+use settle::payment_method::{MethodKind, MethodStatus, PaymentMethod};
 use settle::purchase::{LineType, PurchaseLine};
 use settle::service::BillingStatus;
 
@@ -122,6 +123,91 @@ pub fn scheme_name(insurer: Option<&str>, scheme: Option<&str>, product: &str) -
     Some(short.to_owned())
 }
 
+/// A payment method (medium) as customers name it: "Visa ending 4242", "Bank account ending
+/// 6789", "Payment link", "Pay at a store or by EFT", "Add new payment method".
+pub fn medium_name(method: &PaymentMethod) -> String {
+    match method.kind {
+        MethodKind::Card => {
+            let brand = method.card_brand.as_deref().map(card_brand).filter(|b| !b.is_empty());
+            match (brand, method.card_last4.as_deref()) {
+                (brand, Some(last4)) => {
+                    format!("{} ending {last4}", brand.as_deref().unwrap_or("Card"))
+                }
+                (Some(brand), None) => format!("{brand} card"),
+                (None, None) => "Card".into(),
+            }
+        }
+        MethodKind::BankAccount => {
+            let digits: String = method
+                .bank_account_masked
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            match digits.get(digits.len().saturating_sub(4)..).filter(|d| d.len() == 4) {
+                Some(last4) => format!("Bank account ending {last4}"),
+                None => "Bank account".into(),
+            }
+        }
+        MethodKind::PaymentLink => "Payment link".into(),
+        MethodKind::OffSystem => "Pay at a store or by EFT".into(),
+        MethodKind::ProviderSelected => "Add new payment method".into(),
+    }
+}
+
+/// A card brand as its owner writes it ("VISA" and "visa" are "Visa").
+fn card_brand(brand: &str) -> String {
+    match brand.trim().to_ascii_lowercase().as_str() {
+        "visa" => "Visa".into(),
+        "mastercard" | "master" | "mc" => "Mastercard".into(),
+        "amex" | "american express" => "American Express".into(),
+        "diners" | "diners club" => "Diners Club".into(),
+        "maestro" => "Maestro".into(),
+        _ => brand.trim().to_owned(),
+    }
+}
+
+/// What else a customer needs to know about a medium: a card's expiry ("expires 12/29"), how a
+/// link or an off-system payment works.
+pub fn medium_detail(method: &PaymentMethod) -> Option<String> {
+    match method.kind {
+        MethodKind::Card => method
+            .card_expiry
+            .as_deref()
+            .filter(|e| e.len() == 4 && e.chars().all(|c| c.is_ascii_digit()))
+            .map(|e| format!("expires {}/{}", &e[..2], &e[2..])),
+        MethodKind::BankAccount => Some("debit order".into()),
+        MethodKind::PaymentLink => Some("pay on the provider's secure page".into()),
+        MethodKind::OffSystem => Some("quote your service number as the reference".into()),
+        MethodKind::ProviderSelected => {
+            Some("enter a new card on the provider's secure page".into())
+        }
+    }
+}
+
+/// Whether a medium can be used, in words; `None` when it can.
+pub fn medium_status(status: MethodStatus) -> Option<&'static str> {
+    match status {
+        MethodStatus::Valid => None,
+        MethodStatus::Expired => Some("Expired"),
+        MethodStatus::Invalid => Some("Not accepted"),
+        MethodStatus::Incomplete => Some("Being set up"),
+    }
+}
+
+/// How long a service is paid for, in words: "Paid up until 5 January 2027" while its period
+/// runs, "Paid until 20 October 2026" once it has ended.
+pub fn paid_until(period_end: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<String> {
+    period_end.map(|end| {
+        if end > now {
+            format!("Paid up until {}", long_date(end))
+        } else {
+            format!("Paid until {}", long_date(end))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +275,35 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 2, 4, 14, 5, 0).unwrap();
         assert_eq!(long_date(at), "4 February 2026");
         assert_eq!(date_time(at), "4 February 2026, 14:05 UTC");
+    }
+
+    #[test]
+    fn mediums_read_as_customers_name_them() {
+        let mut card = PaymentMethod::new(None, MethodKind::Card, "test 4242");
+        card.card_brand = Some("Visa".into());
+        card.card_last4 = Some("4242".into());
+        card.card_expiry = Some("1229".into());
+        assert_eq!(medium_name(&card), "Visa ending 4242");
+        card.card_brand = Some("VISA".into());
+        assert_eq!(medium_name(&card), "Visa ending 4242");
+        assert_eq!(medium_detail(&card).as_deref(), Some("expires 12/29"));
+        let mut bank = PaymentMethod::new(None, MethodKind::BankAccount, "J Smith");
+        bank.bank_account_masked = Some("DE89 **** **** 3000".into());
+        assert_eq!(medium_name(&bank), "Bank account ending 3000");
+        let off = PaymentMethod::new(None, MethodKind::OffSystem, "N/A");
+        assert_eq!(medium_name(&off), "Pay at a store or by EFT");
+        assert_eq!(medium_status(MethodStatus::Expired), Some("Expired"));
+        assert_eq!(medium_status(MethodStatus::Valid), None);
+    }
+
+    #[test]
+    fn periods_read_as_paid_up_until_a_date() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2027, 1, 5, 0, 0, 0).unwrap();
+        assert_eq!(paid_until(Some(end), now).as_deref(), Some("Paid up until 5 January 2027"));
+        let ended = Utc.with_ymd_and_hms(2026, 10, 20, 0, 0, 0).unwrap();
+        assert_eq!(paid_until(Some(ended), now).as_deref(), Some("Paid until 20 October 2026"));
+        assert_eq!(paid_until(None, now), None);
     }
 }

@@ -63,6 +63,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account/payments/:reference/challenge") view=account::payments::challenge::ChallengePage ssr=SsrMode::Async />
                 <Route path=path!("/account/payments/:reference/challenge/frame") view=account::payments::challenge::ChallengeFramePage ssr=SsrMode::Async />
                 <Route path=path!("/account/payments/:reference/challenge/complete") view=account::payments::challenge::ChallengeCompletePage ssr=SsrMode::Async />
+                <Route path=path!("/account/services/:service/pay") view=account::services::pay::ServicePayPage ssr=SsrMode::Async />
+                <Route path=path!("/account/services/:service/pay/:purchase/:outcome") view=account::services::result::ServicePayResultPage ssr=SsrMode::Async />
+                <Route path=path!("/account/payment-methods") view=account::payment_methods::PaymentMethodsPage ssr=SsrMode::Async />
+                <Route path=path!("/account/payment-methods/:medium/update") view=account::payment_methods::update::CardUpdatePage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async />
                 <Route path=path!("/operator") view=pages::operator::OperatorPage ssr=SsrMode::Async />
             </Routes>

@@ -79,6 +79,36 @@ pub fn invoice_page_href(invoice: &str) -> String {
     format!("/account/invoices/{}", path_segment(invoice))
 }
 
+/// The customer's payment methods page.
+pub const PAYMENT_METHODS: &str = "/account/payment-methods";
+
+/// The pay now page of an ISP service (by its id).
+pub fn service_pay_href(service: &str) -> String {
+    format!("/account/services/{}/pay", path_segment(service))
+}
+
+/// The buy now page of an ISP service: bundles or months ahead.
+pub fn service_buy_href(service: &str) -> String {
+    format!("/account/services/{}/buy", path_segment(service))
+}
+
+/// The result page of paying `purchase` of a service; like the document's return URLs it ends
+/// in `1` (the provider said it went through) or `0` (it didn't). The page believes only what
+/// Settle knows of the payment, never the digit alone.
+pub fn service_result_href(service: &str, purchase: &str, ok: bool) -> String {
+    format!(
+        "/account/services/{}/pay/{}/{}",
+        path_segment(service),
+        path_segment(purchase),
+        if ok { 1 } else { 0 }
+    )
+}
+
+/// The page that starts updating a saved card on the provider's page.
+pub fn card_update_href(medium: &str) -> String {
+    format!("{PAYMENT_METHODS}/{}/update", path_segment(medium))
+}
+
 /// A query value, percent-encoded except for `/`.
 fn query_value(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>().replace("%2F", "/")
@@ -118,5 +148,18 @@ mod tests {
         assert_eq!(challenge_complete_href("PAY-1"), "/account/payments/PAY-1/challenge/complete");
         assert_eq!(tax_invoice_href("PAY-1"), "/account/payments/PAY-1/tax-invoice.pdf");
         assert_eq!(receipt_href("PAY-1"), "/account/payments/PAY-1/receipt.pdf");
+    }
+
+    #[test]
+    fn pay_now_links_hang_off_the_service() {
+        let id = "E14C231D-5899-44BE-B7A1-AA46893C8D83";
+        assert_eq!(service_pay_href(id), format!("/account/services/{id}/pay"));
+        assert_eq!(service_buy_href(id), format!("/account/services/{id}/buy"));
+        assert_eq!(
+            service_result_href(id, "P-1", true),
+            format!("/account/services/{id}/pay/P-1/1")
+        );
+        assert_eq!(service_result_href("a/b", "c", false), "/account/services/a%2Fb/pay/c/0");
+        assert_eq!(card_update_href("m-1"), "/account/payment-methods/m-1/update");
     }
 }

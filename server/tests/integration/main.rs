@@ -15,6 +15,7 @@ mod gateway_keys;
 mod merchant_api;
 mod money_safety;
 mod oauth;
+mod pay_now_pages;
 mod payments;
 mod routes;
 mod sandbox_bank;
@@ -159,6 +160,9 @@ fn main() {
             seed_004_billing_jobs::concurrent_collection_runs_charge_once,
             seed_004_billing_jobs::auto_recharge_raises_the_next_bundle_and_collects_it_once,
             seed_004_billing_jobs::an_expired_card_asks_for_an_update_and_charges_nothing,
+            pay_now_pages::pay_now_pages_render_for_the_owner,
+            pay_now_pages::another_customer_finds_none_of_the_pay_now_pages,
+            pay_now_pages::the_active_medium_form_works_without_javascript,
             seed_000_checkout::gateways_are_listed_per_policy,
             seed_000_checkout::initiate_payment_required_redirects_to_the_hosted_page,
             seed_000_checkout::no_payment_required_when_nothing_is_owed,

@@ -1,6 +1,8 @@
-//! The customer's home page, `/account`: their policies and services, what is due on each,
-//! and "Pay now" — or, while a payment of that policy is under way, that payment and a link
-//! to where it stands, so nobody starts paying twice.
+//! The customer's home page, `/account`: their policies (a table) and ISP services (a card
+//! each), what is due on each, and "Pay now" — or, while a payment is under way, that payment
+//! and a link to where it stands, so nobody starts paying twice. A service's card also says how
+//! long it is paid for and offers buying ahead ("Buy now", "Make payment") and its payment
+//! methods.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -10,7 +12,9 @@ use crate::PageError;
 use crate::auth::current_user;
 use crate::components::PageData;
 use crate::layout::Layout;
-use crate::links::{checkout_href, status_href};
+use crate::links::{
+    PAYMENT_METHODS, checkout_href, service_buy_href, service_pay_href, status_href,
+};
 use crate::pages::account::shared::{OpenPayment, Underway};
 
 /// One service as the customer's home page lists it.
@@ -30,6 +34,10 @@ pub struct ServiceLine {
     pub amount_due: Option<String>,
     /// A payment of what is owed that is not final yet.
     pub open_payment: Option<OpenPayment>,
+    /// How long it is paid for ("Paid up until 5 January 2027"), for a service with a period.
+    pub paid_until: Option<String>,
+    /// The words of the link to buy ahead ("Buy now", "Make payment"), when it can.
+    pub buy: Option<String>,
 }
 
 /// The logged-in customer's services.
@@ -45,6 +53,7 @@ pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
     let ctx = crate::context::page_context()?;
     let customer = user
         .customer_id
+        .clone()
         .ok_or_else(|| PageError::forbidden("Your account has no customer record."))?;
     let summaries = settle::service::Service::summaries_for_customer(&ctx.db, &customer)
         .await
@@ -52,7 +61,7 @@ pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
     let mut lines = Vec::with_capacity(summaries.len());
     for s in summaries {
         let is_policy = s.service.kind == ServiceKind::Policy;
-        let open = if is_policy && s.amount_due.is_some() {
+        let open = if s.amount_due.is_some() {
             match Purchase::open_for_service(&ctx.db, &s.service.id)
                 .await
                 .map_err(PageError::logged("loading what is due"))?
@@ -64,6 +73,20 @@ pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
         } else {
             None
         };
+        let (paid_until, buy) = if is_policy {
+            (None, None)
+        } else {
+            let standing =
+                crate::pages::account::services::standing(&ctx, &user, &s.service.reference)
+                    .await?
+                    .ok_or_else(|| {
+                        PageError::not_found("We can't find that service on your account.")
+                    })?;
+            (
+                crate::format::paid_until(s.service.period_end, chrono::Utc::now()),
+                crate::pages::account::services::buy_words(&standing).map(str::to_owned),
+            )
+        };
         lines.push(ServiceLine {
             reference: s.service.reference,
             is_policy,
@@ -72,12 +95,14 @@ pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
             billing: billing_status(s.service.billing_status).to_owned(),
             amount_due: s.amount_due.map(|m| m.display().to_string()),
             open_payment: open,
+            paid_until,
+            buy,
         });
     }
     Ok(lines)
 }
 
-/// Greets the customer and lists their services with amounts due.
+/// Greets the customer and lists their policies and services with amounts due.
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let name = current_user().map(|u| u.display_name).unwrap_or_default();
@@ -89,10 +114,72 @@ pub fn AccountPage() -> impl IntoView {
                 {if lines.is_empty() {
                     view! { <p>"You have no policies or services yet."</p> }.into_any()
                 } else {
-                    view! { <ServiceTable lines /> }.into_any()
+                    let (policies, services): (Vec<_>, Vec<_>) =
+                        lines.into_iter().partition(|l| l.is_policy);
+                    view! {
+                        {(!policies.is_empty()).then(|| view! { <ServiceTable lines=policies /> })}
+                        {(!services.is_empty()).then(|| view! { <ServiceCards lines=services /> })}
+                    }
+                    .into_any()
                 }}
             </PageData>
         </Layout>
+    }
+}
+
+/// The ISP services, one card each: what it is, where it stands, what is owed, how long it is
+/// paid for, and what the customer can do.
+#[component]
+fn ServiceCards(lines: Vec<ServiceLine>) -> impl IntoView {
+    view! {
+        <ul class="service-cards">
+            {lines.into_iter().map(|line| view! { <ServiceCard line /> }).collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+fn ServiceCard(line: ServiceLine) -> impl IntoView {
+    let owing = line.amount_due.is_some();
+    let tag = if owing { "tag notice" } else { "tag" };
+    let pay = match (&line.open_payment, owing) {
+        (Some(open), _) => view! {
+            <span class="in-progress">
+                <span class="tag notice">"Payment in progress"</span>
+                " "
+                <a href=status_href(&open.reference)>"See where it stands"</a>
+            </span>
+        }
+        .into_any(),
+        (None, true) => {
+            view! { <a class="button" href=service_pay_href(&line.reference)>"Pay now"</a> }
+                .into_any()
+        }
+        (None, false) => ().into_any(),
+    };
+    let buy = line.buy.clone().map(|words| {
+        view! { <a class="button secondary" href=service_buy_href(&line.reference)>{words}</a> }
+    });
+    view! {
+        <li class="card service-card">
+            <div class="service-head">
+                <h3>{line.product.clone()}</h3>
+                <span class=tag>{line.billing.clone()}</span>
+            </div>
+            <dl class="facts">
+                <dt>"Service"</dt><dd><code class="reference">{line.reference.clone()}</code></dd>
+                <dt>"Status"</dt><dd>{line.status.clone()}</dd>
+                <dt>"Billing"</dt><dd>{line.billing.clone()}</dd>
+                <dt>"Amount due"</dt>
+                <dd class="amount">{line.amount_due.clone().unwrap_or_else(|| "Nothing due".into())}</dd>
+                {line.paid_until.clone().map(|p| view! { <dt>"Paid for"</dt><dd>{p}</dd> })}
+            </dl>
+            <p class="actions">
+                {pay}
+                {buy}
+                <a href=PAYMENT_METHODS>"Payment methods"</a>
+            </p>
+        </li>
     }
 }
 
