@@ -395,25 +395,6 @@ impl Service {
         Ok(summaries)
     }
 
-    /// Makes `method` the medium the service's future purchases are collected with (the caller
-    /// checked it may be: see `service_standing::set_active_medium`).
-    pub async fn set_active_payment_method(
-        db: &Db,
-        id: &ServiceId,
-        method: &PaymentMethodId,
-    ) -> Result<()> {
-        let sql =
-            "UPDATE services SET active_payment_method_id = $2, updated_at = $3 WHERE id = $1";
-        with_db!(db, pool => sqlx::query(sql)
-            .bind(id)
-            .bind(method)
-            .bind(Utc::now())
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
     /// A customer's services, oldest first.
     pub async fn of_customer(db: &Db, customer: &CustomerId) -> Result<Vec<Service>> {
         let sql = format!("{SELECT_SERVICE} WHERE customer_id = $1 ORDER BY created_at");

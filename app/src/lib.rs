@@ -65,6 +65,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account/payments/:reference/challenge/complete") view=account::payments::challenge::ChallengeCompletePage ssr=SsrMode::Async />
                 <Route path=path!("/account/services/:service/pay") view=account::services::pay::ServicePayPage ssr=SsrMode::Async />
                 <Route path=path!("/account/services/:service/pay/:purchase/:outcome") view=account::services::result::ServicePayResultPage ssr=SsrMode::Async />
+                <Route path=path!("/account/services/:service/buy") view=account::services::buy::ServiceBuyPage ssr=SsrMode::Async />
+                <Route path=path!("/account/services/:service/buy/:purchase") view=account::services::pay::QuotePayPage ssr=SsrMode::Async />
                 <Route path=path!("/account/payment-methods") view=account::payment_methods::PaymentMethodsPage ssr=SsrMode::Async />
                 <Route path=path!("/account/payment-methods/:medium/update") view=account::payment_methods::update::CardUpdatePage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async />

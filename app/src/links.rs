@@ -92,6 +92,11 @@ pub fn service_buy_href(service: &str) -> String {
     format!("/account/services/{}/buy", path_segment(service))
 }
 
+/// The page that pays a buy-now quote of a service (the core's priced purchase).
+pub fn service_quote_href(service: &str, purchase: &str) -> String {
+    format!("{}/{}", service_buy_href(service), path_segment(purchase))
+}
+
 /// The result page of paying `purchase` of a service; like the document's return URLs it ends
 /// in `1` (the provider said it went through) or `0` (it didn't). The page believes only what
 /// Settle knows of the payment, never the digit alone.
@@ -155,6 +160,7 @@ mod tests {
         let id = "E14C231D-5899-44BE-B7A1-AA46893C8D83";
         assert_eq!(service_pay_href(id), format!("/account/services/{id}/pay"));
         assert_eq!(service_buy_href(id), format!("/account/services/{id}/buy"));
+        assert_eq!(service_quote_href(id, "q-1"), format!("/account/services/{id}/buy/q-1"));
         assert_eq!(
             service_result_href(id, "P-1", true),
             format!("/account/services/{id}/pay/P-1/1")

@@ -13,7 +13,8 @@ use crate::auth::current_user;
 use crate::components::PageData;
 use crate::layout::Layout;
 use crate::links::{
-    PAYMENT_METHODS, checkout_href, service_buy_href, service_pay_href, status_href,
+    PAYMENT_METHODS, card_update_href, checkout_href, service_buy_href, service_pay_href,
+    status_href,
 };
 use crate::pages::account::shared::{OpenPayment, Underway};
 
@@ -38,6 +39,8 @@ pub struct ServiceLine {
     pub paid_until: Option<String>,
     /// The words of the link to buy ahead ("Buy now", "Make payment"), when it can.
     pub buy: Option<String>,
+    /// The card that pays the service, when it must be updated (expired or declined).
+    pub update_card: Option<String>,
 }
 
 /// The logged-in customer's services.
@@ -73,8 +76,8 @@ pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
         } else {
             None
         };
-        let (paid_until, buy) = if is_policy {
-            (None, None)
+        let (paid_until, buy, update_card) = if is_policy {
+            (None, None, None)
         } else {
             let standing =
                 crate::pages::account::services::standing(&ctx, &user, &s.service.reference)
@@ -85,6 +88,12 @@ pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
             (
                 crate::format::paid_until(s.service.period_end, chrono::Utc::now()),
                 crate::pages::account::services::buy_words(&standing).map(str::to_owned),
+                standing
+                    .service
+                    .active_payment_method_id
+                    .as_ref()
+                    .filter(|_| standing.card_needs_update)
+                    .map(ToString::to_string),
             )
         };
         lines.push(ServiceLine {
@@ -97,6 +106,7 @@ pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
             open_payment: open,
             paid_until,
             buy,
+            update_card,
         });
     }
     Ok(lines)
@@ -174,6 +184,12 @@ fn ServiceCard(line: ServiceLine) -> impl IntoView {
                 <dd class="amount">{line.amount_due.clone().unwrap_or_else(|| "Nothing due".into())}</dd>
                 {line.paid_until.clone().map(|p| view! { <dt>"Paid for"</dt><dd>{p}</dd> })}
             </dl>
+            {line.update_card.clone().map(|card| view! {
+                <p class="flash notice">
+                    {settle::service_standing::CARD_NEEDS_UPDATE} " "
+                    <a href=card_update_href(&card)>"Update card"</a>
+                </p>
+            })}
             <p class="actions">
                 {pay}
                 {buy}

@@ -10,6 +10,7 @@
 //! | `/account/payments/{reference}`: where a payment stands | [`payments::status`] |
 //! | `/account/payments/{reference}/challenge` (+ `/frame`, `/complete`): the bank's check | [`payments::challenge`] |
 //! | `/account/services/{serviceId}/pay`: pay what an ISP service owes | [`services::pay`] |
+//! | `/account/services/{serviceId}/buy` (+ `/{purchaseId}`, paying the quote): buy ahead | [`services::buy`] |
 //! | `/account/services/{serviceId}/pay/{purchaseId}/{1\|0}`: the result of paying it | [`services::result`] |
 //! | `/account/payment-methods`: mediums, each service's active one | [`payment_methods`] |
 //! | `/account/payment-methods/{mediumId}/update`: update a saved card | [`payment_methods::update`] |

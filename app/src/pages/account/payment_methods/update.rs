@@ -67,22 +67,55 @@ pub async fn load_card(medium: String) -> Result<CardView, PageError> {
     })
 }
 
-/// Starts updating the customer's card: sends the browser to the provider's card page, which
-/// returns to the payment methods page.
+/// Settle's route the gateway sends the customer back to after a card update (`{id}`: the
+/// update's id). The server serves it (`server/src/api/pay_now/card_update.rs`); the core asks
+/// the gateway how the update ended there, then sends the customer on to `return`.
+pub const CARD_UPDATE_RETURN: &str = "/card-updates/{id}/return";
+
+/// Starts updating the customer's card through the core (`billing::card_update::start`): sends
+/// the browser to the provider's card page, which comes back to the payment methods page.
 #[server(prefix = "/account/api", endpoint = "card_update")]
 pub async fn start_card_update(medium: String) -> Result<(), PageError> {
     use crate::flash::{Flash, redirect_with};
+    use crate::pages::account::shared::payer;
 
     let user = crate::auth::require(Role::Customer)?;
     let ctx = crate::context::page_context()?;
-    if own_card(&ctx, &user, &medium).await?.is_none() {
+    let Some(card) = own_card(&ctx, &user, &medium).await? else {
         return redirect_with(Flash::error(NO_SUCH_CARD), PAYMENT_METHODS).await;
-    }
-    redirect_with(
-        Flash::notice("Updating a card isn't available yet. Your card is unchanged."),
-        PAYMENT_METHODS,
+    };
+    let viewer = payer(&user)?;
+    let started = settle::billing::card_update::start(
+        &ctx.payments,
+        &viewer,
+        card.id.as_str(),
+        CARD_UPDATE_RETURN,
     )
-    .await
+    .await;
+    match started {
+        Ok(started) => {
+            let mut url = started.url;
+            url.query_pairs_mut().append_pair("return", PAYMENT_METHODS);
+            leptos_axum::redirect(url.as_str());
+            Ok(())
+        }
+        Err(settle::Error::NotFound(_)) => {
+            redirect_with(Flash::error(NO_SUCH_CARD), PAYMENT_METHODS).await
+        }
+        Err(settle::Error::Validation(_)) => {
+            let flash = Flash::error(
+                "This card's provider can't update it. Pay with a new card instead: it is saved for you.",
+            );
+            redirect_with(flash, PAYMENT_METHODS).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "starting a card update failed");
+            let flash = Flash::error(
+                "Updating cards is unavailable right now. Your card is unchanged; please try again later.",
+            );
+            redirect_with(flash, PAYMENT_METHODS).await
+        }
+    }
 }
 
 /// The card update page.

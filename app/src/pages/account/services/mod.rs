@@ -1,9 +1,11 @@
 //! An ISP service's pages, under `/account/services/{serviceId}`: pay what is owed now
-//! ([`pay`], posting to [`pay::pay_service`]) and the result of paying ([`result`]). The data
+//! ([`pay`], posting to [`pay::pay_service`]), buy bundles or months ahead ([`buy`]: choose,
+//! then pay the core's priced quote on [`pay`]'s page) and the result of paying ([`result`]). The data
 //! comes from the core's `settle::service_standing` (what is owed, the mediums, the active one)
 //! through the core's access rule: another customer's service is a 404, like one that doesn't
 //! exist.
 
+pub mod buy;
 pub mod pay;
 pub mod result;
 
@@ -80,13 +82,16 @@ pub async fn standing(
     }
 }
 
-/// The words of the link to buy ahead on a service, when it can: "Buy now" for day bundles,
-/// "Make payment" for months ahead of a monthly service. `None` until the core offers what may
-/// be bought (`can_buy_info`).
+/// The words of the link to buy ahead on a service, when the core says it can (`can_buy`):
+/// "Buy now" for day bundles, "Make payment" for months ahead of a monthly service.
 #[cfg(feature = "ssr")]
 pub fn buy_words(standing: &settle::service_standing::Standing) -> Option<&'static str> {
-    let _ = standing;
-    None
+    use settle::billing::scheme::BuyKind;
+
+    standing.can_buy.as_ref().filter(|b| !b.options.is_empty()).map(|b| match b.kind {
+        BuyKind::DayBundles => "Buy now",
+        BuyKind::MonthsAhead => "Make payment",
+    })
 }
 
 /// What is owed on a purchase, in words.
@@ -98,13 +103,17 @@ pub fn owed(purchase: &settle::purchase::Purchase) -> Owed {
         .lines
         .iter()
         .map(|line| {
-            let length = line.quantity.saturating_mul(line.period_per_quantity);
             let unit = match line.line_type {
                 LineType::Day => "day",
                 _ => "month",
             };
-            let quantity = (line.quantity > 1 || line.period_per_quantity > 1)
-                .then(|| format!("{length} {unit}{}", if length == 1 { "" } else { "s" }));
+            let period = line.period_per_quantity;
+            let each = format!("{period} {unit}{}", if period == 1 { "" } else { "s" });
+            let quantity = match line.quantity {
+                1 if period == 1 => None,
+                1 => Some(each),
+                n => Some(format!("{n} × {each}")),
+            };
             OwedLine {
                 description: line.description.clone(),
                 quantity,

@@ -44,19 +44,60 @@ pub struct PayView {
 /// The customer's service with what is owed and the ways to pay it.
 #[server(prefix = "/account/api", endpoint = "service_pay_view")]
 pub async fn load_pay(service: String) -> Result<PayView, PageError> {
-    use settle::payment_method::MethodKind;
-
-    use crate::format::{billing_status, paid_until, service_status};
-    use crate::pages::account::services::{NO_SUCH_SERVICE, buy_words, choices, owed, standing};
-    use crate::pages::account::shared::open_payment;
+    use crate::pages::account::services::{NO_SUCH_SERVICE, standing};
 
     let user = crate::auth::require(Role::Customer)?;
     let ctx = crate::context::page_context()?;
     let Some(standing) = standing(&ctx, &user, &service).await? else {
         return Err(PageError::not_found(NO_SUCH_SERVICE));
     };
-    let open = match &standing.must_pay {
-        Some(purchase) => open_payment(&ctx, &purchase.id).await?,
+    let owed = standing.must_pay.clone();
+    pay_view(&ctx, &standing, owed.as_ref()).await
+}
+
+/// A buy-now quote of the customer's service (the core's priced purchase) and the ways to pay
+/// it; a quote that is paid says so.
+#[server(prefix = "/account/api", endpoint = "service_quote_view")]
+pub async fn load_quote(service: String, purchase: String) -> Result<PayView, PageError> {
+    use settle::purchase::{PurchaseId, PurchaseStatus};
+
+    use crate::pages::account::services::{NO_SUCH_SERVICE, standing};
+    use crate::pages::account::shared::payer;
+
+    let user = crate::auth::require(Role::Customer)?;
+    let ctx = crate::context::page_context()?;
+    let Some(standing) = standing(&ctx, &user, &service).await? else {
+        return Err(PageError::not_found(NO_SUCH_SERVICE));
+    };
+    let id = PurchaseId::from_string(purchase.trim().to_lowercase());
+    let quote = match settle::access::purchase(&ctx.db, &payer(&user)?, &id).await {
+        Ok((quote, of)) if of.id == standing.service.id => quote,
+        Ok(_) | Err(settle::Error::NotFound(_)) => {
+            return Err(PageError::not_found("We can't find that purchase on your account."));
+        }
+        Err(e) => return Err(PageError::logged("loading the purchase")(e)),
+    };
+    let payable = matches!(quote.status, PurchaseStatus::Quote | PurchaseStatus::Open);
+    let mut view = pay_view(&ctx, &standing, payable.then_some(&quote)).await?;
+    view.buy = None;
+    Ok(view)
+}
+
+/// The pay page's data for `owed` (what must be paid now, or a quote) on a service.
+#[cfg(feature = "ssr")]
+async fn pay_view(
+    ctx: &crate::PageContext,
+    standing: &settle::service_standing::Standing,
+    owed: Option<&settle::purchase::Purchase>,
+) -> Result<PayView, PageError> {
+    use settle::payment_method::MethodKind;
+
+    use crate::format::{billing_status, paid_until, service_status};
+    use crate::pages::account::services::{buy_words, choices};
+    use crate::pages::account::shared::open_payment;
+
+    let open = match owed {
+        Some(purchase) => open_payment(ctx, &purchase.id).await?,
         None => None,
     };
     Ok(PayView {
@@ -65,42 +106,94 @@ pub async fn load_pay(service: String) -> Result<PayView, PageError> {
         status: service_status(&standing.service.status),
         billing: billing_status(standing.service.billing_status).to_owned(),
         paid_until: paid_until(standing.service.period_end, chrono::Utc::now()),
-        owed: standing.must_pay.as_ref().map(owed),
+        owed: owed.map(super::owed),
         open,
-        mediums: choices(&standing),
+        mediums: choices(standing),
         off_system: standing.mediums.iter().any(|m| m.kind == MethodKind::OffSystem),
-        buy: buy_words(&standing).map(str::to_owned),
+        buy: buy_words(standing).map(str::to_owned),
     })
 }
 
-/// Pays what is owed on the customer's service with the chosen medium: a saved card or bank
-/// account is collected now and the result page follows; a new card or a payment link goes to
-/// the provider's page, which comes back to the result page.
+/// Pays what is owed on the customer's service with the chosen medium, through the core's
+/// `checkout::collection::submit` (the same use case as seed 004's submit-for-collection): a
+/// saved card or bank account is collected now and the result page follows; a new card or a
+/// payment link goes to the provider's page, which comes back to the result page. A payment
+/// already under way is shown instead of starting another.
 #[server(prefix = "/account/api", endpoint = "service_pay")]
 pub async fn pay_service(
     service: String,
     purchase: String,
     medium: Option<String>,
 ) -> Result<(), PageError> {
+    use settle::checkout::collection::{Collected, Submission, submit};
+
     use crate::flash::{Flash, redirect_with};
-    use crate::links::service_pay_href;
+    use crate::links::{service_pay_href, service_result_href};
     use crate::pages::account::services::{NO_SUCH_SERVICE, standing};
+    use crate::pages::account::shared::{ALREADY_UNDER_WAY, payer, start_error_message};
 
     let user = crate::auth::require(Role::Customer)?;
     let ctx = crate::context::page_context()?;
+    let viewer = payer(&user)?;
     let Some(standing) = standing(&ctx, &user, &service).await? else {
         return redirect_with(Flash::error(NO_SUCH_SERVICE), ACCOUNT).await;
     };
-    let back = service_pay_href(&standing.service.reference);
+    let service = standing.service.reference.clone();
+    let back = service_pay_href(&service);
     let Some(medium) = medium.filter(|m| !m.trim().is_empty()) else {
         return redirect_with(Flash::error("Please choose how to pay."), &back).await;
     };
-    let _ = (purchase, medium);
-    redirect_with(
-        Flash::notice("Paying from this page isn't available yet. Nothing was charged."),
-        &back,
-    )
-    .await
+    let purchase = purchase.trim().to_owned();
+    // The provider's page comes back to the result page (Settle's own page: the core takes it
+    // as a way back like a merchant's registered origin).
+    let public = &ctx.payments.urls().public_url;
+    let result_url = |ok: bool| {
+        public.join(&service_result_href(&service, &purchase, ok)).map(|u| u.to_string()).ok()
+    };
+    let submission = Submission {
+        service_id: service.clone(),
+        purchase_id: purchase.clone(),
+        medium_id: medium,
+        process_immediate_purchase: true,
+        success_url: result_url(true),
+        failure_url: result_url(false),
+        purchase_source_id: None,
+        comment: None,
+    };
+    let result = |ok: bool| service_result_href(&service, &purchase, ok);
+    match submit(&ctx.payments, &viewer, submission).await {
+        Ok(Collected::Page { payment, url }) => {
+            tracing::info!(payment = %payment.reference, %service, "pay now: to the provider's page");
+            leptos_axum::redirect(&url);
+            Ok(())
+        }
+        Ok(Collected::Charged(payment) | Collected::Declined(payment)) => {
+            tracing::info!(payment = %payment.reference, %service, state = %payment.state, "pay now: collected");
+            leptos_axum::redirect(&result(payment.state.is_success()));
+            Ok(())
+        }
+        Ok(Collected::Allocated(_) | Collected::Deferred(_)) => {
+            leptos_axum::redirect(&result(true));
+            Ok(())
+        }
+        Err(settle::Error::PaymentInProgress(_)) => {
+            redirect_with(Flash::notice(ALREADY_UNDER_WAY), &result(true)).await
+        }
+        Err(settle::Error::Conflict(message)) => {
+            redirect_with(Flash::notice(message), &result(true)).await
+        }
+        Err(settle::Error::NotFound(_)) => {
+            let flash =
+                Flash::error("That payment is no longer due: here is what your service owes now.");
+            redirect_with(flash, &back).await
+        }
+        Err(settle::Error::Forbidden) => {
+            let flash =
+                Flash::error("That way of paying isn't available here: please choose another.");
+            redirect_with(flash, &back).await
+        }
+        Err(e) => redirect_with(Flash::error(start_error_message(&e)), &back).await,
+    }
 }
 
 /// The pay now page.
@@ -110,6 +203,21 @@ pub fn ServicePayPage() -> impl IntoView {
     view! {
         <Layout title="Pay now".into()>
             <PageData heading="Pay now" load=load_pay(service) let:view>
+                <Pay view />
+            </PageData>
+        </Layout>
+    }
+}
+
+/// The page that pays a buy-now quote, `/account/services/{serviceId}/buy/{purchaseId}`.
+#[component]
+pub fn QuotePayPage() -> impl IntoView {
+    let (service, purchase) = use_params_map().with_untracked(|p| {
+        (p.get("service").unwrap_or_default(), p.get("purchase").unwrap_or_default())
+    });
+    view! {
+        <Layout title="Pay now".into()>
+            <PageData heading="Pay now" load=load_quote(service, purchase) let:view>
                 <Pay view />
             </PageData>
         </Layout>
@@ -140,7 +248,7 @@ fn Pay(view: PayView) -> impl IntoView {
             });
             view! {
                 <p class="status-banner done" role="status">
-                    "There is nothing to pay on this service: it is paid up."
+                    "There is nothing to pay here: it is paid."
                 </p>
                 {buy}
                 <p><a href=ACCOUNT>"Back to your account"</a></p>
