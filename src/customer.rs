@@ -132,11 +132,26 @@ impl Customer {
         email: Option<&str>,
         phone: Option<&str>,
     ) -> Result<(Customer, bool)> {
+        Customer::upsert_with_id(db, CustomerId::generate(), merchant, code, name, email, phone)
+            .await
+    }
+
+    /// [`Customer::upsert`] giving a new customer the id `id` (demo data whose ids documents
+    /// name); an existing customer keeps theirs.
+    pub async fn upsert_with_id(
+        db: &Db,
+        id: CustomerId,
+        merchant: &MerchantId,
+        code: &CustomerCode,
+        name: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<(Customer, bool)> {
         let insert = "INSERT INTO customers (id, merchant_id, code, name, email, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (merchant_id, code) DO NOTHING
              RETURNING id, merchant_id, code, name, email, phone, created_at";
         let created: Option<Customer> = with_db!(db, pool => sqlx::query_as(insert)
-            .bind(CustomerId::generate())
+            .bind(id)
             .bind(merchant)
             .bind(code.as_str())
             .bind(name)

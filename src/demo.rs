@@ -52,6 +52,8 @@ pub const CARD_POLICY_NUMBER: &str = "DEMO/0002/SHORT/WEB";
 pub const ISP_SERVICE_ID: &str = "E14C231D-5899-44BE-B7A1-AA46893C8D83";
 /// The demo ISP's collector (the id seed 004 uses).
 pub const DEMO_COLLECTOR_ID: &str = "195ccad5-02fc-4dc2-8589-7d85e44ffe30";
+/// The demo customer's id (seed 004's `userId`, the `customer_id` its example mediums carry).
+pub const CUSTOMER_ID: &str = "2e15812f-34d7-4903-898e-ed3dcc6704a1";
 /// The demo customer's code at the demo merchant.
 pub const CUSTOMER_CODE: &str = "CUST-0001";
 /// The demo product whose amount the merchant sets (seed 001's invoice `type`).
@@ -266,8 +268,9 @@ pub async fn load(db: &Db) -> Result<()> {
             .await?;
     }
 
-    let (thandi, _) = Customer::upsert(
+    let (thandi, _) = Customer::upsert_with_id(
         db,
+        crate::customer::CustomerId::from_string(CUSTOMER_ID),
         &merchant.id,
         &crate::customer::CustomerCode::parse(CUSTOMER_CODE)?,
         CUSTOMER_NAME,

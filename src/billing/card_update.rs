@@ -208,6 +208,11 @@ pub async fn way_back(
     let Some(requested) = requested.map(str::trim).filter(|r| !r.is_empty()) else {
         return Ok(ACCOUNT_PAGE.to_owned());
     };
+    // Settle's own customer pages (the payment methods page that started it) are always a safe
+    // way back: a path on this site, never another one.
+    if requested.starts_with("/account/") && !requested.contains("//") {
+        return Ok(requested.to_owned());
+    }
     let method = PaymentMethod::find(db, &update.payment_method_id).await?;
     let customer = match method.and_then(|m| m.customer_id) {
         Some(id) => Customer::find(db, &id).await?,

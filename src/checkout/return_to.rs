@@ -64,7 +64,8 @@ pub(crate) async fn payers_merchant(
         .ok_or_else(|| Error::invalid("return_to", "only a merchant's client can name a way back"))
 }
 
-/// A client's URL on a registered origin, or Settle's own collection return forwarding to one.
+/// A client's URL on a registered origin, Settle's own collection return forwarding to one, or
+/// one of Settle's own customer pages (its pay now pages' way back).
 pub fn registered_or_own(
     merchant: &Merchant,
     own: &CallbackUrls,
@@ -83,6 +84,7 @@ pub fn registered_or_own(
             registered_url(merchant, &forward, field)?;
             Ok(url)
         }
+        Ok(url) if own.is_customer_page(&url) => Ok(url),
         _ => registered_url(merchant, raw, field),
     }
 }

@@ -84,6 +84,12 @@ impl CallbackUrls {
             && url.path().starts_with(base.path())
             && url.path().len() > base.path().len()
     }
+
+    /// Whether `url` is one of Settle's own customer pages (on its public origin, under
+    /// `/account/`): the way back its pay now pages name, which sends nobody off-site.
+    pub fn is_customer_page(&self, url: &Url) -> bool {
+        url.origin() == self.public_url.origin() && url.path().starts_with("/account/")
+    }
 }
 
 /// When reconciliation asks gateways about unsettled payments.

@@ -245,7 +245,9 @@ pub async fn a_declined_collection_leaves_the_service_in_arrears(app: TestApp) -
         .await?;
     ensure(revoked.status() == 204, format!("revoking: {}", revoked.status()))?;
     let report = run_collection_day(&app.state.payments, collection_day()).await?;
-    ensure(report.declined >= 1 && report.no_medium == 1, format!("{report:?}"))?;
+    // The demo's own fibre services are due too (its new-card service has no medium either), so
+    // the counts are lower bounds; each service's outcome is checked below.
+    ensure(report.declined >= 1 && report.no_medium >= 1, format!("{report:?}"))?;
     let merchant = app.merchant_token().await?;
     for (billed, what) in [(&billed, "declined"), (&without, "no medium")] {
         let purchase = month_purchase(&app, &billed.service).await?;
