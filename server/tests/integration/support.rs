@@ -223,6 +223,8 @@ pub fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(redirect::Policy::none())
+        // A request that never answers names its URL in the test's failure.
+        .timeout(std::time::Duration::from_secs(60))
         .build()
         .expect("the HTTP client builds")
 }
@@ -273,6 +275,11 @@ enum Body {
     Database(DatabaseTestFn),
 }
 
+/// The longest one test may take (the slowest, the crash burst, takes about 30 s).
+const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
+/// The longest a test's server may take to stop.
+const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn run_one(backend: Backend, postgres_url: Option<&str>, body: Body) -> Result<()> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -288,8 +295,21 @@ fn run_one(backend: Backend, postgres_url: Option<&str>, body: Body) -> Result<(
         let outcome = match body {
             Body::App(test) => match start_app(&test_database, &[]).await {
                 Ok(OwnedApp { app, server }) => {
-                    let outcome = test(app).await;
-                    server.stop().await;
+                    // Bounded, so a request that never answers fails its test instead of
+                    // holding the whole suite (CI) until it is killed.
+                    let outcome = match tokio::time::timeout(TEST_DEADLINE, test(app)).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(anyhow::anyhow!(
+                            "the test did not finish within {} s",
+                            TEST_DEADLINE.as_secs()
+                        )),
+                    };
+                    if tokio::time::timeout(STOP_DEADLINE, server.stop()).await.is_err() {
+                        eprintln!(
+                            "warning: the server did not stop within {} s; its tasks are dropped with the test's runtime",
+                            STOP_DEADLINE.as_secs()
+                        );
+                    }
                     outcome
                 }
                 Err(e) => Err(e),
