@@ -2,10 +2,10 @@
 //! with lines — and the rules for them. Settle's merchant API, seed 001's invoices and seed
 //! 002's orders all call these use cases; none prices, deduplicates or cancels on its own.
 
-pub mod config;
 pub mod auto_recharge;
 pub mod card_update;
 pub mod collection_day;
+pub mod config;
 mod customers;
 mod pricing;
 mod purchases;

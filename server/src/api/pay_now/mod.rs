@@ -9,10 +9,10 @@
 //! Errors are problem details like the document's 401 example: each carries the RFC section its
 //! status comes from as `type` and the request's path as `instance`.
 
-pub mod collection;
 pub mod buy_now;
-pub mod config;
 pub mod card_update;
+pub mod collection;
+pub mod config;
 pub mod wire;
 
 use axum::Json;
