@@ -7,6 +7,7 @@ pub mod access;
 pub mod account;
 pub mod address;
 pub mod api_token;
+pub mod audit;
 pub mod billing;
 pub mod card;
 pub mod checkout;

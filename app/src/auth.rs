@@ -40,6 +40,21 @@ pub fn require(role: Role) -> Result<User, PageError> {
     }
 }
 
+/// The client's address as the server's guard found it (`unknown` outside a request).
+pub fn client_addr() -> String {
+    use_context::<Parts>()
+        .and_then(|p| p.extensions.get::<ClientAddr>().map(|a| a.0.clone()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The signed-in staff member acting in this request, for the audit log: they must have
+/// `role`.
+pub fn actor(role: Role) -> Result<(User, settle::audit::Actor), PageError> {
+    let user = require(role)?;
+    let actor = settle::audit::Actor::user(&user, &client_addr());
+    Ok((user, actor))
+}
+
 /// A plain local path to continue to after login, or `None` (the caller then uses the role's
 /// home page).
 ///
@@ -71,9 +86,7 @@ pub async fn log_in(
 
     let ctx = crate::context::page_context()?;
     let session: Session = leptos_axum::extract().await?;
-    let client = use_context::<Parts>()
-        .and_then(|p| p.extensions.get::<ClientAddr>().map(|a| a.0.clone()))
-        .unwrap_or_else(|| "unknown".into());
+    let client = client_addr();
     let outcome = settle::account::log_in(
         &ctx.db,
         &ctx.login_throttle,

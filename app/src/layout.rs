@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use settle::account::{Role, User};
 
 use crate::auth::{LogOut, current_user};
-use crate::components::SubmitButton;
+use crate::components::{ConsoleNav, SubmitButton};
 use crate::flash::Flash;
 
 /// Wraps a page's content with the header, navigation and any pending flash message.
@@ -18,9 +18,13 @@ pub fn Layout(
     children: Children,
 ) -> impl IntoView {
     let flash = use_context::<Parts>().and_then(|p| p.extensions.get::<Flash>().cloned());
+    let user = current_user();
+    let here = use_context::<Parts>().map(|p| p.uri.path().to_owned()).unwrap_or_default();
+    let console = user.as_ref().map(|u| view! { <ConsoleNav role=u.role here=here.clone() /> });
     view! {
         <Title text=title />
-        <SiteHeader user=current_user() />
+        <SiteHeader user=user />
+        {console}
         <main>
             {flash.map(|f| {
                 let class = f.class();
