@@ -15,6 +15,7 @@ pub mod record;
 pub mod refund;
 pub mod return_to;
 pub mod saved_card;
+pub mod staff;
 pub mod start;
 pub mod state;
 pub mod transition;

@@ -67,7 +67,8 @@ impl Orchestrator {
         Ok(report)
     }
 
-    async fn reconcile_one(&self, payment: &Payment) -> Result<Payment> {
+    /// Asks about one payment as a sweep would and applies the answer (staff ask for it now too).
+    pub(in crate::payment) async fn reconcile_one(&self, payment: &Payment) -> Result<Payment> {
         match payment.state {
             PaymentSuccess | ConvertingPolicy => {
                 return fulfilment::fulfil(&self.db, &payment.id).await;

@@ -1,13 +1,18 @@
-//! Refunds: money given back through the gateway that took it. Today Settle refunds on its own
-//! what reached an attempt that lost (a "stray" charge: the attempt was cancelled or timed out,
-//! or another payment had already paid the purchase). Each refund is a row and a durable job,
-//! so it happens once however often the charge is reported, and survives restarts.
+//! Refunds: money given back through the gateway that took it. Settle refunds on its own what
+//! reached an attempt that lost (a "stray" charge: the attempt was cancelled or timed out, or
+//! another payment had already paid the purchase; [`stray`]), staff refund a paid payment in full
+//! or in part ([`requested`]) and a stray charge the ledger found ([`stray`]). Each refund is a
+//! row marked pending before the gateway is asked, and a durable job, so it happens once however
+//! often it is asked for, and survives restarts: only the gateway's answer settles it.
+
+pub mod requested;
+pub mod stray;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::connector::{Connector, ConnectorError, GatewayResult, GatewayStatus};
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::job::{self, NewJob};
 use crate::money::{Currency, Money};
@@ -68,6 +73,11 @@ pub struct Refund {
     pub failure_reason: Option<String>,
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
+    /// The key of the form that asked for it (staff refunds): a second submit finds this one.
+    pub request_key: Option<String>,
+    /// What the gateway shows refunded on the charge once this refund is done (in the charge's
+    /// minor units): how a refund whose answer was lost is recognised at the gateway.
+    pub refunded_after_minor: Option<i64>,
 }
 
 /// The refund job's payload.
@@ -88,9 +98,11 @@ type RefundRow = (
     Option<String>,
     Option<String>,
     DateTime<Utc>,
+    Option<String>,
+    Option<i64>,
 );
 
-const REFUND_COLUMNS: &str = "id, payment_id, currency, amount_minor, reason, kind, status, gateway_reference, failure_reason, created_at";
+const REFUND_COLUMNS: &str = "id, payment_id, currency, amount_minor, reason, kind, status, gateway_reference, failure_reason, created_at, request_key, refunded_after_minor";
 
 impl Refund {
     fn from_row(r: RefundRow) -> Result<Refund> {
@@ -105,6 +117,8 @@ impl Refund {
             gateway_reference: r.7,
             failure_reason: r.8,
             created_at: r.9,
+            request_key: r.10,
+            refunded_after_minor: r.11,
         })
     }
 
@@ -149,74 +163,6 @@ impl Refund {
 }
 
 impl Orchestrator {
-    /// Money was taken for an attempt that can't be the purchase's payment: records it, starts
-    /// its refund (once, however often it is reported) and notes it on this payment's timeline
-    /// and on that of the purchase's successful payment.
-    pub(super) async fn stray_charge(
-        &self,
-        payment: &Payment,
-        result: &GatewayResult,
-        cause: &str,
-    ) -> Result<Payment> {
-        let winner = Payment::successful_for_purchase(&self.db, &payment.purchase_id)
-            .await?
-            .filter(|w| w.id != payment.id);
-        let now = Utc::now();
-        let refund_id = RefundId::generate();
-        let reason = match &winner {
-            Some(w) => format!("a second charge for a purchase already paid by {}", w.reference),
-            None => format!("money taken for an attempt that is {}", payment.state),
-        };
-        let mut tx = self.db.begin().await?;
-        if payment.gateway_reference.is_none() {
-            Payment::learn_gateway_reference(&mut tx, payment, &result.gateway_reference).await?;
-        }
-        let sql = "INSERT INTO refunds (id, payment_id, currency, amount_minor, reason, kind, status, created_at, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, 'stray', 'pending', $6, $6) ON CONFLICT DO NOTHING";
-        let inserted = with_tx!(&mut tx, conn => sqlx::query(sql)
-            .bind(&refund_id)
-            .bind(&payment.id)
-            .bind(payment.amount.currency().code())
-            .bind(payment.amount.minor())
-            .bind(&reason)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if inserted == 1 {
-            let payload = serde_json::to_value(RefundJob { refund_id: refund_id.clone() })
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            job::enqueue_in(
-                &mut tx,
-                NewJob::new(REFUND_JOB, payload).dedupe_key(format!("{REFUND_JOB}:{refund_id}")),
-            )
-            .await?;
-            let note = format!(
-                "{cause}: the gateway took the money although this attempt is {}; refunding it automatically ({reason})",
-                payment.state
-            );
-            transition::note(&mut tx, payment, &note, Some(&result.raw)).await?;
-            if let Some(winner) = &winner {
-                let note = format!(
-                    "a second charge ({}) reached {} for this purchase; it is being refunded",
-                    payment.reference, payment.gateway_id
-                );
-                transition::note(&mut tx, winner, &note, None).await?;
-            }
-            tracing::warn!(payment = %payment.reference, %reason, "stray charge: refunding automatically");
-        } else {
-            transition::note(
-                &mut tx,
-                payment,
-                &format!("{cause}: the stray charge is already being refunded"),
-                None,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        self.reload(payment).await
-    }
-
     /// Carries out a pending refund through the gateway (the refund job). A refund whose earlier
     /// answer was lost is found at the gateway first, so money is never given back twice.
     /// `Err` means "try again later".
@@ -234,7 +180,7 @@ impl Orchestrator {
             ))
         })?;
         let connector = self.connector(&payment.gateway_id)?;
-        if already_refunded(connector.as_ref(), &payment, &gateway_reference, refund.amount).await {
+        if already_refunded(connector.as_ref(), &payment, &gateway_reference, &refund).await {
             return self.refunded(&refund, &payment, None).await;
         }
         match connector.refund(&gateway_reference, refund.amount).await {
@@ -246,8 +192,7 @@ impl Orchestrator {
                 ..
             })
             | Err(ConnectorError::Refused { message: reason, .. }) => {
-                if already_refunded(connector.as_ref(), &payment, &gateway_reference, refund.amount)
-                    .await
+                if already_refunded(connector.as_ref(), &payment, &gateway_reference, &refund).await
                 {
                     return self.refunded(&refund, &payment, None).await;
                 }
@@ -290,24 +235,150 @@ impl Orchestrator {
             let note = format!("the second charge ({}) was refunded", payment.reference);
             transition::note(&mut tx, &winner, &note, None).await?;
         }
+        if refund.kind == RefundKind::Requested {
+            requested::refunded_in_full(&mut tx, payment).await?;
+        }
         tx.commit().await?;
         Ok(RefundStatus::Succeeded)
     }
 }
 
-/// Whether the gateway already shows at least `amount` refunded on the charge.
+/// Whether the gateway already shows this refund done: at least what it should show refunded
+/// afterwards (or, for a refund from before that was kept, at least its amount).
 async fn already_refunded(
     connector: &dyn Connector,
     payment: &Payment,
     gateway_reference: &str,
-    amount: Money,
+    refund: &Refund,
 ) -> bool {
+    let after = refund.refunded_after_minor.unwrap_or(refund.amount.minor());
     let since = payment.created_at - chrono::Duration::hours(1);
     match connector.charges(since).await {
         Ok(charges) => charges
             .iter()
             .find(|c| c.gateway_reference == gateway_reference)
-            .is_some_and(|c| c.refunded.minor() >= amount.minor()),
+            .is_some_and(|c| c.refunded.minor() >= after),
         Err(_) => false,
     }
+}
+
+/// What has been given back of a payment so far, by Settle's records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefundTotals {
+    /// Refunds the gateway confirmed, in minor units.
+    pub succeeded_minor: i64,
+    /// Refunds on their way (marked, the gateway's answer not in yet), in minor units.
+    pub pending_minor: i64,
+}
+
+/// A refund about to be recorded, pending, before its gateway is asked.
+pub(crate) struct NewRefund<'a> {
+    /// Whose money goes back.
+    pub payment: &'a Payment,
+    /// How much.
+    pub amount: Money,
+    /// Why, in words.
+    pub reason: String,
+    /// Stray or requested.
+    pub kind: RefundKind,
+    /// The form's key (staff refunds).
+    pub request_key: Option<&'a str>,
+    /// What the gateway should show refunded once it is done.
+    pub refunded_after_minor: Option<i64>,
+}
+
+/// How long a staff refund's backstop job waits before it carries out a refund the request
+/// itself did not finish (a crash, a lost answer): longer than any gateway call, so the job never
+/// asks the gateway while the request still does.
+const BACKSTOP_AFTER: chrono::Duration = chrono::Duration::minutes(2);
+
+impl Refund {
+    /// The refund a form with `request_key` asked for, if any.
+    pub async fn find_by_request_key(db: &Db, request_key: &str) -> Result<Option<Refund>> {
+        let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE request_key = $1");
+        let row: Option<RefundRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(request_key).fetch_optional(pool).await)?;
+        row.map(Refund::from_row).transpose()
+    }
+
+    /// A payment's refund totals.
+    pub async fn totals(db: &Db, payment: &PaymentId) -> Result<RefundTotals> {
+        let row: (i64, i64) =
+            with_db!(db, pool => sqlx::query_as(TOTALS).bind(payment).fetch_one(pool).await)?;
+        Ok(RefundTotals { succeeded_minor: row.0, pending_minor: row.1 })
+    }
+
+    /// A payment's refund totals as `tx` sees them (after it holds the payment).
+    pub(crate) async fn totals_in(tx: &mut Tx, payment: &PaymentId) -> Result<RefundTotals> {
+        let row: (i64, i64) =
+            with_tx!(tx, conn => sqlx::query_as(TOTALS).bind(payment).fetch_one(conn).await)?;
+        Ok(RefundTotals { succeeded_minor: row.0, pending_minor: row.1 })
+    }
+
+    /// Records a pending refund with its backstop job. `Ok(None)` when a unique index refused
+    /// it: its request key is taken, or a refund of the payment is already on its way.
+    pub(crate) async fn insert_pending(tx: &mut Tx, new: NewRefund<'_>) -> Result<Option<RefundId>> {
+        let id = RefundId::generate();
+        let now = Utc::now();
+        let sql = "INSERT INTO refunds (id, payment_id, currency, amount_minor, reason, kind, status, request_key, refunded_after_minor, created_at, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $9) ON CONFLICT DO NOTHING";
+        let inserted = with_tx!(tx, conn => sqlx::query(sql)
+            .bind(&id)
+            .bind(&new.payment.id)
+            .bind(new.amount.currency().code())
+            .bind(new.amount.minor())
+            .bind(&new.reason)
+            .bind(new.kind.as_str())
+            .bind(new.request_key)
+            .bind(new.refunded_after_minor)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let payload = serde_json::to_value(RefundJob { refund_id: id.clone() })
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        job::enqueue_in(
+            tx,
+            NewJob::new(REFUND_JOB, payload)
+                .run_at(now + BACKSTOP_AFTER)
+                .dedupe_key(format!("{REFUND_JOB}:{id}")),
+        )
+        .await?;
+        Ok(Some(id))
+    }
+}
+
+const TOTALS: &str = "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'succeeded' THEN amount_minor ELSE 0 END), 0) AS BIGINT),
+                             CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN amount_minor ELSE 0 END), 0) AS BIGINT)
+                      FROM refunds WHERE payment_id = $1";
+
+/// Holds a payment's row for the rest of `tx` while it is in `state`, so two refunds of one
+/// payment are decided one after the other. `false` if it is no longer in that state.
+pub(crate) async fn hold_payment(tx: &mut Tx, payment: &Payment) -> Result<bool> {
+    // A no-op update takes the row lock on PostgreSQL; SQLite's transactions hold the
+    // database's write lock from their start (`Db::begin`).
+    let sql = "UPDATE payments SET updated_at = updated_at WHERE id = $1 AND state = $2";
+    let rows = with_tx!(tx, conn => sqlx::query(sql)
+        .bind(&payment.id)
+        .bind(i64::from(payment.state.code()))
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(rows == 1)
+}
+
+/// What the gateway shows refunded on a payment's charge, if it can be asked.
+pub(crate) async fn refunded_at_gateway(
+    connector: &dyn Connector,
+    payment: &Payment,
+) -> Option<crate::connector::GatewayCharge> {
+    let since = payment.created_at - chrono::Duration::hours(1);
+    let charges = connector.charges(since).await.ok()?;
+    charges.into_iter().find(|c| {
+        Some(&c.gateway_reference) == payment.gateway_reference.as_ref()
+            || c.payment_reference == payment.reference
+    })
 }
