@@ -71,6 +71,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account/payment-methods/:medium/update") view=account::payment_methods::update::CardUpdatePage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async />
                 <Route path=path!("/operator") view=pages::operator::OperatorPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/payments/:reference/refund") view=pages::admin::payment_actions::refund::RefundPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/payments/:reference/refund-charge") view=pages::admin::payment_actions::stray::StrayRefundPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/payments/:reference/cancel") view=pages::admin::payment_actions::cancel::CancelPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/payments/:reference/reconcile") view=pages::admin::payment_actions::reconcile::ReconcilePage ssr=SsrMode::Async />
+                <Route path=path!("/admin/audit") view=pages::admin::audit::AuditPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/ledger") view=pages::admin::ledger::LedgerPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -216,3 +216,8 @@ pub(super) async fn refunded_in_full(tx: &mut Tx, payment: &Payment) -> Result<(
     }
     Ok(())
 }
+
+/// A fresh request key for a refund form (each rendered form carries its own).
+pub fn new_request_key() -> String {
+    super::RefundId::generate().to_string()
+}

@@ -1,5 +1,9 @@
 //! The admin console's start page.
 
+pub mod audit;
+pub mod ledger;
+pub mod payment_actions;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
