@@ -2,6 +2,7 @@
 //! Every test runs on SQLite, and on PostgreSQL when SETTLE_TEST_POSTGRES_URL is set.
 
 mod access;
+mod admin_actions;
 mod accounts;
 mod api_client;
 mod card_data;
@@ -221,6 +222,12 @@ fn main() {
             money_safety::a_retry_after_an_in_doubt_attempt_never_charges_again,
             webhooks::each_payment_moment_is_delivered_signed,
             webhooks::the_endpoint_is_managed_through_the_api_and_rotates_with_an_overlap,
+            admin_actions::partial_refund_then_the_rest_and_never_more,
+            admin_actions::a_double_submit_refunds_once,
+            admin_actions::a_payment_never_captured_is_not_refunded_and_can_be_cancelled,
+            admin_actions::the_audit_log_is_append_only,
+            admin_actions::the_ledger_lists_a_stray_charge_and_refunds_it,
+            admin_actions::customers_get_403_on_every_admin_action,
         ],
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,

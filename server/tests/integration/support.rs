@@ -5,6 +5,7 @@
 // The fresh databases are made by the core's test harness: one place for both.
 #[path = "../../../tests/support/mod.rs"]
 mod fresh;
+mod admin_actions;
 mod gateway_pages;
 mod orders_api;
 pub mod process;
