@@ -53,17 +53,25 @@ pub async fn partial_refund_then_the_rest_and_never_more(app: TestApp) -> Result
     // Part of it.
     let html = confirm(&app, &page, &[("amount", "10.00")]).await?;
     ensure(html.contains("Refunded 10.00 GBP"), format!("the page explains the result: {html}"))?;
-    ensure(app.gateway_charge(&paid.reference).await? == (captured, 1000), "the gateway refunded 10.00")?;
+    ensure(
+        app.gateway_charge(&paid.reference).await? == (captured, 1000),
+        "the gateway refunded 10.00",
+    )?;
     ensure(reload(&app, &paid).await?.state.is_success(), "a partial refund leaves it paid")?;
 
     // More than is left: refused, with the amount's own message, and nothing moves.
     let too_much = format!("{}.{:02}", (captured - 1000 + 1) / 100, (captured - 1000 + 1) % 100);
     let html = confirm(&app, &page, &[("amount", &too_much)]).await?;
     ensure(
-        html.contains("Nothing was refunded") && html.contains("left to refund") && html.contains("aria-invalid=\"true\""),
+        html.contains("Nothing was refunded")
+            && html.contains("left to refund")
+            && html.contains("aria-invalid=\"true\""),
         format!("an over-refund is refused with a clear message at the field: {html}"),
     )?;
-    ensure(app.gateway_charge(&paid.reference).await? == (captured, 1000), "nothing more was refunded")?;
+    ensure(
+        app.gateway_charge(&paid.reference).await? == (captured, 1000),
+        "nothing more was refunded",
+    )?;
 
     // The rest (the amount field's default: everything left).
     let html = confirm(&app, &page, &[]).await?;
@@ -87,13 +95,18 @@ pub async fn partial_refund_then_the_rest_and_never_more(app: TestApp) -> Result
     let refunds: Vec<_> = audit.iter().filter(|(_, _, a, _)| a == "payment.refund").collect();
     ensure(refunds.len() == 2, format!("two refunds audited (the refused one isn't): {audit:?}"))?;
     ensure(
-        refunds.iter().all(|(who, from, _, _)| who == ADMIN_EMAIL && !from.is_empty() && from != "unknown"),
+        refunds
+            .iter()
+            .all(|(who, from, _, _)| who == ADMIN_EMAIL && !from.is_empty() && from != "unknown"),
         format!("who and from where: {refunds:?}"),
     )?;
     // The audit page lists them for this payment.
     let subject = format!("payment:{}", paid.reference);
     let html = app.get(&format!("/admin/audit?subject={subject}")).await?.text().await?;
-    ensure(html.matches("payment.refund").count() >= 2 && html.contains(ADMIN_EMAIL), "the audit page lists them")?;
+    ensure(
+        html.matches("payment.refund").count() >= 2 && html.contains(ADMIN_EMAIL),
+        "the audit page lists them",
+    )?;
     Ok(())
 }
 
@@ -102,8 +115,11 @@ pub async fn a_double_submit_refunds_once(app: TestApp) -> Result<()> {
     admin(&app).await?;
     let form = app.confirmation_form(&refund_page(&paid.reference)).await?;
     let key = form.fields.iter().find(|(n, _)| n == "request_key").context("request key")?;
-    let fields =
-        [("reference", paid.reference.as_str()), ("amount", "5.00"), ("request_key", key.1.as_str())];
+    let fields = [
+        ("reference", paid.reference.as_str()),
+        ("amount", "5.00"),
+        ("request_key", key.1.as_str()),
+    ];
     // A slow acquirer, so the submits overlap while the first is in flight.
     app.set_faults("card", serde_json::json!({ "latency_ms": 400 })).await?;
     let answers = futures::future::join_all(
@@ -133,9 +149,14 @@ pub async fn a_double_submit_refunds_once(app: TestApp) -> Result<()> {
     Ok(())
 }
 
-pub async fn a_payment_never_captured_is_not_refunded_and_can_be_cancelled(app: TestApp) -> Result<()> {
+pub async fn a_payment_never_captured_is_not_refunded_and_can_be_cancelled(
+    app: TestApp,
+) -> Result<()> {
     let waiting = app.awaiting_payment().await?;
-    ensure(waiting.state == PaymentState::AwaitingCustomer, format!("awaiting: {}", waiting.state))?;
+    ensure(
+        waiting.state == PaymentState::AwaitingCustomer,
+        format!("awaiting: {}", waiting.state),
+    )?;
     admin(&app).await?;
     let html = app.get(&refund_page(&waiting.reference)).await?.text().await?;
     ensure(
@@ -143,7 +164,8 @@ pub async fn a_payment_never_captured_is_not_refunded_and_can_be_cancelled(app: 
         "no refund form for a payment never captured",
     )?;
     // Posted anyway: refused.
-    let fields = [("reference", waiting.reference.as_str()), ("amount", ""), ("request_key", "k-1")];
+    let fields =
+        [("reference", waiting.reference.as_str()), ("amount", ""), ("request_key", "k-1")];
     let response = app.post_form("/admin/api/refund_payment", &fields).await?;
     ensure(response.status() == 302, "answered with the page")?;
     let html = app.get(&refund_page(&waiting.reference)).await?.text().await?;
@@ -170,10 +192,14 @@ pub async fn a_payment_never_captured_is_not_refunded_and_can_be_cancelled(app: 
     let page = format!("/admin/payments/{}/cancel", paid.reference);
     let html = app.get(&page).await?.text().await?;
     ensure(!html.contains("/admin/api/cancel_payment"), "no cancel form for a paid payment")?;
-    let response = app.post_form("/admin/api/cancel_payment", &[("reference", &paid.reference)]).await?;
+    let response =
+        app.post_form("/admin/api/cancel_payment", &[("reference", &paid.reference)]).await?;
     ensure(response.status() == 302, "answered with the page")?;
     let html = app.get(&page).await?.text().await?;
-    ensure(html.contains("can&#x27;t be cancelled") || html.contains("can't be cancelled"), format!("refused: {html}"))?;
+    ensure(
+        html.contains("can&#x27;t be cancelled") || html.contains("can't be cancelled"),
+        format!("refused: {html}"),
+    )?;
     ensure(reload(&app, &paid).await?.state.is_success(), "still paid")?;
     Ok(())
 }
@@ -189,7 +215,10 @@ pub async fn the_audit_log_is_append_only(app: TestApp) -> Result<()> {
     let audit = app.audit_of(&paid.reference).await?;
     ensure(audit.len() == 1 && audit[0].0 == ADMIN_EMAIL, format!("the entry stands: {audit:?}"))?;
     let html = app.get("/admin/audit").await?.text().await?;
-    ensure(html.contains("payment.reconcile") && html.contains(&paid.reference), "the audit page shows it")?;
+    ensure(
+        html.contains("payment.reconcile") && html.contains(&paid.reference),
+        "the audit page shows it",
+    )?;
     Ok(())
 }
 

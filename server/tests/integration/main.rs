@@ -2,8 +2,8 @@
 //! Every test runs on SQLite, and on PostgreSQL when SETTLE_TEST_POSTGRES_URL is set.
 
 mod access;
-mod admin_actions;
 mod accounts;
+mod admin_actions;
 mod api_client;
 mod card_data;
 mod checkout_pages;

@@ -3,9 +3,9 @@
 //! ([`process`]) get the fresh database instead and start what they need.
 
 // The fresh databases are made by the core's test harness: one place for both.
+mod admin_actions;
 #[path = "../../../tests/support/mod.rs"]
 mod fresh;
-mod admin_actions;
 mod gateway_pages;
 mod orders_api;
 pub mod process;

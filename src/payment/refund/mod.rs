@@ -296,8 +296,7 @@ impl Refund {
     /// The refund a form with `request_key` asked for, if any.
     pub async fn find_by_request_key(db: &Db, request_key: &str) -> Result<Option<Refund>> {
         let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE request_key = $1");
-        let row: Option<RefundRow> =
-            with_db!(db, pool => sqlx::query_as(&sql).bind(request_key).fetch_optional(pool).await)?;
+        let row: Option<RefundRow> = with_db!(db, pool => sqlx::query_as(&sql).bind(request_key).fetch_optional(pool).await)?;
         row.map(Refund::from_row).transpose()
     }
 
@@ -317,7 +316,10 @@ impl Refund {
 
     /// Records a pending refund with its backstop job. `Ok(None)` when a unique index refused
     /// it: its request key is taken, or a refund of the payment is already on its way.
-    pub(crate) async fn insert_pending(tx: &mut Tx, new: NewRefund<'_>) -> Result<Option<RefundId>> {
+    pub(crate) async fn insert_pending(
+        tx: &mut Tx,
+        new: NewRefund<'_>,
+    ) -> Result<Option<RefundId>> {
         let id = RefundId::generate();
         let now = Utc::now();
         let sql = "INSERT INTO refunds (id, payment_id, currency, amount_minor, reason, kind, status, request_key, refunded_after_minor, created_at, updated_at)

@@ -107,7 +107,9 @@ pub fn parse_amount(input: Option<&str>, left: Money) -> Result<Money> {
     if amount.minor() > left.minor() {
         return Err(Error::invalid(
             AMOUNT_FIELD,
-            format!("is more than the {left} left to refund: a refund never exceeds what was captured"),
+            format!(
+                "is more than the {left} left to refund: a refund never exceeds what was captured"
+            ),
         ));
     }
     Ok(amount)

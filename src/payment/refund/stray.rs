@@ -180,10 +180,8 @@ impl Orchestrator {
         if payment.gateway_reference.is_none() {
             Payment::learn_gateway_reference(&mut tx, payment, &gateway_reference).await?;
         }
-        let reason = format!(
-            "stray charge found by the ledger, refunded at the request of {}",
-            actor.name
-        );
+        let reason =
+            format!("stray charge found by the ledger, refunded at the request of {}", actor.name);
         let new = NewRefund {
             payment,
             amount: charge.held,

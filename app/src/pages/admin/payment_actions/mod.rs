@@ -211,10 +211,10 @@ fn capitalised(field: &str) -> String {
 pub fn FactsTable(facts: PaymentFacts) -> impl IntoView {
     view! {
         <dl class="facts">
-            <div><dt>"Payment"</dt><dd><a href=payment_href(&facts.reference)><code class="reference">{facts.reference.clone()}</code></a></dd></div>
-            <div><dt>"State"</dt><dd>{facts.state.clone()} " " <small class="muted">{facts.state_name.clone()}</small></dd></div>
-            <div><dt>"Amount"</dt><dd>{facts.amount.clone()}</dd></div>
-            <div><dt>"Gateway"</dt><dd>{facts.gateway.clone()}</dd></div>
+            <dt>"Payment"</dt><dd><a href=payment_href(&facts.reference)><code class="reference">{facts.reference.clone()}</code></a></dd>
+            <dt>"State"</dt><dd>{facts.state.clone()} " " <small class="muted">{facts.state_name.clone()}</small></dd>
+            <dt>"Amount"</dt><dd>{facts.amount.clone()}</dd>
+            <dt>"Gateway"</dt><dd>{facts.gateway.clone()}</dd>
         </dl>
     }
 }
@@ -239,10 +239,12 @@ pub fn RefundTable(refunds: Vec<RefundLine>) -> impl IntoView {
             .collect_view();
         view! {
             <h2>"Refunds of this payment"</h2>
-            <table class="list refunds">
-                <thead><tr><th scope="col">"Asked for"</th><th scope="col">"Amount"</th><th scope="col">"Status"</th><th scope="col">"Why"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
+            <div class="table-scroll">
+                <table class="list refunds">
+                    <thead><tr><th scope="col">"Asked for"</th><th scope="col">"Amount"</th><th scope="col">"Status"</th><th scope="col">"Why"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
         }
     })
 }

@@ -173,10 +173,10 @@ fn RefundBody(view: RefundView) -> impl IntoView {
         <h1>"Refund payment " <code class="reference">{facts.reference.clone()}</code></h1>
         <FactsTable facts=facts.clone() />
         <dl class="facts money">
-            <div><dt>"Captured"</dt><dd>{facts.captured.clone()}</dd></div>
-            <div><dt>"Already refunded"</dt><dd>{facts.refunded.clone()}</dd></div>
-            <div><dt>"On its way back"</dt><dd>{facts.pending.clone()}</dd></div>
-            <div><dt>"Left to refund"</dt><dd>{facts.left_text.clone()}</dd></div>
+            <dt>"Captured"</dt><dd>{facts.captured.clone()}</dd>
+            <dt>"Already refunded"</dt><dd>{facts.refunded.clone()}</dd>
+            <dt>"On its way back"</dt><dd>{facts.pending.clone()}</dd>
+            <dt>"Left to refund"</dt><dd>{facts.left_text.clone()}</dd>
         </dl>
         <section class="card">{form}</section>
         <RefundTable refunds=facts.refunds.clone() />

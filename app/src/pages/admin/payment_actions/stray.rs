@@ -125,9 +125,9 @@ fn StrayBody(view: StrayView) -> impl IntoView {
         <h1>"Refund the stray charge on " <code class="reference">{facts.reference.clone()}</code></h1>
         <FactsTable facts=facts.clone() />
         <dl class="facts money">
-            <div><dt>"Charge at the gateway"</dt><dd>{view.charge.clone().unwrap_or_else(|| "none listed".into())}</dd></div>
-            <div><dt>"Taken"</dt><dd>{view.captured.clone()}</dd></div>
-            <div><dt>"Still held"</dt><dd>{view.held.clone()}</dd></div>
+            <dt>"Charge at the gateway"</dt><dd>{view.charge.clone().unwrap_or_else(|| "none listed".into())}</dd>
+            <dt>"Taken"</dt><dd>{view.captured.clone()}</dd>
+            <dt>"Still held"</dt><dd>{view.held.clone()}</dd>
         </dl>
         <section class="card">{form}</section>
         <RefundTable refunds=facts.refunds.clone() />
