@@ -1,5 +1,8 @@
 //! The admin console's start page.
 
+pub mod jobs;
+pub mod webhooks;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
