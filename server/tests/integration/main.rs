@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod admin_ops;
 mod api_client;
 mod card_data;
 mod checkout_pages;
@@ -17,6 +18,7 @@ mod money_safety;
 mod oauth;
 mod pay_now_pages;
 mod payments;
+mod roles;
 mod routes;
 mod sandbox_bank;
 mod sandbox_card;
@@ -221,6 +223,9 @@ fn main() {
             money_safety::a_retry_after_an_in_doubt_attempt_never_charges_again,
             webhooks::each_payment_moment_is_delivered_signed,
             webhooks::the_endpoint_is_managed_through_the_api_and_rotates_with_an_overlap,
+            admin_ops::the_job_queue_is_counted_and_a_failure_retried,
+            admin_ops::other_roles_are_refused_the_ops_pages,
+            roles::every_web_route_is_guarded_for_its_role,
         ],
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,
@@ -230,6 +235,7 @@ fn main() {
             webhooks::a_500_then_no_response_then_200_follows_the_document,
             webhooks::a_failing_merchant_does_not_hold_up_another,
             webhooks::kill_9_in_the_middle_of_a_retry_schedule_loses_no_webhook,
+            admin_ops::a_failing_delivery_is_shown_and_retried_now,
         ],
     );
 }

@@ -161,12 +161,12 @@ fn Delivery(view: DeliveryView) -> impl IntoView {
         <h1>{format!("Webhook delivery #{}", view.event)}</h1>
         <section class="card">
             <dl class="facts">
-                <div><dt>"Merchant"</dt><dd>{view.merchant.1}</dd></div>
-                <div><dt>"Type"</dt><dd>{view.kind}</dd></div>
-                <div><dt>"About"</dt><dd><code class="reference">{view.subject}</code></dd></div>
-                <div><dt>"Created"</dt><dd>{view.created}</dd></div>
-                <div><dt>"Status"</dt><dd>{status_words(&view.status)}</dd></div>
-                <div><dt>"Next attempt"</dt><dd>{view.next_attempt.unwrap_or_else(|| "none queued".into())}</dd></div>
+                <dt>"Merchant"</dt><dd>{view.merchant.1}</dd>
+                <dt>"Type"</dt><dd>{view.kind}</dd>
+                <dt>"About"</dt><dd><code class="reference">{view.subject}</code></dd>
+                <dt>"Created"</dt><dd>{view.created}</dd>
+                <dt>"Status"</dt><dd>{status_words(&view.status)}</dd>
+                <dt>"Next attempt"</dt><dd>{view.next_attempt.unwrap_or_else(|| "none queued".into())}</dd>
             </dl>
             {can_retry.then(|| view! {
                 <ActionForm action=retry>
