@@ -23,7 +23,6 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -120,8 +119,7 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         }
     };
     let web = Router::new()
-        .route("/account/payments/{reference}/tax-invoice.pdf", get(web::documents::tax_invoice))
-        .route("/account/payments/{reference}/receipt.pdf", get(web::documents::receipt))
+        .merge(web::routes::router())
         .leptos_routes_with_context(&state, generate_route_list(App), provide, move || {
             shell(render_options.clone())
         })

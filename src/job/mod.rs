@@ -21,6 +21,7 @@
 //! idempotent (check the state they are about to change; use the job id as an idempotency key
 //! towards gateways and merchants).
 
+pub mod report;
 mod runner;
 pub mod store;
 

@@ -30,7 +30,7 @@ pub const MAX_STORED_BODY: usize = 64 * 1024;
 
 /// Crash recoveries one attempt's job gets (a worker dying mid-request); the schedule, not the
 /// job runner, decides the retries after an answer.
-const JOB_ATTEMPTS: i64 = 5;
+pub(crate) const JOB_ATTEMPTS: i64 = 5;
 
 text_enum!(
     /// Seed 001's webhook invocation: how an attempt ended.
@@ -230,6 +230,8 @@ pub struct AttemptResult {
     pub duration: Duration,
     /// What came back.
     pub response: Response,
+    /// The body sent (stored with the attempt for the admin's delivery page).
+    pub request_body: Option<String>,
 }
 
 /// Records `result` of `delivery`'s attempt in one transaction: the log row, the event's
@@ -253,8 +255,8 @@ pub async fn record(
     let insert =
         "INSERT INTO webhook_attempts (id, event_id, merchant_id, attempt, url, attempted_at,
                       duration_ms, status_code, invocation, invocation_status, sync_error,
-                      pending_webhooks, response_body, error)
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                      pending_webhooks, response_body, error, request_body)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                   ON CONFLICT (event_id, attempt) DO NOTHING";
     let inserted = with_tx!(&mut tx, conn => sqlx::query(insert)
         .bind(uuid::Uuid::now_v7().to_string())
@@ -271,6 +273,7 @@ pub async fn record(
         .bind(delivery.pending_webhooks)
         .bind(&body)
         .bind(&error)
+        .bind(&result.request_body)
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
@@ -330,9 +333,11 @@ pub struct Attempt {
     pub response_body: Option<String>,
     /// Why there was no answer.
     pub error: Option<String>,
+    /// The body sent (none for attempts logged before bodies were kept).
+    pub request_body: Option<String>,
 }
 
-const ATTEMPT_COLUMNS: &str = "a.event_id, e.kind, a.attempt, a.url, a.attempted_at, a.duration_ms, a.status_code, a.invocation, a.invocation_status, a.sync_error, a.pending_webhooks, a.response_body, a.error";
+const ATTEMPT_COLUMNS: &str = "a.event_id, e.kind, a.attempt, a.url, a.attempted_at, a.duration_ms, a.status_code, a.invocation, a.invocation_status, a.sync_error, a.pending_webhooks, a.response_body, a.error, a.request_body";
 
 /// A merchant's latest delivery attempts, newest first (its delivery log).
 pub async fn attempts_for(db: &Db, merchant: &MerchantId, limit: i64) -> Result<Vec<Attempt>> {

@@ -14,6 +14,7 @@
 //!
 //! The server renders the bodies and makes the HTTP requests; every rule is here.
 
+pub mod admin;
 pub mod delivery;
 pub mod endpoint;
 pub mod event;

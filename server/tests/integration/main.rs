@@ -4,6 +4,7 @@
 mod access;
 mod accounts;
 mod admin_actions;
+mod admin_ops;
 mod api_client;
 mod card_data;
 mod checkout_pages;
@@ -18,6 +19,7 @@ mod money_safety;
 mod oauth;
 mod pay_now_pages;
 mod payments;
+mod roles;
 mod routes;
 mod sandbox_bank;
 mod sandbox_card;
@@ -228,6 +230,9 @@ fn main() {
             admin_actions::the_audit_log_is_append_only,
             admin_actions::the_ledger_lists_a_stray_charge_and_refunds_it,
             admin_actions::customers_get_403_on_every_admin_action,
+            admin_ops::the_job_queue_is_counted_and_a_failure_retried,
+            admin_ops::other_roles_are_refused_the_ops_pages,
+            roles::every_web_route_is_guarded_for_its_role,
         ],
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,
@@ -237,6 +242,7 @@ fn main() {
             webhooks::a_500_then_no_response_then_200_follows_the_document,
             webhooks::a_failing_merchant_does_not_hold_up_another,
             webhooks::kill_9_in_the_middle_of_a_retry_schedule_loses_no_webhook,
+            admin_ops::a_failing_delivery_is_shown_and_retried_now,
         ],
     );
 }

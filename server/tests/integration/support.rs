@@ -7,6 +7,7 @@ mod admin_actions;
 #[path = "../../../tests/support/mod.rs"]
 mod fresh;
 mod gateway_pages;
+pub mod ops;
 mod orders_api;
 pub mod process;
 pub mod receiver;

@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod ledger;
 pub mod payment_actions;
+pub mod jobs;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -105,7 +105,7 @@ impl JobHandler for Deliver {
             .header(ID_HEADER, &id)
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(SIGNATURE_HEADER, signature)
-            .body(body)
+            .body(body.clone())
             .send()
             .await;
         let response = match sent {
@@ -125,7 +125,12 @@ impl JobHandler for Deliver {
             }
             Err(e) => Response::NoResponse { error: without_url(&e) },
         };
-        let result = AttemptResult { attempted_at: now, duration: started.elapsed(), response };
+        let result = AttemptResult {
+            attempted_at: now,
+            duration: started.elapsed(),
+            response,
+            request_body: Some(body),
+        };
         let classified = delivery::record(&self.db, &delivery, &result, &self.schedule).await?;
         tracing::info!(
             event = %delivery.event.id,
