@@ -70,6 +70,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account/payment-methods") view=account::payment_methods::PaymentMethodsPage ssr=SsrMode::Async />
                 <Route path=path!("/account/payment-methods/:medium/update") view=account::payment_methods::update::CardUpdatePage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/payments") view=pages::admin::payments::PaymentsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/payments/:reference") view=pages::admin::payments::detail::PaymentDetailPage ssr=SsrMode::Async />
                 <Route path=path!("/operator") view=pages::operator::OperatorPage ssr=SsrMode::Async />
             </Routes>
         </Router>

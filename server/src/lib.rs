@@ -122,6 +122,7 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
     let web = Router::new()
         .route("/account/payments/{reference}/tax-invoice.pdf", get(web::documents::tax_invoice))
         .route("/account/payments/{reference}/receipt.pdf", get(web::documents::receipt))
+        .route("/admin/payments/export.csv", get(web::payments_export::export_csv))
         .leptos_routes_with_context(&state, generate_route_list(App), provide, move || {
             shell(render_options.clone())
         })

@@ -15,8 +15,10 @@ pub mod record;
 pub mod refund;
 pub mod return_to;
 pub mod saved_card;
+pub mod search;
 pub mod start;
 pub mod state;
+pub mod timeline;
 pub mod transition;
 
 pub use callback::{ChallengeOutcome, NotificationOutcome};

@@ -5,4 +5,5 @@ pub mod csrf;
 pub mod documents;
 pub mod guard;
 pub mod headers;
+pub mod payments_export;
 pub mod server_fns;

@@ -1,5 +1,7 @@
 //! The admin console's start page.
 
+pub mod payments;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
