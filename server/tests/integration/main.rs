@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod admin_payments;
 mod api_client;
 mod card_data;
 mod checkout_pages;
@@ -221,6 +222,12 @@ fn main() {
             money_safety::a_retry_after_an_in_doubt_attempt_never_charges_again,
             webhooks::each_payment_moment_is_delivered_signed,
             webhooks::the_endpoint_is_managed_through_the_api_and_rotates_with_an_overlap,
+            admin_payments::list_and_detail_are_for_admins_only,
+            admin_payments::filters_and_search_keys_narrow_the_list,
+            admin_payments::keyset_pages_cover_the_set_once_in_every_order,
+            admin_payments::totals_count_and_sum_the_filtered_set_per_currency,
+            admin_payments::detail_shows_the_timeline_without_card_numbers_or_secrets,
+            admin_payments::csv_export_streams_a_large_filtered_set,
         ],
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,

@@ -3,6 +3,7 @@
 //! ([`process`]) get the fresh database instead and start what they need.
 
 // The fresh databases are made by the core's test harness: one place for both.
+pub mod admin_payments;
 #[path = "../../../tests/support/mod.rs"]
 mod fresh;
 mod gateway_pages;

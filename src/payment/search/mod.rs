@@ -237,8 +237,9 @@ pub async fn totals(
 ) -> Result<Vec<CurrencyTotal>> {
     staff_only(viewer)?;
     let w = Where::of(filter);
+    // PostgreSQL sums BIGINTs as NUMERIC: cast back so both backends answer an i64.
     let sql = format!(
-        "SELECT p.currency, COUNT(*), COALESCE(SUM(p.amount_minor), 0) {FROM}{} GROUP BY p.currency ORDER BY p.currency",
+        "SELECT p.currency, COUNT(*), CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) {FROM}{} GROUP BY p.currency ORDER BY p.currency",
         w.clause()
     );
     let rows: Vec<(String, i64, i64)> =
