@@ -146,7 +146,10 @@ fn from_event(e: event::PaymentEvent) -> Entry {
     };
     let mut detail = Vec::new();
     if kind == EntryKind::Transition {
-        detail.push(format!("{} → {}", state_name(e.from), state_name(e.to)));
+        detail.push(match e.from {
+            Some(_) => format!("{} → {}", state_name(e.from), state_name(e.to)),
+            None => format!("Created as {}", state_name(e.to)),
+        });
     }
     detail.extend(e.gateway_reference.map(|r| format!("Gateway reference: {r}")));
     Entry {

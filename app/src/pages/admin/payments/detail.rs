@@ -257,7 +257,7 @@ fn PaymentDetail(v: DetailView) -> impl IntoView {
             <section>
                 <h2>"Purchase lines"</h2>
                 <div class="table-scroll">
-                    <table>
+                    <table class="list">
                         <thead><tr>
                             <th scope="col">"Description"</th>
                             <th scope="col" class="num">"Quantity"</th>

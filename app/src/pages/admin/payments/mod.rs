@@ -305,7 +305,7 @@ fn PaymentList(v: ListView) -> impl IntoView {
         } else {
             view! {
                 <div class="table-scroll">
-                    <table class="payments">
+                    <table class="list payments">
                         <thead>
                             <tr>
                                 <th scope="col">"Reference"</th>
