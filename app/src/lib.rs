@@ -73,6 +73,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/webhooks") view=pages::admin::webhooks::WebhooksPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/webhooks/:event") view=pages::admin::webhooks::delivery::WebhookDeliveryPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/jobs") view=pages::admin::jobs::JobsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/payments") view=pages::admin::payments::PaymentsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/payments/:reference") view=pages::admin::payments::detail::PaymentDetailPage ssr=SsrMode::Async />
                 <Route path=path!("/operator") view=pages::operator::OperatorPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/payments/:reference/refund") view=pages::admin::payment_actions::refund::RefundPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/payments/:reference/refund-charge") view=pages::admin::payment_actions::stray::StrayRefundPage ssr=SsrMode::Async />

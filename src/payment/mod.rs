@@ -16,8 +16,10 @@ pub mod refund;
 pub mod return_to;
 pub mod saved_card;
 pub mod staff;
+pub mod search;
 pub mod start;
 pub mod state;
+pub mod timeline;
 pub mod transition;
 
 pub use callback::{ChallengeOutcome, NotificationOutcome};

@@ -6,4 +6,5 @@ pub mod documents;
 pub mod guard;
 pub mod headers;
 pub mod routes;
+pub mod payments_export;
 pub mod server_fns;

@@ -1,5 +1,5 @@
 //! Every web (non-API) route in one list: the app's pages, its server functions and the plain
-//! routes next to them (PDF downloads). The guard ([`super::guard::required_role`]) gives each
+//! routes next to them (PDF and CSV downloads). The guard ([`super::guard::required_role`]) gives each
 //! its role by path prefix; anything under no role's prefix must be in [`PUBLIC_PAGES`]. The
 //! role tests walk [`list`], so a route added anywhere is checked without being named.
 
@@ -9,7 +9,7 @@ use axum::routing::{MethodRouter, get};
 use leptos_axum::generate_route_list;
 use settle_app::App;
 
-use super::documents;
+use super::{documents, payments_export};
 use crate::state::AppState;
 
 /// The web routes anyone may use, signed in or not: every other web route is under a role's
@@ -44,6 +44,7 @@ fn plain() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
         ("/account/payments/{reference}/tax-invoice.pdf", get(documents::tax_invoice)),
         ("/account/payments/{reference}/receipt.pdf", get(documents::receipt)),
+        ("/admin/payments/export.csv", get(payments_export::export_csv)),
     ]
 }
 

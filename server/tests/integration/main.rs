@@ -5,6 +5,7 @@ mod access;
 mod accounts;
 mod admin_actions;
 mod admin_ops;
+mod admin_payments;
 mod api_client;
 mod card_data;
 mod checkout_pages;
@@ -233,6 +234,12 @@ fn main() {
             admin_ops::the_job_queue_is_counted_and_a_failure_retried,
             admin_ops::other_roles_are_refused_the_ops_pages,
             roles::every_web_route_is_guarded_for_its_role,
+            admin_payments::list_and_detail_are_for_admins_only,
+            admin_payments::filters_and_search_keys_narrow_the_list,
+            admin_payments::keyset_pages_cover_the_set_once_in_every_order,
+            admin_payments::totals_count_and_sum_the_filtered_set_per_currency,
+            admin_payments::detail_shows_the_timeline_without_card_numbers_or_secrets,
+            admin_payments::csv_export_streams_a_large_filtered_set,
         ],
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,

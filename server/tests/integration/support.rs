@@ -4,6 +4,7 @@
 
 // The fresh databases are made by the core's test harness: one place for both.
 mod admin_actions;
+pub mod admin_payments;
 #[path = "../../../tests/support/mod.rs"]
 mod fresh;
 mod gateway_pages;

@@ -5,6 +5,7 @@ pub mod ledger;
 pub mod payment_actions;
 pub mod jobs;
 pub mod webhooks;
+pub mod payments;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
