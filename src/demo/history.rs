@@ -17,6 +17,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+pub use super::bulk::HISTORY_DETAILS;
 use super::bulk::{EventRow, PaymentRow};
 use crate::customer::{Customer, CustomerCode, CustomerId};
 use crate::db::Db;
@@ -111,16 +112,17 @@ fn outcome(i: usize, invoice_gateway: bool) -> Outcome {
     }
 }
 
-/// When payment `i` was created: spread over 30 days (busier on weekdays by construction of the
-/// mix), the first dozen within today so "today" on the dashboard is never empty.
+/// When payment `i` was created: spread over 30 days, the first dozen earlier today (from an hour
+/// after midnight on) so "today" on the dashboard is rarely empty.
 fn created_at(i: usize, now: DateTime<Utc>) -> DateTime<Utc> {
     if i < 12 {
+        // Over an hour old, so a ledger check of the last hour (the tests') never meets them.
         let midnight = now.date_naive().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now);
-        let span = (now - midnight).num_seconds().clamp(300, 6 * 3600);
-        return now - Duration::seconds(span * (i as i64 + 1) / 13);
+        let span = (now - midnight).num_seconds().clamp(4200, 6 * 3600) - 3900;
+        return now - Duration::seconds(3900 + span * (i as i64 + 1) / 13);
     }
     let seconds = 30 * 24 * 3600;
-    now - Duration::seconds(600 + (mix(i, 1) % seconds as u64) as i64)
+    now - Duration::seconds(3900 + (mix(i, 1) % (seconds - 3900) as u64) as i64)
 }
 
 /// The unit price and quantity of payment `i` for a product (amounts vary the way they do).
