@@ -6,6 +6,7 @@ mod accounts;
 mod admin_actions;
 mod admin_ops;
 mod admin_payments;
+mod admin_dashboard;
 mod api_client;
 mod card_data;
 mod checkout_pages;
@@ -56,6 +57,10 @@ fn main() {
     support::run(
         tests![
             foundation::health_endpoints_report_process_and_database,
+            admin_dashboard::dashboard_numbers_match_the_payments,
+            admin_dashboard::webhook_failures_count_into_the_rate,
+            admin_dashboard::dashboard_page_has_charts_and_tables,
+            admin_dashboard::customers_are_refused_the_dashboard,
             foundation::migrations_create_every_table_once,
             foundation::demo_world_is_loaded_on_first_start,
             foundation::unknown_pages_are_404_pages,

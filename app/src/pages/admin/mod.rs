@@ -1,4 +1,6 @@
-//! The admin console's start page.
+//! The admin console. Its start page is the dashboard ([`dashboard`]) over the headline counts.
+
+pub mod dashboard;
 
 pub mod audit;
 pub mod ledger;
@@ -48,6 +50,8 @@ pub fn AdminPage() -> impl IntoView {
     view! {
         <Layout title="Payments console".into()>
             <h1>"Payments console"</h1>
+            <dashboard::Dashboard />
+            <h2>"Overview"</h2>
             <PageData heading="Overview" load=admin_overview() let:o>
                 <dl class="stats">
                     <div><dt>"Customers"</dt><dd>{o.customers}</dd></div>

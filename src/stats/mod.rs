@@ -1,4 +1,6 @@
-//! Headline counts for the admin console.
+//! Numbers for the admin console: headline counts here, the dashboard in [`dashboard`].
+
+pub mod dashboard;
 
 use crate::db::Db;
 use crate::error::Result;
