@@ -71,6 +71,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account/payment-methods/:medium/update") view=account::payment_methods::update::CardUpdatePage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async />
                 <Route path=path!("/operator") view=pages::operator::OperatorPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/products") view=pages::operator::products::ProductsPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/products/:code") view=pages::operator::product_edit::ProductEditPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/gateways") view=pages::operator::gateways::GatewaysPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/gateways/:id") view=pages::operator::gateway_edit::GatewayEditPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/purchase-sources") view=pages::operator::purchase_sources::PurchaseSourcesPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }
