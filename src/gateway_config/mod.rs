@@ -203,7 +203,22 @@ fn schedule(value: &str) -> Result<Option<Vec<i64>>, FieldError> {
 }
 
 impl GatewayInput {
-    /// Checks every field, collecting one message per field that is wrong.
+    /// Checks a new gateway: its key and every field, one message per field that is wrong.
+    pub fn check_new(&self) -> Result<(String, GatewaySettings)> {
+        let id = check_id(&self.id);
+        match (id, self.check()) {
+            (Ok(id), Ok(settings)) => Ok((id, settings)),
+            (Err(e), Ok(_)) => Err(e.into()),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), Err(Error::Validation(mut errors))) => {
+                errors.insert(0, e);
+                Err(Error::Validation(errors))
+            }
+            (Err(_), Err(other)) => Err(other),
+        }
+    }
+
+    /// Checks every field but the key, collecting one message per field that is wrong.
     pub fn check(&self) -> Result<GatewaySettings> {
         let mut errors = Vec::new();
         let name = keep(&mut errors, required("name", &self.name, 100));

@@ -105,6 +105,20 @@ fn whole(field: &str, value: &str, range: std::ops::RangeInclusive<i64>) -> Resu
 }
 
 impl ProductInput {
+    /// Checks a new product: its code and every field, one message per field that is wrong.
+    pub fn check_new(&self) -> Result<(String, ProductSettings)> {
+        match (check_code(&self.code), self.check(None)) {
+            (Ok(code), Ok(settings)) => Ok((code, settings)),
+            (Err(e), Ok(_)) => Err(e.into()),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), Err(Error::Validation(mut errors))) => {
+                errors.insert(0, e);
+                Err(Error::Validation(errors))
+            }
+            (Err(_), Err(other)) => Err(other),
+        }
+    }
+
     /// Checks every field against the product's `currency` (the stored one when editing),
     /// collecting one message per field that is wrong.
     pub fn check(&self, currency: Option<Currency>) -> Result<ProductSettings> {

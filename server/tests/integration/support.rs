@@ -6,6 +6,7 @@
 #[path = "../../../tests/support/mod.rs"]
 mod fresh;
 mod gateway_pages;
+mod operator;
 mod orders_api;
 pub mod process;
 pub mod receiver;

@@ -96,9 +96,9 @@ pub async fn create_gateway(#[server(flatten)] form: GatewayForm) -> Result<(), 
     let (_, actor) = crate::auth::actor(Role::Operator)?;
     let ctx = crate::context::page_context()?;
     let input = form.input();
-    let created = match input.check() {
-        Ok(settings) => {
-            settle::gateway_config::store::create(&ctx.db, &actor, &input.id, &settings).await
+    let created = match input.check_new() {
+        Ok((id, settings)) => {
+            settle::gateway_config::store::create(&ctx.db, &actor, &id, &settings).await
         }
         Err(e) => Err(e),
     };

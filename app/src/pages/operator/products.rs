@@ -99,9 +99,9 @@ pub async fn create_product(#[server(flatten)] form: ProductForm) -> Result<(), 
     let (_, actor) = crate::auth::actor(Role::Operator)?;
     let ctx = crate::context::page_context()?;
     let input = form.input();
-    let created = match input.check(None) {
-        Ok(settings) => {
-            settle::product_config::store::create(&ctx.db, &actor, &input.code, &settings).await
+    let created = match input.check_new() {
+        Ok((code, settings)) => {
+            settle::product_config::store::create(&ctx.db, &actor, &code, &settings).await
         }
         Err(e) => Err(e),
     };
