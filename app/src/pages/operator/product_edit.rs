@@ -286,7 +286,7 @@ fn ProductEdit(v: ProductEditView) -> impl IntoView {
             <h2>"Options customers can buy"</h2>
             <div class="table-scroll">
                 <table class="list">
-                    <thead><tr><th>"Option"</th><th>"Adds"</th><th class="num">"Price a quantity (excl. tax)"</th><th>"Quantities"</th><th><span class="visually-hidden">"Remove"</span></th></tr></thead>
+                    <thead><tr><th>"Option"</th><th>"Adds"</th><th class="num">"Price a quantity (excl. tax)"</th><th>"Quantities"</th><th>"Remove"</th></tr></thead>
                     <tbody>
                         {v.options.into_iter().map(|line| {
                             let code = code.clone();

@@ -109,7 +109,7 @@ pub fn PurchaseSourcesPage() -> impl IntoView {
             <PageData heading="Purchase sources" load=load_sources() let:v>
                 <div class="table-scroll">
                     <table class="list">
-                        <thead><tr><th>"Name"</th><th>"Collector"</th><th>"Kind"</th><th>"Status"</th><th><span class="visually-hidden">"Change"</span></th></tr></thead>
+                        <thead><tr><th>"Name"</th><th>"Collector"</th><th>"Kind"</th><th>"Status"</th><th>"Change"</th></tr></thead>
                         <tbody>
                             {v.sources.into_iter().map(|s| {
                                 let (label, value) = if s.enabled {
