@@ -63,7 +63,8 @@ impl PurchaseSource {
         collector_id: Option<&str>,
         off_system_only: bool,
     ) -> Result<Vec<PurchaseSource>> {
-        let sql = "SELECT id, name, off_system, collector_id, created_at, enabled FROM purchase_sources
+        let sql =
+            "SELECT id, name, off_system, collector_id, created_at, enabled FROM purchase_sources
                    WHERE ($1 IS NULL OR collector_id IS NULL OR collector_id = $1)
                      AND (NOT $2 OR off_system) AND enabled
                    ORDER BY name";
@@ -122,7 +123,14 @@ impl PurchaseSource {
             .execute(conn)
             .await
             .map(|_| ()))?;
-        crate::audit::record_in(&mut tx, actor, "purchase_source.create", &format!("purchase_source:{}", source.id), &format!("{:?}", source.name)).await?;
+        crate::audit::record_in(
+            &mut tx,
+            actor,
+            "purchase_source.create",
+            &format!("purchase_source:{}", source.id),
+            &format!("{:?}", source.name),
+        )
+        .await?;
         tx.commit().await?;
         Ok(source)
     }
@@ -141,7 +149,8 @@ impl PurchaseSource {
             return Err(Error::NotFound("purchase source"));
         }
         let action = if enabled { "purchase_source.enable" } else { "purchase_source.disable" };
-        crate::audit::record_in(&mut tx, actor, action, &format!("purchase_source:{id}"), action).await?;
+        crate::audit::record_in(&mut tx, actor, action, &format!("purchase_source:{id}"), action)
+            .await?;
         tx.commit().await
     }
 }

@@ -100,11 +100,8 @@ pub fn spawn_runner(
         Duration::from_secs(config.reconcile_interval_seconds),
         shutdown.clone(),
     );
-    let watcher = spawn_configuration_watcher(
-        payments.clone(),
-        CONFIGURATION_POLL,
-        shutdown.clone(),
-    );
+    let watcher =
+        spawn_configuration_watcher(payments.clone(), CONFIGURATION_POLL, shutdown.clone());
     let db = payments.db().clone();
     let customer: Arc<dyn JobHandler> = Arc::new(CustomerMessages(db.clone()));
     let invoice: Arc<dyn JobHandler> = Arc::new(InvoiceNotice(db.clone()));

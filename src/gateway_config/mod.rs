@@ -223,23 +223,27 @@ impl GatewayInput {
         let mut errors = Vec::new();
         let name = keep(&mut errors, required("name", &self.name, 100));
         let provider = keep(&mut errors, required("provider", &self.provider, 100));
-        let kind = keep(&mut errors, 
+        let kind = keep(
+            &mut errors,
             self.kind
                 .trim()
                 .parse::<GatewayKind>()
                 .map_err(|_| FieldError::new("kind", "must be one of the connector kinds listed")),
         );
-        let currency = keep(&mut errors, Currency::parse(&self.currency).map_err(|e| e.at("currency")));
+        let currency =
+            keep(&mut errors, Currency::parse(&self.currency).map_err(|e| e.at("currency")));
         let base_url = keep(&mut errors, base_url(&self.base_url));
         let api_key = keep(&mut errors, secret("api_key", &self.api_key));
         let signing_secret = keep(&mut errors, secret("signing_secret", &self.signing_secret));
-        let timeout_ms = keep(&mut errors, 
-            number("timeout_ms", &self.timeout_ms, 100..=MAX_TIMEOUT_MS, "milliseconds").and_then(
-                |n| n.ok_or_else(|| FieldError::new("timeout_ms", "is required")),
-            ),
+        let timeout_ms = keep(
+            &mut errors,
+            number("timeout_ms", &self.timeout_ms, 100..=MAX_TIMEOUT_MS, "milliseconds")
+                .and_then(|n| n.ok_or_else(|| FieldError::new("timeout_ms", "is required"))),
         );
-        let settle_after =
-            keep(&mut errors, number("settle_after_seconds", &self.settle_after_seconds, 1..=86_400, "seconds"));
+        let settle_after = keep(
+            &mut errors,
+            number("settle_after_seconds", &self.settle_after_seconds, 1..=86_400, "seconds"),
+        );
         let reconcile_schedule = keep(&mut errors, schedule(&self.reconcile_schedule));
         match (
             name,
@@ -288,10 +292,14 @@ fn base_url(value: &str) -> Result<Option<Url>, FieldError> {
     if value.is_empty() {
         return Ok(None);
     }
-    let url = Url::parse(value)
-        .map_err(|_| FieldError::new("base_url", "must be a full address such as https://pay.example.com"))?;
+    let url = Url::parse(value).map_err(|_| {
+        FieldError::new("base_url", "must be a full address such as https://pay.example.com")
+    })?;
     if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-        return Err(FieldError::new("base_url", "must start with https:// (or http://) and name a host"));
+        return Err(FieldError::new(
+            "base_url",
+            "must start with https:// (or http://) and name a host",
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(FieldError::new(

@@ -48,9 +48,9 @@ impl TryFrom<ViewRow> for GatewayView {
             timeout_ms: r.timeout_ms,
             enabled: r.enabled,
             settle_after_seconds: r.settle_after_seconds,
-            reconcile_schedule: r.reconcile_schedule.map(|s| {
-                s.split(',').filter_map(|n| n.trim().parse().ok()).collect()
-            }),
+            reconcile_schedule: r
+                .reconcile_schedule
+                .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect()),
             created_at: r.created_at,
         })
     }
@@ -159,7 +159,8 @@ pub async fn update(
     settings: &GatewaySettings,
 ) -> Result<GatewayView> {
     let mut tx = db.begin().await?;
-    let sql = "UPDATE gateways SET name = $2, provider = $3, kind = $4, currency = $5, enabled = $6,
+    let sql =
+        "UPDATE gateways SET name = $2, provider = $3, kind = $4, currency = $5, enabled = $6,
                    base_url = $7, api_key = COALESCE($8, api_key),
                    signing_secret = COALESCE($9, signing_secret), timeout_ms = $10,
                    settle_after_seconds = $11, reconcile_schedule = $12
@@ -195,8 +196,7 @@ async fn finish(
     id: &str,
     settings: &GatewaySettings,
 ) -> Result<()> {
-    audit::record_in(&mut tx, actor, action, &format!("gateway:{id}"), &describe(settings))
-        .await?;
+    audit::record_in(&mut tx, actor, action, &format!("gateway:{id}"), &describe(settings)).await?;
     version::bump(&mut tx).await?;
     tx.commit().await
 }

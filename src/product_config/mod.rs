@@ -95,7 +95,11 @@ pub fn check_code(code: &str) -> Result<String, FieldError> {
     Ok(code.to_owned())
 }
 
-fn whole(field: &str, value: &str, range: std::ops::RangeInclusive<i64>) -> Result<i64, FieldError> {
+fn whole(
+    field: &str,
+    value: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, FieldError> {
     value.trim().parse::<i64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
         FieldError::new(
             field,
@@ -124,50 +128,69 @@ impl ProductInput {
     pub fn check(&self, currency: Option<Currency>) -> Result<ProductSettings> {
         let mut errors = Vec::new();
         let name = self.name.trim();
-        let name = keep(&mut errors, if name.is_empty() || name.chars().count() > 100 {
-            Err(FieldError::new("name", "is required, at most 100 characters"))
-        } else {
-            Ok(name.to_owned())
-        });
-        let service_kind = keep(&mut errors, 
+        let name = keep(
+            &mut errors,
+            if name.is_empty() || name.chars().count() > 100 {
+                Err(FieldError::new("name", "is required, at most 100 characters"))
+            } else {
+                Ok(name.to_owned())
+            },
+        );
+        let service_kind = keep(
+            &mut errors,
             self.service_kind
                 .trim()
                 .parse::<ServiceKind>()
                 .map_err(|_| FieldError::new("service_kind", "must be a policy or an ISP service")),
         );
-        let billing_kind = keep(&mut errors, self.billing_kind.trim().parse::<BillingKind>().map_err(|_| {
-            FieldError::new("billing_kind", "must be recurring monthly, day bundle or once-off")
-        }));
+        let billing_kind = keep(
+            &mut errors,
+            self.billing_kind.trim().parse::<BillingKind>().map_err(|_| {
+                FieldError::new("billing_kind", "must be recurring monthly, day bundle or once-off")
+            }),
+        );
         let currency = match currency {
             Some(c) => Some(c),
-            None => keep(&mut errors, Currency::parse(&self.currency).map_err(|e| e.at("currency"))),
+            None => {
+                keep(&mut errors, Currency::parse(&self.currency).map_err(|e| e.at("currency")))
+            }
         };
         let unit_price = currency.and_then(|c| {
-            keep(&mut errors, Money::parse_decimal(&self.unit_price, c).map_err(|_| {
-                FieldError::new(
-                    "unit_price",
-                    format!("must be an amount such as 329.70, in {}", c.code()),
-                )
-            }))
-        });
-        let tax_rate = keep(&mut errors, TaxRate::parse(&self.tax_rate).map_err(|e| e.at("tax_rate")));
-        let collection_day = keep(&mut errors, if self.collection_day.trim().is_empty() {
-            Ok(None)
-        } else {
-            whole("collection_day", &self.collection_day, 1..=31)
-                .map(|d| Some(d as u8))
-                .map_err(|_| {
+            keep(
+                &mut errors,
+                Money::parse_decimal(&self.unit_price, c).map_err(|_| {
                     FieldError::new(
-                        "collection_day",
-                        "must be a day of the month from 1 to 31, or blank",
+                        "unit_price",
+                        format!("must be an amount such as 329.70, in {}", c.code()),
                     )
-                })
+                }),
+            )
         });
-        let invoice_activation =
-            keep(&mut errors, self.invoice_activation.trim().parse::<InvoiceActivation>().map_err(|_| {
+        let tax_rate =
+            keep(&mut errors, TaxRate::parse(&self.tax_rate).map_err(|e| e.at("tax_rate")));
+        let collection_day = keep(
+            &mut errors,
+            if self.collection_day.trim().is_empty() {
+                Ok(None)
+            } else {
+                whole("collection_day", &self.collection_day, 1..=31)
+                    .map(|d| Some(d as u8))
+                    .map_err(|_| {
+                        FieldError::new(
+                            "collection_day",
+                            "must be a day of the month from 1 to 31, or blank",
+                        )
+                    })
+            },
+        );
+        let invoice_activation = keep(
+            &mut errors,
+            self.invoice_activation.trim().parse::<InvoiceActivation>().map_err(|_| {
                 FieldError::new("invoice_activation", "must be on payment or on invoice")
-            }));
-        let method_kinds = keep(&mut errors, 
+            }),
+        );
+        let method_kinds = keep(
+            &mut errors,
             self.method_kinds
                 .iter()
                 .map(|k| k.trim().parse::<MethodKind>())
@@ -183,7 +206,8 @@ impl ProductInput {
         );
         let recharge_days_before =
             keep(&mut errors, whole("recharge_days_before", &self.recharge_days_before, 0..=60));
-        let months_ahead_limit = keep(&mut errors, whole("months_ahead_limit", &self.months_ahead_limit, 1..=120));
+        let months_ahead_limit =
+            keep(&mut errors, whole("months_ahead_limit", &self.months_ahead_limit, 1..=120));
         if let (Some(BillingKind::RecurringMonthly), Some(None)) = (billing_kind, collection_day) {
             errors.push(FieldError::new(
                 "collection_day",
@@ -196,7 +220,8 @@ impl ProductInput {
                 "is only for day bundles and recurring products: a once-off product is bought once",
             ));
         }
-        let merchant_id = Some(self.merchant_id.trim()).filter(|m| !m.is_empty()).map(str::to_owned);
+        let merchant_id =
+            Some(self.merchant_id.trim()).filter(|m| !m.is_empty()).map(str::to_owned);
         match (
             name,
             service_kind,

@@ -42,7 +42,8 @@ impl PriceInput {
     pub fn check(&self, product: &Product) -> Result<ProductPrice> {
         let mut errors = Vec::new();
         let currency = product.unit_price.currency();
-        let line_type = keep(&mut errors, 
+        let line_type = keep(
+            &mut errors,
             self.line_type
                 .trim()
                 .parse::<i64>()
@@ -50,12 +51,22 @@ impl PriceInput {
                 .and_then(|n| LineType::from_id(n).ok())
                 .ok_or_else(|| FieldError::new("line_type", "must be day, monthly or once-off")),
         );
-        let unit_price = keep(&mut errors, Money::parse_decimal(&self.unit_price, currency).map_err(|_| {
-            FieldError::new("unit_price", format!("must be an amount such as 10.00, in {}", currency.code()))
-        }));
-        let period = keep(&mut errors, whole("period_per_quantity", &self.period_per_quantity, "days or months"));
+        let unit_price = keep(
+            &mut errors,
+            Money::parse_decimal(&self.unit_price, currency).map_err(|_| {
+                FieldError::new(
+                    "unit_price",
+                    format!("must be an amount such as 10.00, in {}", currency.code()),
+                )
+            }),
+        );
+        let period = keep(
+            &mut errors,
+            whole("period_per_quantity", &self.period_per_quantity, "days or months"),
+        );
         let min = keep(&mut errors, whole("min_quantity", &self.min_quantity, "at least 1"));
-        let max = keep(&mut errors, whole("max_quantity", &self.max_quantity, "at least the minimum"));
+        let max =
+            keep(&mut errors, whole("max_quantity", &self.max_quantity, "at least the minimum"));
         let (Some(line_type), Some(unit_price), Some(period), Some(min), Some(max)) =
             (line_type, unit_price, period, min, max)
         else {
@@ -105,8 +116,14 @@ pub async fn add(db: &Db, actor: &Actor, code: &str, input: &PriceInput) -> Resu
         price.min_quantity,
         price.max_quantity
     );
-    audit::record_in(&mut tx, actor, "product.option.add", &format!("product:{}", product.code), &detail)
-        .await?;
+    audit::record_in(
+        &mut tx,
+        actor,
+        "product.option.add",
+        &format!("product:{}", product.code),
+        &detail,
+    )
+    .await?;
     tx.commit().await?;
     Ok(price)
 }

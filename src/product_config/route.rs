@@ -24,13 +24,17 @@ pub async fn set_order(db: &Db, actor: &Actor, code: &str, gateways: &[String]) 
         let sql = "SELECT COUNT(*) FROM gateways WHERE id = $1";
         let n: i64 = with_tx!(&mut tx, conn => sqlx::query_scalar(sql).bind(*gateway).fetch_one(conn).await)?;
         if n == 0 {
-            return Err(Error::invalid("gateways", format!("{gateway} is not a configured gateway")));
+            return Err(Error::invalid(
+                "gateways",
+                format!("{gateway} is not a configured gateway"),
+            ));
         }
     }
     let sql = "DELETE FROM product_gateways WHERE product_id = $1";
     with_tx!(&mut tx, conn => sqlx::query(sql).bind(&product.id).execute(conn).await.map(|_| ()))?;
     for (position, gateway) in gateways.iter().enumerate() {
-        let sql = "INSERT INTO product_gateways (product_id, gateway_id, position) VALUES ($1, $2, $3)";
+        let sql =
+            "INSERT INTO product_gateways (product_id, gateway_id, position) VALUES ($1, $2, $3)";
         with_tx!(&mut tx, conn => sqlx::query(sql)
             .bind(&product.id)
             .bind(*gateway)
@@ -44,8 +48,14 @@ pub async fn set_order(db: &Db, actor: &Actor, code: &str, gateways: &[String]) 
     } else {
         format!("gateways in order: {}", gateways.join(", "))
     };
-    audit::record_in(&mut tx, actor, "product.gateways", &format!("product:{}", product.code), &detail)
-        .await?;
+    audit::record_in(
+        &mut tx,
+        actor,
+        "product.gateways",
+        &format!("product:{}", product.code),
+        &detail,
+    )
+    .await?;
     version::bump(&mut tx).await?;
     tx.commit().await
 }

@@ -132,8 +132,14 @@ pub async fn create(
         .await
         .map(|_| ()))?;
     save_scheme(&mut tx, &id, settings).await?;
-    audit::record_in(&mut tx, actor, "product.create", &format!("product:{code}"), &describe(settings))
-        .await?;
+    audit::record_in(
+        &mut tx,
+        actor,
+        "product.create",
+        &format!("product:{code}"),
+        &describe(settings),
+    )
+    .await?;
     tx.commit().await?;
     Product::find(db, &id).await?.ok_or(Error::NotFound("product"))
 }
@@ -155,7 +161,8 @@ pub async fn update(
     {
         return Err(Error::invalid("merchant_id", "is not a merchant Settle knows"));
     }
-    let sql = "UPDATE products SET name = $2, merchant_id = $3, service_kind = $4, billing_kind = $5,
+    let sql =
+        "UPDATE products SET name = $2, merchant_id = $3, service_kind = $4, billing_kind = $5,
                    unit_price_minor = $6, tax_rate_bp = $7, collection_day = $8, auto_recharge = $9,
                    invoice_activation = $10, allowed_method_kinds = $11
                WHERE id = $1";

@@ -86,7 +86,10 @@ pub async fn products_are_created_and_edited_with_a_message_per_field(app: TestA
     app.log_in(OPERATOR_EMAIL, OPERATOR_PASSWORD, "/operator").await?;
     let start = app.page_html("/operator").await?;
     for link in ["/operator/products", "/operator/gateways", "/operator/purchase-sources"] {
-        ensure(start.contains(&format!("href=\"{link}\"")), format!("the start page links {link}"))?;
+        ensure(
+            start.contains(&format!("href=\"{link}\"")),
+            format!("the start page links {link}"),
+        )?;
     }
     let list = app.page_html("/operator/products").await?;
     ensure(list.contains("LTE-DAY") && list.contains("New product"), "the list and the form")?;
@@ -125,7 +128,11 @@ pub async fn products_are_created_and_edited_with_a_message_per_field(app: TestA
     ensure(page == "/operator/products/WIFI-DAY", format!("to its page: {page}"))?;
     ensure(html.contains("Wi-Fi Day Pass") && html.contains("flash success"), "created")?;
     let (_, html) = app.post_follow("/operator/api/product_create", &pairs(&good)).await?;
-    ensure(html.contains("Code WIFI-DAY is already a product&#x27;s code") || html.contains("WIFI-DAY is already a product"), "a code is used once")?;
+    ensure(
+        html.contains("Code WIFI-DAY is already a product&#x27;s code")
+            || html.contains("WIFI-DAY is already a product"),
+        "a code is used once",
+    )?;
 
     // An option: wrong quantities are named, a good one is listed.
     let option = |min: &'static str, max: &'static str| {
@@ -245,7 +252,8 @@ pub async fn customers_get_403_on_every_operator_page_and_function(app: TestApp)
     }
     for name in SERVER_FNS {
         let path = format!("/operator/api/{name}");
-        let json = app.client.post(app.url(&path)).header("accept", "application/json").send().await?;
+        let json =
+            app.client.post(app.url(&path)).header("accept", "application/json").send().await?;
         ensure(json.status() == 403, format!("customer calling {path}: {}", json.status()))?;
         // A form posted without script is refused too, and changes nothing.
         let form = app.post_form(&path, &[("name", "Hacked"), ("product", "LTE-DAY")]).await?;
@@ -254,7 +262,8 @@ pub async fn customers_get_403_on_every_operator_page_and_function(app: TestApp)
             format!("customer posting {path}: {}", form.status()),
         )?;
     }
-    let lte = settle::product_config::store::find_by_code(&app.db, "LTE-DAY").await?.context("LTE")?;
+    let lte =
+        settle::product_config::store::find_by_code(&app.db, "LTE-DAY").await?.context("LTE")?;
     ensure(lte.name == "LTE Day Bundle", "nothing changed")?;
     let after: i64 =
         settle::with_db!(&app.db, pool => sqlx::query_scalar(count).fetch_one(pool).await)?;

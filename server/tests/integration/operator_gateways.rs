@@ -27,7 +27,11 @@ fn gateway_form<'a>(id: &'a str, name: &'a str) -> Vec<(&'a str, &'a str)> {
     ]
 }
 
-fn with<'a>(mut form: Vec<(&'a str, &'a str)>, name: &'a str, value: &'a str) -> Vec<(&'a str, &'a str)> {
+fn with<'a>(
+    mut form: Vec<(&'a str, &'a str)>,
+    name: &'a str,
+    value: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     form.retain(|(k, _)| *k != name);
     form.push((name, value));
     form
@@ -78,7 +82,8 @@ pub async fn gateways_are_configured_with_their_secrets_masked(app: TestApp) -> 
         )?;
     }
     ensure(
-        stored_secrets(&app, "yoco-zar").await? == (Some(API_KEY.into()), Some(SIGNING_SECRET.into())),
+        stored_secrets(&app, "yoco-zar").await?
+            == (Some(API_KEY.into()), Some(SIGNING_SECRET.into())),
         "both stored",
     )?;
 
@@ -105,7 +110,9 @@ pub async fn gateways_are_configured_with_their_secrets_masked(app: TestApp) -> 
         format!("audited: {actions:?}"),
     )?;
     ensure(
-        audit.iter().all(|(_, who, d)| who == OPERATOR_EMAIL && !d.contains("SECRET") && !d.contains("NEW789")),
+        audit.iter().all(|(_, who, d)| {
+            who == OPERATOR_EMAIL && !d.contains("SECRET") && !d.contains("NEW789")
+        }),
         "by the operator, without secrets",
     )?;
     ensure(audit[2].2.contains("API key replaced"), "the rotation is recorded")?;
@@ -113,7 +120,9 @@ pub async fn gateways_are_configured_with_their_secrets_masked(app: TestApp) -> 
     ensure(now == version + 3, format!("version {version} → {now}"))
 }
 
-pub async fn a_gateway_change_is_seen_by_every_instance_without_a_restart(app: TestApp) -> Result<()> {
+pub async fn a_gateway_change_is_seen_by_every_instance_without_a_restart(
+    app: TestApp,
+) -> Result<()> {
     let second = app.another_server("").await?;
     let result = async {
         app.log_in(OPERATOR_EMAIL, OPERATOR_PASSWORD, "/operator").await?;
@@ -138,17 +147,18 @@ pub async fn a_gateway_change_is_seen_by_every_instance_without_a_restart(app: T
         let routed = |db: settle::Db| {
             let id = lte.id.clone();
             async move {
-            Ok::<_, anyhow::Error>(
-                settle::gateway::Gateway::for_product(&db, &id)
-                    .await?
-                    .into_iter()
-                    .map(|g| g.id)
-                    .collect::<Vec<_>>(),
-            )
+                Ok::<_, anyhow::Error>(
+                    settle::gateway::Gateway::for_product(&db, &id)
+                        .await?
+                        .into_iter()
+                        .map(|g| g.id)
+                        .collect::<Vec<_>>(),
+                )
             }
         };
         ensure(routed(second.state.db.clone()).await?.contains(&"peach-zar".to_owned()), "before")?;
-        let view = settle::gateway_config::store::find(&app.db, "peach-zar").await?.context("peach")?;
+        let view =
+            settle::gateway_config::store::find(&app.db, "peach-zar").await?.context("peach")?;
         let timeout_ms = view.timeout_ms.to_string();
         let disable = vec![
             ("gateway", "peach-zar"),
@@ -176,11 +186,15 @@ pub async fn purchase_sources_are_added_and_switched_off(app: TestApp) -> Result
     let html = app.page_html("/operator/purchase-sources").await?;
     ensure(html.contains("New purchase source"), "the page")?;
 
-    let (_, html) =
-        app.post_follow("/operator/api/purchase_source_add", &[("name", " "), ("collector_id", "")]).await?;
+    let (_, html) = app
+        .post_follow("/operator/api/purchase_source_add", &[("name", " "), ("collector_id", "")])
+        .await?;
     ensure(html.contains("Name is required"), "a name is required")?;
     let (_, html) = app
-        .post_follow("/operator/api/purchase_source_add", &[("name", "SnapScan"), ("collector_id", "")])
+        .post_follow(
+            "/operator/api/purchase_source_add",
+            &[("name", "SnapScan"), ("collector_id", "")],
+        )
         .await?;
     ensure(html.contains("SnapScan added"), "added")?;
     let offered = |db: settle::Db| async move {

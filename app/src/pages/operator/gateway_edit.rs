@@ -75,8 +75,13 @@ pub async fn update_gateway(
             redirect_with(Flash::error(NO_SUCH_GATEWAY), GATEWAYS).await
         }
         Err(e) => {
-            super::form::fail(&format!("gateway:{gateway}"), form.shown(), e, &gateway_href(&gateway))
-                .await
+            super::form::fail(
+                &format!("gateway:{gateway}"),
+                form.shown(),
+                e,
+                &gateway_href(&gateway),
+            )
+            .await
         }
     }
 }

@@ -90,9 +90,7 @@ pub async fn load_product(code: String) -> Result<ProductEditView, PageError> {
     let product = &view.scheme.product;
     let kept = super::form::kept(&format!("product:{}", product.code)).await?;
     let (form, option_form, route_form) = {
-        let pick = |part: &str| {
-            kept.clone().filter(|k| k.value("part") == part)
-        };
+        let pick = |part: &str| kept.clone().filter(|k| k.value("part") == part);
         (
             pick("settings").unwrap_or_else(|| FormState::of(&ProductForm::of(&view))),
             pick("option").unwrap_or_else(|| {
@@ -141,7 +139,12 @@ pub async fn load_product(code: String) -> Result<ProductEditView, PageError> {
 
 /// Answers a failed post of one part of the page (kept under the product's form name).
 #[cfg(feature = "ssr")]
-async fn back(code: &str, part: &str, mut state: FormState, e: settle::Error) -> Result<(), PageError> {
+async fn back(
+    code: &str,
+    part: &str,
+    mut state: FormState,
+    e: settle::Error,
+) -> Result<(), PageError> {
     state.values.push(("part".into(), part.into()));
     super::form::fail(&format!("product:{code}"), state, e, &product_href(code)).await
 }
@@ -180,7 +183,10 @@ pub async fn update_product(
 
 /// Adds a price option.
 #[server(prefix = "/operator/api", endpoint = "product_option_add")]
-pub async fn add_option(product: String, #[server(flatten)] form: OptionForm) -> Result<(), PageError> {
+pub async fn add_option(
+    product: String,
+    #[server(flatten)] form: OptionForm,
+) -> Result<(), PageError> {
     use crate::flash::{Flash, redirect_with};
     let (_, actor) = crate::auth::actor(Role::Operator)?;
     let ctx = crate::context::page_context()?;
@@ -260,7 +266,14 @@ fn ProductEdit(v: ProductEditView) -> impl IntoView {
     let remove = ServerAction::<RemoveOption>::new();
     let route = ServerAction::<SetGateways>::new();
     let o = v.option_form;
-    let order = &["line_type", "description", "option_price", "period_per_quantity", "min_quantity", "max_quantity"];
+    let order = &[
+        "line_type",
+        "description",
+        "option_price",
+        "period_per_quantity",
+        "min_quantity",
+        "max_quantity",
+    ];
     let of = |n: &'static str| o.focus(order, n);
     let o_focus: Vec<bool> = order.iter().map(|n| of(n)).collect();
     let o_values: Vec<String> = order.iter().map(|n| o.value(n)).collect();

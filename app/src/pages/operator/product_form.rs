@@ -98,7 +98,9 @@ impl ProductForm {
             invoice_activation: self.invoice_activation.clone(),
             method_kinds: KINDS
                 .iter()
-                .filter(|(field, _, _)| form.get(field).and_then(|v| v.as_str()).is_some_and(ticked))
+                .filter(|(field, _, _)| {
+                    form.get(field).and_then(|v| v.as_str()).is_some_and(ticked)
+                })
                 .map(|(_, kind, _)| (*kind).to_owned())
                 .collect(),
             recharge_days_before: self.recharge_days_before.clone(),

@@ -72,7 +72,9 @@ pub async fn add_source(name: String, collector_id: Option<String>) -> Result<()
     match settle::purchase_source::PurchaseSource::add(&ctx.db, &actor, &name, Some(&collector))
         .await
     {
-        Ok(s) => redirect_with(Flash::success(format!("{} added.", s.name)), PURCHASE_SOURCES).await,
+        Ok(s) => {
+            redirect_with(Flash::success(format!("{} added.", s.name)), PURCHASE_SOURCES).await
+        }
         Err(e) => {
             let state = FormState::with(vec![("name", name), ("collector_id", collector)]);
             super::form::fail("purchase_source", state, e, PURCHASE_SOURCES).await
@@ -93,7 +95,9 @@ pub async fn enable_source(source: String, enable: String) -> Result<(), PageErr
             redirect_with(Flash::success(format!("Purchase source {words}.")), PURCHASE_SOURCES)
                 .await
         }
-        Err(e) => super::form::fail("purchase_source", FormState::default(), e, PURCHASE_SOURCES).await,
+        Err(e) => {
+            super::form::fail("purchase_source", FormState::default(), e, PURCHASE_SOURCES).await
+        }
     }
 }
 

@@ -20,7 +20,11 @@ impl TestApp {
 
     /// Posts a form, checks it is answered with a redirect and follows it: the page it lands
     /// on (its path and body).
-    pub async fn post_follow(&self, action: &str, form: &[(&str, &str)]) -> Result<(String, String)> {
+    pub async fn post_follow(
+        &self,
+        action: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(String, String)> {
         let response = self.post_form(action, form).await?;
         let status = response.status();
         if !status.is_redirection() {
@@ -35,6 +39,8 @@ impl TestApp {
     /// The audit log's entries about `subject`: (action, actor, detail), oldest first.
     pub async fn audit_of(&self, subject: &str) -> Result<Vec<(String, String, String)>> {
         let sql = "SELECT action, actor, detail FROM audit_log WHERE subject = $1 ORDER BY id";
-        Ok(settle::with_db!(&self.db, pool => sqlx::query_as(sql).bind(subject).fetch_all(pool).await)?)
+        Ok(
+            settle::with_db!(&self.db, pool => sqlx::query_as(sql).bind(subject).fetch_all(pool).await)?,
+        )
     }
 }
