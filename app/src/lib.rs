@@ -82,6 +82,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/payments/:reference/reconcile") view=pages::admin::payment_actions::reconcile::ReconcilePage ssr=SsrMode::Async />
                 <Route path=path!("/admin/audit") view=pages::admin::audit::AuditPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/ledger") view=pages::admin::ledger::LedgerPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/products") view=pages::operator::products::ProductsPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/products/:code") view=pages::operator::product_edit::ProductEditPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/gateways") view=pages::operator::gateways::GatewaysPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/gateways/:id") view=pages::operator::gateway_edit::GatewayEditPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/purchase-sources") view=pages::operator::purchase_sources::PurchaseSourcesPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -100,6 +100,8 @@ pub fn spawn_runner(
         Duration::from_secs(config.reconcile_interval_seconds),
         shutdown.clone(),
     );
+    let watcher =
+        spawn_configuration_watcher(payments.clone(), CONFIGURATION_POLL, shutdown.clone());
     let db = payments.db().clone();
     let customer: Arc<dyn JobHandler> = Arc::new(CustomerMessages(db.clone()));
     let invoice: Arc<dyn JobHandler> = Arc::new(InvoiceNotice(db.clone()));
@@ -144,7 +146,7 @@ pub fn spawn_runner(
                 let _ = runner.await;
             }
         };
-        let _ = tokio::join!(all, sweep);
+        let _ = tokio::join!(all, sweep, watcher);
     })
 }
 
@@ -185,4 +187,51 @@ fn spawn_reconciliation(
 
 fn hostname() -> String {
     std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "settle".into())
+}
+
+/// How often an instance looks at the configuration version.
+const CONFIGURATION_POLL: Duration = Duration::from_secs(1);
+
+/// Reloads this instance's gateways and connectors when the configuration version moves (an
+/// operator changed a gateway or a product's routing, on this instance or another): changes
+/// apply within about a second, without a restart. One cheap read a second.
+fn spawn_configuration_watcher(
+    payments: Orchestrator,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let db = payments.db().clone();
+        // None: the first tick reloads once, so a change made while this instance was starting
+        // (after its orchestrator loaded the gateways) is not missed.
+        let mut seen: Option<i64> = None;
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            let now = match settle::gateway_config::version::current(&db).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the configuration version failed");
+                    continue;
+                }
+            };
+            if seen == Some(now) {
+                continue;
+            }
+            match payments.reload_gateways().await {
+                Ok(()) => {
+                    tracing::info!(version = now, "configuration changed: gateways reloaded");
+                    seen = Some(now);
+                }
+                Err(e) => tracing::warn!(error = %e, "reloading gateways failed; will try again"),
+            }
+        }
+    })
 }

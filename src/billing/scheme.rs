@@ -313,7 +313,7 @@ fn room(price: &ProductPrice, start: DateTime<Utc>, furthest: DateTime<Utc>) -> 
 }
 
 /// The rules for an option: a description, a price in the product's currency, sensible bounds.
-fn check_price(product: &Product, price: &ProductPrice) -> Result<(), FieldError> {
+pub(crate) fn check_price(product: &Product, price: &ProductPrice) -> Result<(), FieldError> {
     let description = price.description.trim();
     if description.is_empty() || description.chars().count() > 200 {
         return Err(FieldError::new("description", "is required, at most 200 characters"));

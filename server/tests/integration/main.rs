@@ -19,6 +19,8 @@ mod gateway_keys;
 mod merchant_api;
 mod money_safety;
 mod oauth;
+mod operator_config;
+mod operator_gateways;
 mod pay_now_pages;
 mod payments;
 mod roles;
@@ -245,6 +247,12 @@ fn main() {
             admin_payments::totals_count_and_sum_the_filtered_set_per_currency,
             admin_payments::detail_shows_the_timeline_without_card_numbers_or_secrets,
             admin_payments::csv_export_streams_a_large_filtered_set,
+            operator_config::products_are_created_and_edited_with_a_message_per_field,
+            operator_config::a_product_change_applies_to_new_purchases_only,
+            operator_config::customers_get_403_on_every_operator_page_and_function,
+            operator_gateways::gateways_are_configured_with_their_secrets_masked,
+            operator_gateways::a_gateway_change_is_seen_by_every_instance_without_a_restart,
+            operator_gateways::purchase_sources_are_added_and_switched_off,
         ],
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,

@@ -9,6 +9,7 @@ pub mod admin_payments;
 mod fresh;
 mod gateway_pages;
 pub mod ops;
+mod operator;
 mod orders_api;
 pub mod process;
 pub mod receiver;

@@ -1,4 +1,14 @@
-//! The operator console's start page: merchants, gateways and products as configured.
+//! The operator console's start page: merchants, gateways and products as configured, with
+//! the ways into each configuration page.
+
+pub mod form;
+pub mod gateway_edit;
+pub mod gateway_form;
+pub mod gateways;
+pub mod product_edit;
+pub mod product_form;
+pub mod products;
+pub mod purchase_sources;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -39,7 +49,7 @@ pub async fn configuration() -> Result<ConfigurationView, PageError> {
                 (
                     p.code,
                     p.name,
-                    p.billing_kind.to_string(),
+                    billing_words(p.billing_kind).to_owned(),
                     if p.merchant_sets_amount {
                         "Set by the merchant (tax included)".to_owned()
                     } else {
@@ -58,6 +68,13 @@ pub fn OperatorPage() -> impl IntoView {
     view! {
         <Layout title="Configuration".into()>
             <h1>"Configuration"</h1>
+            <nav aria-label="Configuration">
+                <ul class="console-links">
+                    <li><a href=products::PRODUCTS>"Products and billing schemes"</a></li>
+                    <li><a href=gateways::GATEWAYS>"Gateways"</a></li>
+                    <li><a href=purchase_sources::PURCHASE_SOURCES>"Purchase sources"</a></li>
+                </ul>
+            </nav>
             <PageData heading="Configuration" load=configuration() let:c>
                 <h2>"Gateways"</h2>
                 <div class="table-scroll">
@@ -65,7 +82,7 @@ pub fn OperatorPage() -> impl IntoView {
                         <thead><tr><th>"Key"</th><th>"Name"</th><th>"Provider"</th><th>"Kind"</th><th>"Currency"</th></tr></thead>
                         <tbody>
                             {c.gateways.into_iter().map(|(key, name, provider, kind, cur)| view! {
-                                <tr><td><code>{key}</code></td><td>{name}</td><td>{provider}</td><td>{kind}</td><td>{cur}</td></tr>
+                                <tr><td><a href=gateways::gateway_href(&key)><code>{key.clone()}</code></a></td><td>{name}</td><td>{provider}</td><td>{kind}</td><td>{cur}</td></tr>
                             }).collect_view()}
                         </tbody>
                     </table>
@@ -76,12 +93,22 @@ pub fn OperatorPage() -> impl IntoView {
                         <thead><tr><th>"Code"</th><th>"Name"</th><th>"Billing"</th><th class="num">"Unit price (excl. tax)"</th><th class="num">"Tax %"</th></tr></thead>
                         <tbody>
                             {c.products.into_iter().map(|(code, name, billing, price, tax)| view! {
-                                <tr><td><code>{code}</code></td><td>{name}</td><td>{billing}</td><td class="num">{price}</td><td class="num">{tax}</td></tr>
+                                <tr><td><a href=products::product_href(&code)><code>{code.clone()}</code></a></td><td>{name}</td><td>{billing}</td><td class="num">{price}</td><td class="num">{tax}</td></tr>
                             }).collect_view()}
                         </tbody>
                     </table>
                 </div>
             </PageData>
         </Layout>
+    }
+}
+
+/// A billing kind in words.
+pub fn billing_words(kind: settle::product::BillingKind) -> &'static str {
+    use settle::product::BillingKind;
+    match kind {
+        BillingKind::RecurringMonthly => "Recurring monthly",
+        BillingKind::DayBundle => "Day bundles",
+        BillingKind::OnceOff => "Once-off",
     }
 }
