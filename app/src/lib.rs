@@ -71,6 +71,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account/payment-methods/:medium/update") view=account::payment_methods::update::CardUpdatePage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async />
                 <Route path=path!("/operator") view=pages::operator::OperatorPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/merchants") view=pages::operator::merchants::MerchantsPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/merchants/:id") view=pages::operator::merchants::detail::MerchantPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/merchants/:id/secret") view=pages::operator::merchants::secret::MerchantSecretPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/users") view=pages::operator::users::UsersPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

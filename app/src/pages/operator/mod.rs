@@ -1,5 +1,8 @@
 //! The operator console's start page: merchants, gateways and products as configured.
 
+pub mod merchants;
+pub mod users;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use settle::account::Role;
