@@ -15,6 +15,7 @@ mod gateway_keys;
 mod merchant_api;
 mod money_safety;
 mod oauth;
+mod operator_accounts;
 mod pay_now_pages;
 mod payments;
 mod routes;
@@ -221,6 +222,12 @@ fn main() {
             money_safety::a_retry_after_an_in_doubt_attempt_never_charges_again,
             webhooks::each_payment_moment_is_delivered_signed,
             webhooks::the_endpoint_is_managed_through_the_api_and_rotates_with_an_overlap,
+            operator_accounts::a_new_merchants_secret_is_shown_once_and_gets_a_token,
+            operator_accounts::rotated_secrets_retire_the_old_ones,
+            operator_accounts::origins_return_urls_and_api_logins_are_validated_and_saved,
+            operator_accounts::operators_open_accounts_of_each_role,
+            operator_accounts::a_disabled_user_loses_session_and_tokens_at_once,
+            operator_accounts::a_customer_gets_403_on_every_page_and_function_here,
         ],
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,
@@ -230,6 +237,7 @@ fn main() {
             webhooks::a_500_then_no_response_then_200_follows_the_document,
             webhooks::a_failing_merchant_does_not_hold_up_another,
             webhooks::kill_9_in_the_middle_of_a_retry_schedule_loses_no_webhook,
+            operator_accounts::create_user_opens_the_first_operator_of_an_empty_production_database,
         ],
     );
 }

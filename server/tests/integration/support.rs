@@ -6,6 +6,7 @@
 #[path = "../../../tests/support/mod.rs"]
 mod fresh;
 mod gateway_pages;
+pub mod operator_console;
 mod orders_api;
 pub mod process;
 pub mod receiver;
