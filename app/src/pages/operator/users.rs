@@ -206,7 +206,7 @@ fn Users(view: UsersView) -> impl IntoView {
         <p class="lead">"Everyone who can log in. Disabling an account ends its sessions and API tokens at once."</p>
         <div class="table-scroll">
             <table class="list">
-                <thead><tr><th>"Email"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                <thead><tr><th>"Email"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th>"Action"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>
