@@ -355,6 +355,7 @@ mod tests {
             customer_id: None,
             merchant_id: None,
             created_at: Utc::now(),
+            disabled_at: None,
         };
         assert!(matches!(
             Viewer::of_api_user(&admin, &MerchantId::from_string("m1")),
@@ -373,6 +374,7 @@ mod tests {
             customer_id: None,
             merchant_id: Some(MerchantId::from_string("m1")),
             created_at: Utc::now(),
+            disabled_at: None,
         };
         let m1 = MerchantId::from_string("m1");
         assert_eq!(Viewer::of_api_user(&api, &m1).unwrap(), Viewer::Merchant(m1));

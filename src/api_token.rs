@@ -85,8 +85,11 @@ pub async fn issue(
 /// The principal a presented bearer token stands for, or `Unauthorized` if it is unknown or
 /// expired.
 pub async fn authenticate(db: &Db, token: &str) -> Result<ApiPrincipal> {
-    let sql = "SELECT merchant_id, user_id, grant_type, expires_at FROM api_tokens
-               WHERE token_hash = $1 AND expires_at > $2";
+    // Disabling a user deletes their tokens; the join also refuses one issued in the moment
+    // between their login and their disabling.
+    let sql = "SELECT t.merchant_id, t.user_id, t.grant_type, t.expires_at FROM api_tokens t
+               LEFT JOIN users u ON u.id = t.user_id
+               WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.disabled_at IS NULL";
     let row: Option<(MerchantId, Option<UserId>, String, DateTime<Utc>)> = with_db!(db, pool =>
         sqlx::query_as(sql).bind(secret::hash(token)).bind(Utc::now()).fetch_optional(pool).await)?;
     let (merchant_id, user_id, grant_type, expires_at) = row.ok_or(Error::Unauthorized)?;
@@ -96,6 +99,16 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<ApiPrincipal> {
         grant_type: GrantType::parse(&grant_type)?,
         expires_at,
     })
+}
+
+/// Deletes every token of `user`, inside `tx` (the user was disabled).
+pub(crate) async fn revoke_user_in(tx: &mut crate::db::Tx, user: &UserId) -> Result<u64> {
+    let sql = "DELETE FROM api_tokens WHERE user_id = $1";
+    Ok(crate::with_tx!(tx, conn => sqlx::query(sql)
+        .bind(user)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?)
 }
 
 /// Deletes expired tokens (run periodically).

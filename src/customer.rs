@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::Db;
-use crate::error::{FieldError, Result};
+use crate::error::{Error, FieldError, Result};
 use crate::merchant::MerchantId;
 use crate::with_db;
 
@@ -117,6 +117,44 @@ impl Customer {
             .bind(&customer.phone)
             .bind(customer.created_at)
             .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(customer)
+    }
+
+    /// Creates a customer of Settle's own (no merchant) inside `tx`, for an operator creating
+    /// their login in the same transaction; a code already taken is a conflict.
+    pub(crate) async fn create_in(
+        tx: &mut crate::db::Tx,
+        code: &CustomerCode,
+        name: &str,
+        email: &str,
+    ) -> Result<Customer> {
+        let customer = Customer {
+            id: CustomerId::generate(),
+            merchant_id: None,
+            code: code.as_str().to_owned(),
+            name: name.trim().to_owned(),
+            email: Some(email.to_owned()),
+            phone: None,
+            created_at: Utc::now(),
+        };
+        let taken = "SELECT COUNT(*) FROM customers WHERE merchant_id IS NULL AND code = $1";
+        let count: i64 = crate::with_tx!(tx, conn => sqlx::query_scalar(taken)
+            .bind(&customer.code)
+            .fetch_one(conn)
+            .await)?;
+        if count > 0 {
+            return Err(Error::invalid("customer_code", "is already another customer's"));
+        }
+        let sql = "INSERT INTO customers (id, merchant_id, code, name, email, phone, created_at) VALUES ($1, NULL, $2, $3, $4, NULL, $5)";
+        crate::with_tx!(tx, conn => sqlx::query(sql)
+            .bind(&customer.id)
+            .bind(&customer.code)
+            .bind(&customer.name)
+            .bind(&customer.email)
+            .bind(customer.created_at)
+            .execute(conn)
             .await
             .map(|_| ()))?;
         Ok(customer)

@@ -118,7 +118,9 @@ pub async fn grant(
                     .await?;
                     Ok(TokenOutcome::Issued(token))
                 }
-                LoginOutcome::WrongCredentials => Ok(Refused(TokenRefusal::InvalidGrant)),
+                LoginOutcome::WrongCredentials | LoginOutcome::Disabled => {
+                    Ok(Refused(TokenRefusal::InvalidGrant))
+                }
                 LoginOutcome::Throttled { retry_after_secs } => {
                     Ok(Refused(TokenRefusal::Throttled { retry_after_secs }))
                 }

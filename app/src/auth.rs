@@ -122,6 +122,7 @@ pub async fn log_in(
             return Ok(());
         }
         LoginOutcome::WrongCredentials => Flash::error("Email or password is wrong."),
+        LoginOutcome::Disabled => Flash::error(settle::account::login::DISABLED_MESSAGE),
         LoginOutcome::Throttled { retry_after_secs } => Flash::error(format!(
             "Too many failed attempts. Try again in {} minutes.",
             retry_after_secs.div_ceil(60)

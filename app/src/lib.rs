@@ -87,6 +87,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/operator/gateways") view=pages::operator::gateways::GatewaysPage ssr=SsrMode::Async />
                 <Route path=path!("/operator/gateways/:id") view=pages::operator::gateway_edit::GatewayEditPage ssr=SsrMode::Async />
                 <Route path=path!("/operator/purchase-sources") view=pages::operator::purchase_sources::PurchaseSourcesPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/merchants") view=pages::operator::merchants::MerchantsPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/merchants/:id") view=pages::operator::merchants::detail::MerchantPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/merchants/:id/secret") view=pages::operator::merchants::secret::MerchantSecretPage ssr=SsrMode::Async />
+                <Route path=path!("/operator/users") view=pages::operator::users::UsersPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use settle::account::{Email, NewUser, Password, Role, User};
-use settle::customer::Customer;
+use settle::account::Role;
 use settle::merchant::Merchant;
 
 use crate::config::Config;
@@ -32,8 +31,10 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Create a login. The password is read from SETTLE_NEW_USER_PASSWORD or, if unset, from the
-    /// first line of standard input (never from an argument, which would land in shell history).
+    /// Create a login (audited as the command line). The password is read from
+    /// SETTLE_NEW_USER_PASSWORD or, if unset, asked at the terminal without echo, or read from
+    /// the first line of standard input (never from an argument, which would land in shell
+    /// history).
     CreateUser {
         /// customer, admin, operator or merchant_api (a merchant system's API login; needs
         /// --merchant).
@@ -152,40 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CreateUser { role, email, name, customer_code, merchant } => {
             let db = settle::Db::connect(&config.database_url(), 1).await?;
             db.migrate().await?;
-            let email = Email::parse(&email)?;
-            let name = name.unwrap_or_else(|| email.to_string());
-            if role == Role::MerchantApi {
-                let client_id =
-                    merchant.context("a merchant_api login needs --merchant CLIENT_ID")?;
-                let merchant = Merchant::by_client_id(&db, &client_id)
-                    .await?
-                    .with_context(|| format!("no merchant has the client id {client_id}"))?;
-                let password = Password::new_secret(read_password()?)?;
-                let user =
-                    User::create_for_merchant(&db, &merchant.id, email, &name, password).await?;
-                println!(
-                    "created {} {} for {} ({})",
-                    user.role, user.email, merchant.name, user.id
-                );
-                return Ok(());
-            }
-            let password = Password::new_secret(read_password()?)?;
-            let customer_id = match role {
-                Role::Customer => {
-                    let code = customer_code.unwrap_or_else(|| {
-                        format!("CUST-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-                    });
-                    Some(Customer::create(&db, &code, &name, Some(email.as_str()), None).await?.id)
-                }
-                _ => None,
-            };
-            let user = User::create(
-                &db,
-                NewUser { email, display_name: name, role, password, customer_id },
-            )
-            .await?;
-            println!("created {} {} ({})", user.role, user.email, user.id);
-            Ok(())
+            create_user(&db, role, email, name, customer_code, merchant).await
         }
         Command::Sandbox { bind, public_url } => {
             crate::sandbox::standalone::serve(config, bind, public_url).await
@@ -212,6 +180,50 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("demo data loaded");
             Ok(())
         }
+    }
+}
+
+/// `create-user`: opens an account through the same core use case as the operator's users page,
+/// audited as the command line.
+async fn create_user(
+    db: &settle::Db,
+    role: Role,
+    email: String,
+    name: Option<String>,
+    customer_code: Option<String>,
+    merchant: Option<String>,
+) -> anyhow::Result<()> {
+    use settle::account::manage;
+    let actor = settle::audit::Actor::command_line();
+    let created = if role == Role::MerchantApi {
+        let client_id = merchant.context("a merchant_api login needs --merchant CLIENT_ID")?;
+        let merchant = Merchant::by_client_id(db, &client_id)
+            .await?
+            .with_context(|| format!("no merchant has the client id {client_id}"))?;
+        let name = name.unwrap_or_default();
+        manage::create_merchant_api_user(db, &actor, &merchant, &email, &name, read_password()?)
+            .await
+    } else {
+        let entry = manage::UserEntry {
+            role: role.as_str().to_owned(),
+            email,
+            display_name: name.unwrap_or_default(),
+            password: read_password()?,
+            customer_code: customer_code.unwrap_or_default(),
+        };
+        manage::create_user(db, &actor, entry).await
+    };
+    match created {
+        Ok(user) => {
+            println!("created {} {} ({})", user.role, user.email, user.id);
+            Ok(())
+        }
+        Err(settle::Error::Validation(errors)) => {
+            let lines: Vec<String> =
+                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+            bail!("the account was not created:\n  {}", lines.join("\n  "))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -287,12 +299,20 @@ fn read_password() -> anyhow::Result<String> {
         return Ok(password);
     }
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Password: ");
-    }
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line).context("reading the password from standard input")?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    let password = if stdin.is_terminal() {
+        // At a terminal: asked twice, never echoed.
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let again =
+            rpassword::prompt_password("Password again: ").context("reading the password")?;
+        if first != again {
+            bail!("the two passwords differ; nothing was created");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).context("reading the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
     if password.is_empty() {
         bail!("no password given: set SETTLE_NEW_USER_PASSWORD or pipe it on standard input");
     }

@@ -13,12 +13,18 @@ pub enum LoginOutcome {
     LoggedIn(User),
     /// Unknown email or wrong password (deliberately indistinguishable).
     WrongCredentials,
+    /// The password matched, but an operator disabled the account.
+    Disabled,
     /// Too many recent failures for this account or address.
     Throttled {
         /// Seconds until the next attempt may be made.
         retry_after_secs: u64,
     },
 }
+
+/// What a person whose account is disabled is told when they log in.
+pub const DISABLED_MESSAGE: &str =
+    "This account is disabled. Ask an operator of Settle if you need it again.";
 
 /// Checks an email and password from `client_ip`, enforcing the throttle policy.
 pub async fn log_in(
@@ -43,7 +49,9 @@ pub async fn log_in(
     let matches = password.verify(hash).await?;
     let user = user.filter(|_| matches);
     throttle::record_attempt(db, email.as_str(), client_ip, user.is_some()).await?;
+    // Only someone who knows the password learns that the account is disabled.
     Ok(match user {
+        Some(user) if user.disabled_at.is_some() => LoginOutcome::Disabled,
         Some(user) => LoginOutcome::LoggedIn(user),
         None => LoginOutcome::WrongCredentials,
     })
@@ -53,7 +61,7 @@ impl From<LoginOutcome> for Result<User> {
     fn from(outcome: LoginOutcome) -> Self {
         match outcome {
             LoginOutcome::LoggedIn(user) => Ok(user),
-            LoginOutcome::WrongCredentials => Err(Error::Unauthorized),
+            LoginOutcome::WrongCredentials | LoginOutcome::Disabled => Err(Error::Unauthorized),
             LoginOutcome::Throttled { retry_after_secs } => {
                 Err(Error::Throttled { retry_after_secs })
             }

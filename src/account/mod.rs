@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod login;
+pub mod manage;
 pub mod password;
 pub mod role;
 pub mod throttle;

@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use crate::account::{Email, Password, Role};
 use crate::customer::CustomerId;
 use crate::db::Db;
+use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::merchant::MerchantId;
-use crate::with_db;
+use crate::{with_db, with_tx};
 
 crate::id_type!(
     /// Identifies a user account.
@@ -31,6 +32,8 @@ pub struct User {
     pub merchant_id: Option<MerchantId>,
     /// When the account was made.
     pub created_at: DateTime<Utc>,
+    /// When an operator disabled it (it can't log in and its sessions and tokens ended then).
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// Everything needed to open an account.
@@ -48,6 +51,20 @@ pub struct NewUser {
     pub customer_id: Option<CustomerId>,
 }
 
+/// A checked account with its password hashed, ready to store.
+#[derive(Debug)]
+pub(crate) struct HashedUser {
+    user: User,
+    password_hash: String,
+}
+
+impl HashedUser {
+    /// Gives a customer account the customer record made in the same transaction.
+    pub(crate) fn set_customer(&mut self, customer: CustomerId) {
+        self.user.customer_id = Some(customer);
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: UserId,
@@ -58,6 +75,7 @@ struct UserRow {
     customer_id: Option<CustomerId>,
     merchant_id: Option<MerchantId>,
     created_at: DateTime<Utc>,
+    disabled_at: Option<DateTime<Utc>>,
 }
 
 impl UserRow {
@@ -76,12 +94,13 @@ impl UserRow {
             customer_id: self.customer_id,
             merchant_id: self.merchant_id,
             created_at: self.created_at,
+            disabled_at: self.disabled_at,
         };
         Ok((user, self.password_hash))
     }
 }
 
-const SELECT_USER: &str = "SELECT id, email, display_name, role, password_hash, customer_id, merchant_id, created_at FROM users";
+const SELECT_USER: &str = "SELECT id, email, display_name, role, password_hash, customer_id, merchant_id, created_at, disabled_at FROM users";
 
 impl User {
     /// Opens an account; a second account with the same email is a conflict.
@@ -109,6 +128,19 @@ impl User {
     }
 
     async fn insert(db: &Db, new: NewUser, merchant_id: Option<MerchantId>) -> Result<User> {
+        let hashed = Self::prepare(new, merchant_id).await?;
+        let mut tx = db.begin().await?;
+        let user = Self::insert_in(&mut tx, hashed).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Checks a new account and hashes its password (before any transaction: hashing takes
+    /// tens of milliseconds).
+    pub(crate) async fn prepare(
+        new: NewUser,
+        merchant_id: Option<MerchantId>,
+    ) -> Result<HashedUser> {
         if (new.role == Role::MerchantApi) != merchant_id.is_some() {
             return Err(Error::invalid(
                 "merchant",
@@ -134,10 +166,18 @@ impl User {
             customer_id: new.customer_id,
             merchant_id,
             created_at: Utc::now(),
+            disabled_at: None,
         };
+        Ok(HashedUser { user, password_hash })
+    }
+
+    /// Stores a prepared account inside `tx`; a second account with the same email is a
+    /// conflict.
+    pub(crate) async fn insert_in(tx: &mut Tx, hashed: HashedUser) -> Result<User> {
+        let HashedUser { user, password_hash } = hashed;
         let sql = "INSERT INTO users (id, email, display_name, role, password_hash, customer_id, merchant_id, created_at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (email) DO NOTHING";
-        let inserted = with_db!(db, pool => sqlx::query(sql)
+        let inserted = with_tx!(tx, conn => sqlx::query(sql)
             .bind(&user.id)
             .bind(user.email.as_str())
             .bind(&user.display_name)
@@ -146,7 +186,7 @@ impl User {
             .bind(&user.customer_id)
             .bind(&user.merchant_id)
             .bind(user.created_at)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
         if inserted == 0 {
@@ -171,6 +211,34 @@ impl User {
             .fetch_optional(pool)
             .await)?;
         row.map(UserRow::into_user).transpose()
+    }
+
+    /// The accounts a staff page lists, by email (at most `limit`).
+    pub async fn list(db: &Db, limit: i64) -> Result<Vec<User>> {
+        let sql = format!("{SELECT_USER} ORDER BY email LIMIT $1");
+        let rows: Vec<UserRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await)?;
+        rows.into_iter().map(|r| r.into_user().map(|(u, _)| u)).collect()
+    }
+
+    /// A merchant's API logins, by email.
+    pub async fn of_merchant(db: &Db, merchant: &MerchantId) -> Result<Vec<User>> {
+        let sql = format!("{SELECT_USER} WHERE merchant_id = $1 ORDER BY email");
+        let rows: Vec<UserRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).bind(merchant).fetch_all(pool).await)?;
+        rows.into_iter().map(|r| r.into_user().map(|(u, _)| u)).collect()
+    }
+
+    /// Marks the account disabled inside `tx`; `false` if it already was (or doesn't exist).
+    pub(crate) async fn mark_disabled_in(tx: &mut Tx, id: &UserId) -> Result<bool> {
+        let sql = "UPDATE users SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL";
+        let updated = with_tx!(tx, conn => sqlx::query(sql)
+            .bind(id)
+            .bind(Utc::now())
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(updated > 0)
     }
 
     /// Whether any account exists yet (demo data loads only into an empty database).

@@ -273,6 +273,66 @@ impl Endpoint {
         Ok(Saved { endpoint, new_secret: Some(secret) })
     }
 
+    /// Points the merchant's endpoint at `url` inside `tx` (an operator's change, audited in the
+    /// same transaction): a new endpoint receives every event type and gets a secret, returned
+    /// this once; an existing one keeps its secret and event types.
+    pub(crate) async fn set_url_in(
+        tx: &mut Tx,
+        merchant: &MerchantId,
+        url: &Url,
+    ) -> Result<Option<SigningSecret>> {
+        let now = Utc::now();
+        let sql = "UPDATE webhook_endpoints SET url = $2, updated_at = $3 WHERE merchant_id = $1";
+        let updated = with_tx!(tx, conn => sqlx::query(sql)
+            .bind(merchant)
+            .bind(url.as_str())
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if updated > 0 {
+            return Ok(None);
+        }
+        let secret = SigningSecret::generate();
+        let sql = "INSERT INTO webhook_endpoints (merchant_id, url, secret, event_types, status, consecutive_failures, created_at, updated_at)
+                   VALUES ($1, $2, $3, '[]', 'healthy', 0, $4, $4)";
+        with_tx!(tx, conn => sqlx::query(sql)
+            .bind(merchant)
+            .bind(url.as_str())
+            .bind(secret.expose())
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|_| ()))?;
+        Ok(Some(secret))
+    }
+
+    /// [`Endpoint::rotate`] inside `tx` (an operator's change, audited in the same
+    /// transaction): the new secret, returned this once.
+    pub(crate) async fn rotate_in(
+        tx: &mut Tx,
+        merchant: &MerchantId,
+        overlap: Duration,
+    ) -> Result<SigningSecret> {
+        let secret = SigningSecret::generate();
+        let now = Utc::now();
+        let until = crate::job::later(now, overlap);
+        let sql = "UPDATE webhook_endpoints SET previous_secret = secret, previous_expires_at = $3,
+                       secret = $2, updated_at = $4 WHERE merchant_id = $1";
+        let updated = with_tx!(tx, conn => sqlx::query(sql)
+            .bind(merchant)
+            .bind(secret.expose())
+            .bind(until)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if updated == 0 {
+            return Err(Error::NotFound("webhook endpoint"));
+        }
+        Ok(secret)
+    }
+
     /// Counts an attempt's outcome towards the endpoint's health, inside `tx`: a success makes
     /// it healthy; [`FAILING_AFTER`] failures in a row, or a delivery that used up its attempts,
     /// make it failing.

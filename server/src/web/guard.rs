@@ -76,9 +76,20 @@ pub async fn guard(
 
 async fn session_user(state: &AppState, session: &Session) -> Result<Option<User>, String> {
     let id: Option<UserId> = session.get(SESSION_USER_KEY).await.map_err(|e| e.to_string())?;
-    match id {
-        Some(id) => User::find(&state.db, &id).await.map_err(|e| e.to_string()),
-        None => Ok(None),
+    let Some(id) = id else { return Ok(None) };
+    let user = User::find(&state.db, &id).await.map_err(|e| e.to_string())?;
+    match user {
+        // A disabled user's session ends on their next request, whatever it asks for.
+        Some(user) if user.disabled_at.is_some() => {
+            session.flush().await.map_err(|e| e.to_string())?;
+            tracing::info!(user = %user.id, "a disabled user's session was ended");
+            Flash::error(settle::account::login::DISABLED_MESSAGE)
+                .store(session)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(None)
+        }
+        user => Ok(user),
     }
 }
 

@@ -21,6 +21,7 @@ mod money_safety;
 mod oauth;
 mod operator_config;
 mod operator_gateways;
+mod operator_accounts;
 mod pay_now_pages;
 mod payments;
 mod roles;
@@ -253,6 +254,12 @@ fn main() {
             operator_gateways::gateways_are_configured_with_their_secrets_masked,
             operator_gateways::a_gateway_change_is_seen_by_every_instance_without_a_restart,
             operator_gateways::purchase_sources_are_added_and_switched_off,
+            operator_accounts::a_new_merchants_secret_is_shown_once_and_gets_a_token,
+            operator_accounts::rotated_secrets_retire_the_old_ones,
+            operator_accounts::origins_return_urls_and_api_logins_are_validated_and_saved,
+            operator_accounts::operators_open_accounts_of_each_role,
+            operator_accounts::a_disabled_user_loses_session_and_tokens_at_once,
+            operator_accounts::a_customer_gets_403_on_every_page_and_function_here,
         ],
         database_tests![
             gateway_keys::development_sandbox_key_is_refused_in_production,
@@ -263,6 +270,7 @@ fn main() {
             webhooks::a_failing_merchant_does_not_hold_up_another,
             webhooks::kill_9_in_the_middle_of_a_retry_schedule_loses_no_webhook,
             admin_ops::a_failing_delivery_is_shown_and_retried_now,
+            operator_accounts::create_user_opens_the_first_operator_of_an_empty_production_database,
         ],
     );
 }

@@ -10,6 +10,7 @@ mod fresh;
 mod gateway_pages;
 pub mod ops;
 mod operator;
+pub mod operator_console;
 mod orders_api;
 pub mod process;
 pub mod receiver;

@@ -10,6 +10,9 @@ pub mod product_form;
 pub mod products;
 pub mod purchase_sources;
 
+pub mod merchants;
+pub mod users;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use settle::account::Role;

@@ -5,9 +5,11 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::error::{Error, FieldError, Result};
-use crate::{secret, with_db};
+use crate::{secret, with_db, with_tx};
+
+pub mod manage;
 
 crate::id_type!(
     /// Identifies a merchant.
@@ -150,37 +152,60 @@ impl Merchant {
             created_at: Utc::now(),
         };
         let secret_hash = secret::hash(&new.client_secret);
-        with_db!(db, pool => {
-            let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO merchants (id, name, client_id, client_secret_hash, webhook_url, webhook_secret, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (client_id) DO NOTHING",
-            )
-            .bind(&merchant.id)
-            .bind(&merchant.name)
-            .bind(&merchant.client_id)
-            .bind(&secret_hash)
-            .bind(&merchant.webhook_url)
-            .bind(&merchant.webhook_secret)
-            .bind(merchant.created_at)
-            .execute(&mut *tx)
-            .await?;
-            if inserted.rows_affected() == 0 {
-                return Err(Error::Conflict(format!("client id {} is taken", merchant.client_id)));
-            }
-            for origin in &merchant.return_origins {
-                sqlx::query("INSERT INTO merchant_return_origins (merchant_id, origin) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(&merchant.id)
-                    .bind(origin.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        });
+        let mut tx = db.begin().await?;
+        Self::insert_in(&mut tx, &merchant, &secret_hash).await?;
+        tx.commit().await?;
         if let Some(url) = &merchant.webhook_url {
             crate::webhook::Endpoint::set_with(db, &merchant.id, url, None, webhook_secret).await?;
         }
         Ok(merchant)
+    }
+
+    /// Stores a new merchant and its return origins inside `tx`; a client id already taken is
+    /// a conflict.
+    pub(crate) async fn insert_in(
+        tx: &mut Tx,
+        merchant: &Merchant,
+        secret_hash: &str,
+    ) -> Result<()> {
+        let sql = "INSERT INTO merchants (id, name, client_id, client_secret_hash, webhook_url, webhook_secret, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (client_id) DO NOTHING";
+        let inserted = with_tx!(tx, conn => sqlx::query(sql)
+            .bind(&merchant.id)
+            .bind(&merchant.name)
+            .bind(&merchant.client_id)
+            .bind(secret_hash)
+            .bind(&merchant.webhook_url)
+            .bind(&merchant.webhook_secret)
+            .bind(merchant.created_at)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if inserted == 0 {
+            return Err(Error::Conflict(format!("client id {} is taken", merchant.client_id)));
+        }
+        for origin in &merchant.return_origins {
+            let sql = "INSERT INTO merchant_return_origins (merchant_id, origin) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+            with_tx!(tx, conn => sqlx::query(sql)
+                .bind(&merchant.id)
+                .bind(origin.as_str())
+                .execute(conn)
+                .await
+                .map(|_| ()))?;
+        }
+        Ok(())
+    }
+
+    /// Every merchant, by name.
+    pub async fn list(db: &Db) -> Result<Vec<Merchant>> {
+        let sql = format!("{SELECT_MERCHANT} ORDER BY name, id");
+        let rows: Vec<MerchantRow> =
+            with_db!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+        let mut merchants = Vec::with_capacity(rows.len());
+        for row in rows {
+            merchants.push(Self::from_row(db, row).await?.0);
+        }
+        Ok(merchants)
     }
 
     /// Loads a merchant by id.
