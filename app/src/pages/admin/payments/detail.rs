@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use settle::account::Role;
 
 use super::{PAYMENTS, page_error};
+use crate::pages::admin::payment_actions::{audit_href, cancel_href, reconcile_href, refund_href};
 use crate::PageError;
 use crate::components::PageData;
 use crate::layout::Layout;
@@ -56,6 +57,10 @@ pub struct DetailView {
     pub reference: String,
     /// The state's name and code.
     pub state: String,
+    /// Whether money was taken and not all of it given back (the refund page applies).
+    pub can_refund: bool,
+    /// Whether the payment still awaits its customer (the cancel page applies).
+    pub can_cancel: bool,
     /// The payment's own facts (amount, gateway, method, times).
     pub payment: Vec<Fact>,
     /// The customer.
@@ -188,6 +193,9 @@ pub async fn admin_payment(reference: String) -> Result<DetailView, PageError> {
     ];
     Ok(DetailView {
         state: format!("{} ({})", payment.state.name(), payment.state.code()),
+        can_refund: payment.state.money_moved()
+            && payment.state != settle::payment::PaymentState::Refunded,
+        can_cancel: settle::payment::staff::cancellable(payment.state),
         reference: payment.reference,
         payment: payment_facts,
         customer: customer_facts,
@@ -236,17 +244,15 @@ fn facts(heading: &'static str, items: Vec<Fact>) -> impl IntoView {
 
 #[component]
 fn PaymentDetail(v: DetailView) -> impl IntoView {
-    let base = format!("{PAYMENTS}/{}", v.reference);
     view! {
         <h1>"Payment " {v.reference.clone()}</h1>
         <p><span class="state">{v.state}</span></p>
-        // === Actions: refund / cancel / reconcile pages are built by the actions part. ===
         <nav class="payment-actions" aria-label="Actions">
-            <a class="button" href=format!("{base}/refund")>"Refund"</a>
-            <a class="button" href=format!("{base}/cancel")>"Cancel"</a>
-            <a class="button" href=format!("{base}/reconcile")>"Reconcile"</a>
+            {v.can_refund.then(|| view! { <a class="button" href=refund_href(&v.reference)>"Refund"</a> })}
+            {v.can_cancel.then(|| view! { <a class="button" href=cancel_href(&v.reference)>"Cancel"</a> })}
+            <a class="button" href=reconcile_href(&v.reference)>"Ask the gateway now"</a>
+            <a href=audit_href(&v.reference)>"Audit log"</a>
         </nav>
-        // === End of actions. ===
         <div class="detail-grid">
             {facts("Payment", v.payment)}
             {facts("Customer", v.customer)}
