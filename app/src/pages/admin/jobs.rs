@@ -198,6 +198,7 @@ fn Jobs(view: JobsView) -> impl IntoView {
         .into_any(),
         None => view! { <p>"No job is waiting past its time."</p> }.into_any(),
     };
+    let no_failures = view.failures.is_empty();
     let failures = view.failures.into_iter().map(|j| view! { <FailureRow j /> }).collect_view();
     let older = view.older.map(|q| {
         view! { <p class="pager"><a href=format!("{JOBS}?{q}") rel="next">"Older failures"</a></p> }
@@ -215,7 +216,8 @@ fn Jobs(view: JobsView) -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Failures"</h2>
-            <div class="table-scroll">
+            {no_failures.then(|| view! { <p>"No job has failed."</p> })}
+            <div class="table-scroll" hidden=no_failures>
                 <table class="list reflow job-failures">
                     <thead><tr><th>"Kind"</th><th>"Job"</th><th>"Attempts"</th><th>"Failed at"</th><th>"Last error"</th><th>""</th></tr></thead>
                     <tbody>{failures}</tbody>

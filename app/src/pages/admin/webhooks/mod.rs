@@ -250,6 +250,7 @@ fn Webhooks(view: WebhooksView) -> impl IntoView {
         }
         view! { <p class="pager"><a href=href rel="next">"Older deliveries"</a></p> }
     });
+    let no_deliveries = view.deliveries.is_empty();
     let rows = view.deliveries.into_iter().map(|d| view! { <DeliveryTableRow d /> }).collect_view();
     view! {
         <section class="card">
@@ -280,7 +281,8 @@ fn Webhooks(view: WebhooksView) -> impl IntoView {
                 </div>
                 <button type="submit" class="secondary">"Show"</button>
             </form>
-            <div class="table-scroll">
+            {no_deliveries.then(|| view! { <p>"No deliveries to show."</p> })}
+            <div class="table-scroll" hidden=no_deliveries>
                 <table class="list reflow deliveries">
                     <thead><tr><th>"Delivery"</th><th>"Type"</th><th>"About"</th><th>"Created"</th><th>"Status"</th><th>"Attempts"</th><th>"Next attempt"</th><th>"Last code"</th><th>""</th></tr></thead>
                     <tbody>{rows}</tbody>
