@@ -105,7 +105,7 @@ fn outcome(i: usize, invoice_gateway: bool) -> Outcome {
         80..=85 => Outcome::TimedOut,
         86..=92 => Outcome::Cancelled,
         // An invoice waits for its payer for days: some still do.
-        _ if invoice_gateway && i % 2 == 0 => Outcome::Open(S::Invoiced),
+        _ if invoice_gateway && i.is_multiple_of(2) => Outcome::Open(S::Invoiced),
         // Only today's payments are still under way.
         _ if i >= 12 => Outcome::TimedOut,
         _ => Outcome::Open([S::Created, S::AwaitingCustomer, S::Payment3dAuth][i % 3]),
@@ -322,7 +322,7 @@ fn path(i: usize, gateway: &str, outcome: Outcome) -> Result<Vec<(i64, Step)>> {
             steps.push((3, step(state, "Sent to the gateway")));
             return Ok(steps);
         }
-        Outcome::Cancelled if first != S::Invoiced && i % 2 == 0 => {
+        Outcome::Cancelled if first != S::Invoiced && i.is_multiple_of(2) => {
             steps.push((10, step(S::Cancelled, "Cancelled before sending")));
             return Ok(steps);
         }
