@@ -5,6 +5,6 @@ pub mod csrf;
 pub mod documents;
 pub mod guard;
 pub mod headers;
-pub mod routes;
 pub mod payments_export;
+pub mod routes;
 pub mod server_fns;

@@ -91,7 +91,7 @@ pub async fn partial_refund_then_the_rest_and_never_more(app: TestApp) -> Result
             && causes.iter().any(|c| c.contains("refunded in full")),
         format!("the timeline tells both refunds: {causes:?}"),
     )?;
-    let audit = app.audit_of(&paid.reference).await?;
+    let audit = app.payment_audit(&paid.reference).await?;
     let refunds: Vec<_> = audit.iter().filter(|(_, _, a, _)| a == "payment.refund").collect();
     ensure(refunds.len() == 2, format!("two refunds audited (the refused one isn't): {audit:?}"))?;
     ensure(
@@ -144,7 +144,7 @@ pub async fn a_double_submit_refunds_once(app: TestApp) -> Result<()> {
     let sql = "SELECT COUNT(*) FROM refunds WHERE payment_id = $1";
     let rows: i64 = settle::with_db!(&app.db, pool => sqlx::query_scalar(sql).bind(&paid.id).fetch_one(pool).await)?;
     ensure(rows == 1, format!("one refund recorded, not {rows}"))?;
-    let audit = app.audit_of(&paid.reference).await?;
+    let audit = app.payment_audit(&paid.reference).await?;
     ensure(audit.iter().filter(|(_, _, a, _)| a == "payment.refund").count() == 1, "audited once")?;
     Ok(())
 }
@@ -182,7 +182,7 @@ pub async fn a_payment_never_captured_is_not_refunded_and_can_be_cancelled(
     let html = confirm(&app, &page, &[]).await?;
     ensure(html.contains("is cancelled"), format!("the page tells it: {html}"))?;
     ensure(reload(&app, &waiting).await?.state == PaymentState::Cancelled, "cancelled")?;
-    let audit = app.audit_of(&waiting.reference).await?;
+    let audit = app.payment_audit(&waiting.reference).await?;
     let actions: Vec<&str> = audit.iter().map(|(_, _, a, _)| a.as_str()).collect();
     ensure(actions == ["payment.cancel", "payment.reconcile"], format!("audited: {actions:?}"))?;
     ensure(audit.iter().all(|(who, _, _, _)| who == ADMIN_EMAIL), "by the admin")?;
@@ -212,7 +212,7 @@ pub async fn the_audit_log_is_append_only(app: TestApp) -> Result<()> {
     ensure(update.is_err(), "an update is refused")?;
     let delete = settle::with_db!(&app.db, pool => sqlx::query("DELETE FROM audit_log").execute(pool).await.map(|_| ()));
     ensure(delete.is_err(), "a delete is refused")?;
-    let audit = app.audit_of(&paid.reference).await?;
+    let audit = app.payment_audit(&paid.reference).await?;
     ensure(audit.len() == 1 && audit[0].0 == ADMIN_EMAIL, format!("the entry stands: {audit:?}"))?;
     let html = app.get("/admin/audit").await?.text().await?;
     ensure(
@@ -244,7 +244,7 @@ pub async fn the_ledger_lists_a_stray_charge_and_refunds_it(app: TestApp) -> Res
     ensure(html.contains("holds no money"), "nothing left to refund")?;
     let html = app.get("/admin/ledger").await?.text().await?;
     ensure(!html.contains(&stray), "the ledger no longer lists it")?;
-    let audit = app.audit_of(&paid.reference).await?;
+    let audit = app.payment_audit(&paid.reference).await?;
     ensure(audit.iter().any(|(_, _, a, _)| a == "payment.refund_stray"), "audited")?;
     Ok(())
 }
@@ -281,6 +281,6 @@ pub async fn customers_get_403_on_every_admin_action(app: TestApp) -> Result<()>
         ensure(status == 403, format!("customer calling {path}: {status}"))?;
     }
     ensure(app.gateway_charge(r).await?.1 == 0, "nothing was refunded")?;
-    ensure(app.audit_of(r).await?.is_empty(), "nothing was audited")?;
+    ensure(app.payment_audit(r).await?.is_empty(), "nothing was audited")?;
     Ok(())
 }

@@ -8,9 +8,9 @@ pub mod admin_payments;
 #[path = "../../../tests/support/mod.rs"]
 mod fresh;
 mod gateway_pages;
-pub mod ops;
 mod operator;
 pub mod operator_console;
+pub mod ops;
 mod orders_api;
 pub mod process;
 pub mod receiver;

@@ -3,11 +3,11 @@
 pub mod dashboard;
 
 pub mod audit;
+pub mod jobs;
 pub mod ledger;
 pub mod payment_actions;
-pub mod jobs;
-pub mod webhooks;
 pub mod payments;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -87,7 +87,10 @@ impl TestApp {
     }
 
     /// The audit log's entries about a payment: (actor, address, action, detail), newest first.
-    pub async fn audit_of(&self, reference: &str) -> Result<Vec<(String, String, String, String)>> {
+    pub async fn payment_audit(
+        &self,
+        reference: &str,
+    ) -> Result<Vec<(String, String, String, String)>> {
         let subject = format!("payment:{reference}");
         let entries = settle::audit::page(&self.db, Some(&subject), None, 100).await?;
         Ok(entries.into_iter().map(|e| (e.actor, e.address, e.action, e.detail)).collect())

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use settle::account::Role;
 
 use super::{PAYMENTS, page_error};
-use crate::pages::admin::payment_actions::{audit_href, cancel_href, reconcile_href, refund_href};
 use crate::PageError;
 use crate::components::PageData;
 use crate::layout::Layout;
+use crate::pages::admin::payment_actions::{audit_href, cancel_href, reconcile_href, refund_href};
 
 /// A label and its value.
 pub type Fact = (String, String);
