@@ -341,6 +341,10 @@ impl Payment {
     }
 
     async fn find_where(db: &Db, column: &'static str, value: &str) -> Result<Option<Payment>> {
+        // No stored value holds NUL, and PostgreSQL refuses it in text outright: it names nothing.
+        if value.contains('\0') {
+            return Ok(None);
+        }
         // `column` is one of the constants above, never input.
         let sql = format!("SELECT {COLUMNS} FROM payments WHERE {column} = $1");
         let row: Option<PaymentRow> =
