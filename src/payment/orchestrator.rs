@@ -336,3 +336,27 @@ impl Orchestrator {
         payment.updated_at + window
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(policy: &ReconcilePolicy) -> Vec<u64> {
+        (0..5).map(|i| policy.wait(i).as_secs()).collect()
+    }
+
+    #[test]
+    fn a_gateways_timing_adjusts_the_global_schedule() {
+        let global = ReconcilePolicy::default();
+        let own = |after: Option<i64>, schedule: Option<&str>| {
+            secs(&global.for_gateway(&GatewayTiming::stored(after, schedule)))
+        };
+        assert_eq!(own(None, None), [5, 30, 120, 600, 3600]);
+        assert_eq!(own(Some(90), None), [90, 30, 120, 600, 3600]);
+        assert_eq!(own(None, Some("200, 400")), [5, 200, 400, 400, 400]);
+        assert_eq!(own(Some(90), Some("200,400")), [90, 200, 400, 400, 400]);
+        // What the pages would refuse is not trusted: the global value stays.
+        assert_eq!(own(Some(0), Some("5, soon")), [5, 30, 120, 600, 3600]);
+        assert_eq!(own(Some(-3), Some(" ")), [5, 30, 120, 600, 3600]);
+    }
+}
