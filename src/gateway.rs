@@ -133,8 +133,10 @@ impl Gateway {
             api_key: Option<String>,
             signing_secret: Option<String>,
             timeout_ms: i64,
+            settle_after_seconds: Option<i64>,
+            reconcile_schedule: Option<String>,
         }
-        let sql = "SELECT id, name, provider, kind, currency, enabled, created_at, base_url, api_key, signing_secret, timeout_ms FROM gateways ORDER BY id";
+        let sql = "SELECT id, name, provider, kind, currency, enabled, created_at, base_url, api_key, signing_secret, timeout_ms, settle_after_seconds, reconcile_schedule FROM gateways ORDER BY id";
         let rows: Vec<Row> = with_db!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
         rows.into_iter()
             .map(|r| {
@@ -151,6 +153,10 @@ impl Gateway {
                     api_key: r.api_key,
                     signing_secret: r.signing_secret,
                     timeout: std::time::Duration::from_millis(r.timeout_ms.max(1) as u64),
+                    reconcile: crate::payment::orchestrator::GatewayTiming::stored(
+                        r.settle_after_seconds,
+                        r.reconcile_schedule.as_deref(),
+                    ),
                 })
             })
             .collect()

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::web::headers::ContentSecurityPolicy;
 
 /// Gives back money that reached an attempt which lost (the durable refund job).
 struct Refund(Orchestrator);
@@ -93,6 +94,7 @@ fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, JobFailure> {
 pub fn spawn_runner(
     config: &Config,
     payments: Orchestrator,
+    csp: Arc<ContentSecurityPolicy>,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let sweep = spawn_reconciliation(
@@ -101,7 +103,7 @@ pub fn spawn_runner(
         shutdown.clone(),
     );
     let watcher =
-        spawn_configuration_watcher(payments.clone(), CONFIGURATION_POLL, shutdown.clone());
+        spawn_configuration_watcher(payments.clone(), csp, CONFIGURATION_POLL, shutdown.clone());
     let db = payments.db().clone();
     let customer: Arc<dyn JobHandler> = Arc::new(CustomerMessages(db.clone()));
     let invoice: Arc<dyn JobHandler> = Arc::new(InvoiceNotice(db.clone()));
@@ -192,11 +194,13 @@ fn hostname() -> String {
 /// How often an instance looks at the configuration version.
 const CONFIGURATION_POLL: Duration = Duration::from_secs(1);
 
-/// Reloads this instance's gateways and connectors when the configuration version moves (an
-/// operator changed a gateway or a product's routing, on this instance or another): changes
-/// apply within about a second, without a restart. One cheap read a second.
+/// Reloads this instance's gateways and connectors (and the frame sources of its content
+/// security policy) when the configuration version moves (an operator changed a gateway or a
+/// product's routing, on this instance or another): changes apply within about a second,
+/// without a restart. One cheap read a second.
 fn spawn_configuration_watcher(
     payments: Orchestrator,
+    csp: Arc<ContentSecurityPolicy>,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
@@ -227,6 +231,7 @@ fn spawn_configuration_watcher(
             }
             match payments.reload_gateways().await {
                 Ok(()) => {
+                    csp.follow(&payments.gateway_connections());
                     tracing::info!(version = now, "configuration changed: gateways reloaded");
                     seen = Some(now);
                 }

@@ -66,10 +66,16 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         .site_root("target/site")
         .site_addr(config.bind)
         .build();
-    let gateways = settle::gateway::Gateway::connections(&db).await?;
-    let csp = Arc::new(web::headers::ContentSecurityPolicy::new(frame_origins(&config, &gateways)));
     let payments = orchestrator(&config, &db).await?;
+    // Card gateways' origins follow the gateways: the configuration watcher hands every reload
+    // to the policy (`jobs::spawn_runner`).
+    let csp = Arc::new(web::headers::ContentSecurityPolicy::new(
+        config.frame_origins(),
+        url::Url::parse(&config.sandbox_url()).ok(),
+        &payments.gateway_connections(),
+    ));
     let state = AppState {
+        csp: csp.clone(),
         pages: PageContext {
             db: db.clone(),
             login_throttle: config.throttle_policy(),
@@ -182,29 +188,6 @@ fn with_security_headers(
         ))
 }
 
-/// Where the 3-D Secure challenge frame may load pages from besides this server: the card
-/// gateways' own origins and the `frame_origins` setting. Read at start: a card gateway
-/// configured later is framed after the next restart.
-fn frame_origins(
-    config: &Config,
-    gateways: &[settle::connector::GatewayConnection],
-) -> Vec<String> {
-    // Card gateways without a base URL of their own use the sandbox, which may be a process of
-    // its own on another origin (`sandbox_url`): its issuer pages load in the frame too.
-    let sandbox = url::Url::parse(&config.sandbox_url()).ok();
-    let from_gateways = gateways
-        .iter()
-        .filter(|g| g.gateway.kind == settle::gateway::GatewayKind::Card3ds)
-        .filter_map(|g| g.base_url.clone().or_else(|| sandbox.clone()))
-        .map(|url| url.origin())
-        .filter(|origin| origin.is_tuple())
-        .map(|origin| origin.ascii_serialization());
-    let mut origins: Vec<String> = from_gateways.chain(config.frame_origins()).collect();
-    origins.sort();
-    origins.dedup();
-    origins
-}
-
 /// The payment orchestrator over the configured gateways; gateways without a base URL of their
 /// own talk to the sandbox at `sandbox_url` (by default this server's own).
 pub(crate) async fn orchestrator(
@@ -310,7 +293,8 @@ pub async fn start(mut config: Config, listener: TcpListener) -> anyhow::Result<
             .into_future(),
     );
     let (jobs_stop, jobs_stopped) = tokio::sync::watch::channel(false);
-    let jobs = jobs::spawn_runner(&state.config, state.payments.clone(), jobs_stopped);
+    let jobs =
+        jobs::spawn_runner(&state.config, state.payments.clone(), state.csp.clone(), jobs_stopped);
     Ok(RunningServer { addr, state, shutdown: Some(tx), task, jobs_stop, jobs })
 }
 

@@ -26,6 +26,8 @@ pub struct AppState {
     /// The key idempotency fingerprints are made with (kept in the database, shared by every
     /// instance).
     pub idempotency_secret: Arc<Vec<u8>>,
+    /// The content security policy, whose frame sources follow the gateways.
+    pub csp: Arc<crate::web::headers::ContentSecurityPolicy>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

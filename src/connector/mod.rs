@@ -558,6 +558,8 @@ pub struct GatewayConnection {
     pub signing_secret: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Its own reconciliation timing, where the operator set one.
+    pub reconcile: crate::payment::orchestrator::GatewayTiming,
 }
 
 #[cfg(test)]
@@ -580,6 +582,7 @@ mod tests {
             api_key: None,
             signing_secret: secret.map(str::to_owned),
             timeout: Duration::from_secs(1),
+            reconcile: Default::default(),
         }
     }
 

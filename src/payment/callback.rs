@@ -189,7 +189,7 @@ impl Orchestrator {
             &mut tx,
             payment,
             Change::to(Processing, "challenge answered; completing it with the acquirer")
-                .settle_after(self.first_ask()),
+                .settle_after(self.first_ask(&payment.gateway_id)),
         )
         .await
         {
@@ -251,7 +251,7 @@ impl Orchestrator {
             "the acquirer refused the challenge result; the challenge still waits",
         )
         .payload(raw)
-        .settle_after(self.first_ask());
+        .settle_after(self.first_ask(&payment.gateway_id));
         if let Some(challenge) = challenge {
             change = change.three_ds(challenge);
         }

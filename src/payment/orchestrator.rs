@@ -17,7 +17,8 @@
 //! 3. Money that still reaches an attempt that lost is refunded through the connector, from a
 //!    durable job, and recorded on both payments' timelines.
 //! 4. Reconciliation asks about every unsettled attempt on a backing-off schedule (5 s, 30 s,
-//!    2 min, 10 min, 1 h by default) until its gateway settles it.
+//!    2 min, 10 min, 1 h by default, or its gateway's own settle-after and schedule) until its
+//!    gateway settles it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -126,6 +127,54 @@ impl ReconcilePolicy {
     pub fn first(&self) -> Duration {
         self.wait(0)
     }
+
+    /// This policy as one gateway's own timing changes it: its settle-after is the wait before
+    /// the first ask, its schedule the waits between the asks after that (the last repeats);
+    /// what it leaves unset stays as here. The give-up time and batch are not the gateway's.
+    pub fn for_gateway(&self, timing: &GatewayTiming) -> ReconcilePolicy {
+        if timing.settle_after.is_none() && timing.schedule.is_none() {
+            return self.clone();
+        }
+        let first = timing.settle_after.unwrap_or_else(|| self.first());
+        let between = match &timing.schedule {
+            Some(steps) if !steps.is_empty() => steps.clone(),
+            _ if self.schedule.len() > 1 => self.schedule[1..].to_vec(),
+            _ => vec![self.first()],
+        };
+        ReconcilePolicy {
+            schedule: std::iter::once(first).chain(between).collect(),
+            give_up_after: self.give_up_after,
+            batch: self.batch,
+        }
+    }
+}
+
+/// A gateway's own reconciliation timing, as an operator configured it (`gateways.
+/// settle_after_seconds`, `gateways.reconcile_schedule`); `None`: the global policy's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GatewayTiming {
+    /// How long an attempt may stay unsettled before its gateway is first asked about it.
+    pub settle_after: Option<Duration>,
+    /// The waits between the asks after the first; the last repeats.
+    pub schedule: Option<Vec<Duration>>,
+}
+
+impl GatewayTiming {
+    /// The timing as stored: seconds, and the schedule as comma-separated seconds. Values the
+    /// pages would refuse (zero, negative, unreadable) are left out rather than trusted, so a
+    /// bad row can't make reconciliation ask in a tight loop.
+    pub fn stored(settle_after_seconds: Option<i64>, schedule: Option<&str>) -> GatewayTiming {
+        let seconds = |n: i64| u64::try_from(n).ok().filter(|n| *n > 0).map(Duration::from_secs);
+        let schedule = schedule
+            .map(|text| {
+                text.split(',')
+                    .filter(|step| !step.trim().is_empty())
+                    .map(|step| step.trim().parse::<i64>().ok().and_then(seconds))
+                    .collect::<Option<Vec<Duration>>>()
+            })
+            .and_then(|steps| steps.filter(|steps| !steps.is_empty()));
+        GatewayTiming { settle_after: settle_after_seconds.and_then(seconds), schedule }
+    }
 }
 
 /// Starts, advances and settles payments.
@@ -206,9 +255,25 @@ impl Orchestrator {
         &self.urls
     }
 
-    /// The reconciliation schedule.
+    /// The global reconciliation schedule (what gateways without their own timing follow).
     pub fn reconcile_policy(&self) -> &ReconcilePolicy {
         &self.reconcile
+    }
+
+    /// The reconciliation schedule a gateway's payments follow: the global one as its own
+    /// timing (loaded with the gateways, so a reload picks a change up) adjusts it.
+    pub fn reconcile_policy_for(&self, gateway_id: &str) -> ReconcilePolicy {
+        match self.registry().gateways.get(gateway_id) {
+            Some(g) => self.reconcile.for_gateway(&g.reconcile),
+            None => (*self.reconcile).clone(),
+        }
+    }
+
+    /// The gateways as last loaded (the server derives its frame origins from them).
+    pub fn gateway_connections(&self) -> Vec<GatewayConnection> {
+        let mut all: Vec<GatewayConnection> = self.registry().gateways.values().cloned().collect();
+        all.sort_by(|a, b| a.gateway.id.cmp(&b.gateway.id));
+        all
     }
 
     /// The connector of a gateway (Apple Pay merchant validation talks to it directly).
@@ -219,9 +284,10 @@ impl Orchestrator {
             .ok_or_else(|| Error::Internal(format!("no connector for gateway {id}")))
     }
 
-    /// When reconciliation first asks about a payment that just entered an unsettled state.
-    pub(super) fn first_ask(&self) -> Duration {
-        self.reconcile.first()
+    /// When reconciliation first asks about a payment of `gateway_id` that just entered an
+    /// unsettled state.
+    pub(super) fn first_ask(&self, gateway_id: &str) -> Duration {
+        self.reconcile_policy_for(gateway_id).first()
     }
 
     /// Asks a payment's gateway where it stands: by the gateway's id if Settle has it, else by
@@ -268,5 +334,29 @@ impl Orchestrator {
         let window = chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX)
             + chrono::Duration::seconds(5);
         payment.updated_at + window
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(policy: &ReconcilePolicy) -> Vec<u64> {
+        (0..5).map(|i| policy.wait(i).as_secs()).collect()
+    }
+
+    #[test]
+    fn a_gateways_timing_adjusts_the_global_schedule() {
+        let global = ReconcilePolicy::default();
+        let own = |after: Option<i64>, schedule: Option<&str>| {
+            secs(&global.for_gateway(&GatewayTiming::stored(after, schedule)))
+        };
+        assert_eq!(own(None, None), [5, 30, 120, 600, 3600]);
+        assert_eq!(own(Some(90), None), [90, 30, 120, 600, 3600]);
+        assert_eq!(own(None, Some("200, 400")), [5, 200, 400, 400, 400]);
+        assert_eq!(own(Some(90), Some("200,400")), [90, 200, 400, 400, 400]);
+        // What the pages would refuse is not trusted: the global value stays.
+        assert_eq!(own(Some(0), Some("5, soon")), [5, 30, 120, 600, 3600]);
+        assert_eq!(own(Some(-3), Some(" ")), [5, 30, 120, 600, 3600]);
     }
 }

@@ -130,7 +130,7 @@ impl Orchestrator {
             Change::to(to, format!("{cause}: {what}"))
                 .gateway_reference(result.gateway_reference.clone())
                 .payload(result.raw.clone())
-                .settle_after(self.first_ask())
+                .settle_after(self.first_ask(&payment.gateway_id))
         };
         let state = payment.state;
         match &result.status {
@@ -209,7 +209,7 @@ impl Orchestrator {
         let change = match &error {
             ConnectorError::Timeout(_) | ConnectorError::BadResponse(_) => {
                 let mut tx = self.db.begin().await?;
-                let next = Utc::now() + chrono_duration(self.first_ask());
+                let next = Utc::now() + chrono_duration(self.first_ask(&payment.gateway_id));
                 Payment::restart_asking(&mut tx, payment, next).await?;
                 let cause =
                     format!("no clear answer from {gateway} ({error}); reconciliation will ask it");

@@ -1,7 +1,7 @@
 //! Reconciliation: asking gateways about attempts they never reported (seed 000's "background
 //! process catches payments that have been missed", Kill Bill's janitor). Every unsettled
 //! attempt is asked about on the [`ReconcilePolicy`](super::orchestrator::ReconcilePolicy)
-//! schedule, by the gateway's id or by Settle's reference, until the gateway settles it. Only
+//! schedule (as its gateway's own timing adjusts it), by the gateway's id or by Settle's reference, until the gateway settles it. Only
 //! the gateway's word settles a payment that may have been charged; attempts merely waiting for
 //! their customer are given up after `give_up_after`.
 
@@ -103,8 +103,8 @@ impl Orchestrator {
         {
             return self.give_up(payment).await;
         }
-        let next =
-            Utc::now() + chrono_duration(self.reconcile.wait(payment.reconcile_attempts + 1));
+        let policy = self.reconcile_policy_for(&payment.gateway_id);
+        let next = Utc::now() + chrono_duration(policy.wait(payment.reconcile_attempts + 1));
         let mut tx = self.db.begin().await?;
         Payment::schedule_next_ask(&mut tx, payment, next).await?;
         tx.commit().await?;
@@ -161,7 +161,8 @@ impl Orchestrator {
                 Err(ConnectorError::Unsupported(_)) => {}
                 other => {
                     tracing::info!(payment = %payment.reference, answer = ?other.map(|r| r.status), "could not cancel an abandoned checkout; will try again");
-                    let next = Utc::now() + chrono_duration(self.reconcile.wait(i64::MAX));
+                    let policy = self.reconcile_policy_for(&payment.gateway_id);
+                    let next = Utc::now() + chrono_duration(policy.wait(i64::MAX));
                     let mut tx = self.db.begin().await?;
                     Payment::schedule_next_ask(&mut tx, payment, next).await?;
                     tx.commit().await?;

@@ -364,7 +364,7 @@ impl Orchestrator {
         };
         payment.state = initial;
         if matches!(initial, Processing | AwaitingCustomer) {
-            payment.settle_by = Some(now + chrono_duration(self.first_ask()));
+            payment.settle_by = Some(now + chrono_duration(self.first_ask(&payment.gateway_id)));
         }
         let mut tx = self.db.begin().await?;
         // Locks the purchase until the attempt is stored, so a cancel waits for it (and then

@@ -2,7 +2,7 @@
 //! policy (with a fresh script nonce per response), `Cache-Control: no-store`, and in production
 //! `Strict-Transport-Security`.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -10,6 +10,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
 use rand::RngCore;
+use settle::connector::GatewayConnection;
+use settle::gateway::GatewayKind;
+use url::Url;
 
 /// The script nonce of the response being made; pages hand it to Leptos, whose inline scripts
 /// (resource serialisation) then carry it.
@@ -25,17 +28,46 @@ impl CspNonce {
     }
 }
 
-/// The content security policy, computed once at start; only the nonce changes per response.
-#[derive(Clone, Debug)]
+/// The content security policy: the nonce changes per response, the frame sources when the
+/// gateways are reloaded (a card gateway configured or moved is framed without a restart).
+#[derive(Debug)]
 pub struct ContentSecurityPolicy {
-    frame_src: String,
+    /// Origins framed whatever the gateways (the `frame_origins` setting).
+    configured: Vec<String>,
+    /// Where card gateways without a base URL of their own send the frame: the sandbox, which
+    /// may be a process of its own on another origin (`sandbox_url`).
+    sandbox: Option<Url>,
+    /// The `frame-src` sources now; swapped whole, so a response never sees half an update.
+    frame_src: RwLock<Arc<str>>,
 }
 
 impl ContentSecurityPolicy {
-    /// A policy whose frames may come from this server and from `frame_origins` (the card
-    /// gateways' origins and the `frame_origins` setting: issuers' 3-D Secure pages).
-    pub fn new(frame_origins: impl IntoIterator<Item = String>) -> ContentSecurityPolicy {
-        let mut origins: Vec<String> = frame_origins.into_iter().collect();
+    /// A policy whose frames may come from this server, from `configured` origins and from the
+    /// card gateways' own origins (issuers' 3-D Secure pages).
+    pub fn new(
+        configured: impl IntoIterator<Item = String>,
+        sandbox: Option<Url>,
+        gateways: &[GatewayConnection],
+    ) -> ContentSecurityPolicy {
+        let policy = ContentSecurityPolicy {
+            configured: configured.into_iter().collect(),
+            sandbox,
+            frame_src: RwLock::new(Arc::from("'self'")),
+        };
+        policy.follow(gateways);
+        policy
+    }
+
+    /// Frames from these gateways from now on (called after the gateways are reloaded).
+    pub fn follow(&self, gateways: &[GatewayConnection]) {
+        let from_gateways = gateways
+            .iter()
+            .filter(|g| g.gateway.kind == GatewayKind::Card3ds)
+            .filter_map(|g| g.base_url.clone().or_else(|| self.sandbox.clone()))
+            .map(|url| url.origin())
+            .filter(|origin| origin.is_tuple())
+            .map(|origin| origin.ascii_serialization());
+        let mut origins: Vec<String> = from_gateways.chain(self.configured.clone()).collect();
         origins.sort();
         origins.dedup();
         let mut frame_src = String::from("'self'");
@@ -43,16 +75,17 @@ impl ContentSecurityPolicy {
             frame_src.push(' ');
             frame_src.push_str(&origin);
         }
-        ContentSecurityPolicy { frame_src }
+        *self.frame_src.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Arc::from(frame_src);
     }
 
     /// The header value for a response whose inline scripts carry `nonce`.
     pub fn header(&self, nonce: &CspNonce) -> String {
+        let frames = self.frame_src.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; \
              img-src 'self' data:; frame-src {frames}; frame-ancestors 'self'; base-uri 'none'",
             nonce = nonce.0,
-            frames = self.frame_src,
         )
     }
 }
@@ -99,11 +132,15 @@ mod tests {
 
     #[test]
     fn frames_from_this_server_and_the_configured_origins() {
-        let policy = ContentSecurityPolicy::new([
-            "https://acs.bank.example".to_owned(),
-            "https://pi-live.sagepay.com".to_owned(),
-            "https://acs.bank.example".to_owned(),
-        ]);
+        let policy = ContentSecurityPolicy::new(
+            [
+                "https://acs.bank.example".to_owned(),
+                "https://pi-live.sagepay.com".to_owned(),
+                "https://acs.bank.example".to_owned(),
+            ],
+            None,
+            &[],
+        );
         let header = policy.header(&CspNonce("abc".into()));
         assert!(
             header

@@ -254,6 +254,8 @@ fn main() {
             operator_gateways::gateways_are_configured_with_their_secrets_masked,
             operator_gateways::a_gateway_change_is_seen_by_every_instance_without_a_restart,
             operator_gateways::purchase_sources_are_added_and_switched_off,
+            operator_gateways::a_gateways_own_schedule_drives_its_reconciliation,
+            operator_gateways::a_card_gateways_new_origin_is_framed_without_a_restart,
             operator_accounts::a_new_merchants_secret_is_shown_once_and_gets_a_token,
             operator_accounts::rotated_secrets_retire_the_old_ones,
             operator_accounts::origins_return_urls_and_api_logins_are_validated_and_saved,

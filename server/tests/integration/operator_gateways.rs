@@ -234,3 +234,128 @@ pub async fn purchase_sources_are_added_and_switched_off(app: TestApp) -> Result
         format!("audited: {actions:?}"),
     )
 }
+
+/// The update form of a stored gateway as its page fills it in, with `changes` made.
+async fn edit(app: &TestApp, id: &str, changes: &[(&str, &str)]) -> Result<String> {
+    let view = settle::gateway_config::store::find(&app.db, id).await?.context("the gateway")?;
+    let timeout_ms = view.timeout_ms.to_string();
+    let settle_after = view.settle_after_seconds.map(|s| s.to_string()).unwrap_or_default();
+    let schedule = view
+        .reconcile_schedule
+        .map(|s| s.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default();
+    let mut form = vec![
+        ("gateway", id),
+        ("name", view.name.as_str()),
+        ("provider", view.provider.as_str()),
+        ("kind", view.kind.as_str()),
+        ("currency", view.currency.code()),
+        ("base_url", view.base_url.as_deref().unwrap_or("")),
+        ("api_key", ""),
+        ("signing_secret", ""),
+        ("timeout_ms", timeout_ms.as_str()),
+        ("enabled", "on"),
+        ("settle_after_seconds", settle_after.as_str()),
+        ("reconcile_schedule", schedule.as_str()),
+    ];
+    for (name, value) in changes {
+        form = with(form, name, value);
+    }
+    let (_, html) = app.post_follow("/operator/api/gateway_update", &form).await?;
+    ensure(html.contains("flash success"), format!("{id} saved: {html}"))?;
+    Ok(html)
+}
+
+pub async fn a_gateways_own_schedule_drives_its_reconciliation(app: TestApp) -> Result<()> {
+    use settle::payment::{Payment, PaymentState};
+    use std::time::Duration;
+    app.log_in(OPERATOR_EMAIL, OPERATOR_PASSWORD, "/operator").await?;
+    // Every gateway the demo policy may be routed to asks after 90 s, then 200 s, then 400 s
+    // (the server's own schedule is 5 s, 30 s, 2 min, …).
+    let service = settle::service::Service::find_by_reference(&app.db, settle::demo::POLICY_NUMBER)
+        .await?
+        .context("the demo policy")?;
+    let routed = settle::gateway::Gateway::for_product(&app.db, &service.product_id).await?;
+    ensure(!routed.is_empty(), "the policy has gateways")?;
+    for gateway in &routed {
+        edit(
+            &app,
+            &gateway.id,
+            &[("settle_after_seconds", "90"), ("reconcile_schedule", "200, 400")],
+        )
+        .await?;
+    }
+    // Picked up by this instance's configuration watcher, without a restart.
+    let gateway = routed[0].id.clone();
+    eventually("the gateway's schedule is loaded", Duration::from_secs(5), || async {
+        let policy = app.state.payments.reconcile_policy_for(&gateway);
+        let waits: Vec<u64> = (0..4).map(|i| policy.wait(i).as_secs()).collect();
+        Ok(waits == [90, 200, 400, 400])
+    })
+    .await?;
+    let global = app.state.payments.reconcile_policy_for("no-such-gateway");
+    ensure(global.first() == Duration::from_secs(5), "others keep the server's schedule")?;
+
+    // A payment waiting for its customer is first asked about after the gateway's 90 s.
+    let waiting = app.awaiting_payment().await?;
+    ensure(waiting.state == PaymentState::AwaitingCustomer, format!("{}", waiting.state))?;
+    let policy = app.state.payments.reconcile_policy_for(&waiting.gateway_id);
+    ensure(
+        policy.first() == Duration::from_secs(90),
+        format!("{} has its own", waiting.gateway_id),
+    )?;
+    let first = waiting.settle_by.context("settle_by")? - waiting.updated_at;
+    ensure(
+        (89..=91).contains(&first.num_seconds()),
+        format!("first ask due {first} after the payment started, not the server's 5 s"),
+    )?;
+
+    // Once asked (the ask made due now), the next ask is the schedule's first wait: 200 s.
+    let sql = "UPDATE payments SET settle_by = $2 WHERE id = $1";
+    let forced_at = chrono::Utc::now();
+    settle::with_db!(&app.db, pool => sqlx::query(sql).bind(&waiting.id).bind(forced_at - chrono::Duration::seconds(1)).execute(pool).await.map(|_| ()))?;
+    eventually("the sweep asks about it", Duration::from_secs(10), || async {
+        app.state.payments.reconcile().await?;
+        let now = Payment::find(&app.db, &waiting.id).await?.context("payment")?;
+        Ok(now.reconcile_attempts == 1)
+    })
+    .await?;
+    let asked = Payment::find(&app.db, &waiting.id).await?.context("payment")?;
+    ensure(asked.state == PaymentState::AwaitingCustomer, "the gateway says it still waits")?;
+    let next = asked.settle_by.context("next ask")? - forced_at;
+    let observed = chrono::Utc::now() - forced_at;
+    ensure(
+        next >= chrono::Duration::seconds(199) && next <= chrono::Duration::seconds(201) + observed,
+        format!("next ask due {next} after the ask, not the server's 30 s"),
+    )?;
+    Ok(())
+}
+
+/// The `frame-src` directive of a page's content security policy.
+async fn frame_src(app: &TestApp) -> Result<String> {
+    let response = app.get("/").await?;
+    let csp = response
+        .headers()
+        .get("content-security-policy")
+        .context("a content security policy")?
+        .to_str()?
+        .to_owned();
+    let frames = csp.split(';').map(str::trim).find(|d| d.starts_with("frame-src"));
+    Ok(frames.context("frame-src")?.to_owned())
+}
+
+pub async fn a_card_gateways_new_origin_is_framed_without_a_restart(app: TestApp) -> Result<()> {
+    use std::time::Duration;
+    const MOVED: &str = "https://acs.moved.example";
+    let before = frame_src(&app).await?;
+    ensure(!before.contains(MOVED), format!("not framed yet: {before}"))?;
+    app.log_in(OPERATOR_EMAIL, OPERATOR_PASSWORD, "/operator").await?;
+    edit(&app, "sagepay-gbp", &[("base_url", "https://acs.moved.example/api/v1")]).await?;
+    eventually("the new origin is framed", Duration::from_secs(5), || async {
+        Ok(frame_src(&app).await?.contains(&format!(" {MOVED}")))
+    })
+    .await?;
+    let after = frame_src(&app).await?;
+    ensure(after.starts_with("frame-src 'self'"), format!("still this server first: {after}"))?;
+    Ok(())
+}
