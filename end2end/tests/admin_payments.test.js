@@ -60,7 +60,7 @@ describe('admin payments', () => {
       const rows = page.locator('table.payments tbody tr');
       assert.equal(await rows.count(), 1, 'exactly the payment searched for');
       assert.match(await rows.first().innerText(), /INVOICED \(4\)/);
-      assert.match(await mainText(page), /1 payments match/);
+      assert.match(await mainText(page), /1 payment matches/);
       const csv = page.getByRole('link', { name: 'Download CSV' });
       assert.equal(await csv.getAttribute('href'), `/admin/payments/export.csv?q=${reference}`);
       const download = await page.request.get(url(`/admin/payments/export.csv?q=${reference}`));

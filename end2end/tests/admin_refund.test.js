@@ -53,7 +53,15 @@ describe('admin refund', () => {
     const { context, page, problems } = await openContext(browser);
     try {
       await logIn(page, 'admin');
-      await page.goto(url(`/admin/payments/${reference}/refund`));
+      // The admin finds the payment by its reference and opens its refund page from it.
+      await page.goto(url('/admin/payments'));
+      await page.getByLabel(/^Search/).fill(reference);
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForURL((u) => u.searchParams.get('q') === reference);
+      await page.locator('table.payments tbody tr').first().getByRole('link', { name: reference }).click();
+      await page.waitForURL((u) => u.pathname === `/admin/payments/${reference}`);
+      await page.getByRole('link', { name: 'Refund', exact: true }).click();
+      await page.waitForURL((u) => u.pathname === `/admin/payments/${reference}/refund`);
       let main = await mainText(page);
       assert.match(main, new RegExp(reference));
       assert.match(main, /Captured\s+51\.34 GBP/);

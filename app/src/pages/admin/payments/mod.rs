@@ -296,7 +296,7 @@ fn PaymentList(v: ListView) -> impl IntoView {
             <p class="flash error" role="alert">{sort_errors.join(" ")}</p>
         })}
         <section class="totals" aria-label="Totals">
-            <p><strong>{format!("{count} payments match")}</strong></p>
+            <p><strong>{if count == 1 { "1 payment matches".to_owned() } else { format!("{count} payments match") }}</strong></p>
             <ul>{v.totals.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view()}</ul>
             <p><a class="button" href=export download="">"Download CSV"</a></p>
         </section>
