@@ -76,10 +76,12 @@ describe('admin payments', () => {
       assert.ok(text.includes(HOSTED_POLICY), 'the service');
       assert.match(text, /Timeline/);
       assert.match(text, /Created as INVOICED \(4\)/, 'the payment\'s creation on the timeline');
+      // An invoice not paid yet can be cancelled, not refunded: the page offers what applies.
       assert.equal(
-        await page.getByRole('link', { name: 'Refund' }).getAttribute('href'),
-        `/admin/payments/${reference}/refund`,
+        await page.getByRole('link', { name: 'Cancel' }).getAttribute('href'),
+        `/admin/payments/${reference}/cancel`,
       );
+      assert.equal(await page.getByRole('link', { name: 'Refund', exact: true }).count(), 0);
       await checkWidths(page, 'admin-payments-detail');
       assertNoProblems(problems, 'on the admin payment pages');
     } catch (err) {
