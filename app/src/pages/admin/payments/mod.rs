@@ -152,7 +152,10 @@ pub async fn admin_payments(query: String) -> Result<ListView, PageError> {
     view.count = totals.iter().map(|t| t.count).sum();
     view.totals = totals
         .iter()
-        .map(|t| format!("{}: {} payments, {}", t.sum.currency().code(), t.count, t.sum.display()))
+        .map(|t| {
+            let noun = if t.count == 1 { "payment" } else { "payments" };
+            format!("{}: {} {noun}, {}", t.sum.currency().code(), t.count, t.sum.display())
+        })
         .collect();
     view.next = page.next.map(|c| parsed.to_query(sort, &[("after", &c)]));
     view.previous = page.previous.map(|c| parsed.to_query(sort, &[("before", &c)]));
