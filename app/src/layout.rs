@@ -20,12 +20,14 @@ pub fn Layout(
     let flash = use_context::<Parts>().and_then(|p| p.extensions.get::<Flash>().cloned());
     let user = current_user();
     let here = use_context::<Parts>().map(|p| p.uri.path().to_owned()).unwrap_or_default();
+    // The console's tables are wide: its pages get the screen's width, the customer's stay narrow.
+    let wide = (here.starts_with("/admin") || here.starts_with("/operator")).then_some("console");
     let console = user.as_ref().map(|u| view! { <ConsoleNav role=u.role here=here.clone() /> });
     view! {
         <Title text=title />
         <SiteHeader user=user />
         {console}
-        <main>
+        <main class=wide>
             {flash.map(|f| {
                 let class = f.class();
                 view! { <p class=class role="status">{f.message}</p> }
