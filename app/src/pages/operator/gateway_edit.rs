@@ -65,8 +65,13 @@ pub async fn update_gateway(
     };
     match saved {
         Ok(g) => {
+            // This server applies it at once (a payment routed here next must find it); the
+            // others follow through the configuration watcher.
+            if let Err(e) = ctx.payments.reload_gateways().await {
+                tracing::warn!(error = %e, "reloading gateways after a change failed");
+            }
             let flash = Flash::success(format!(
-                "Gateway {} saved. It applies on every server within a few seconds.",
+                "Gateway {} saved. It applies here at once and on every other server within a few seconds.",
                 g.id
             ));
             redirect_with(flash, &gateway_href(&g.id)).await

@@ -104,8 +104,13 @@ pub async fn create_gateway(#[server(flatten)] form: GatewayForm) -> Result<(), 
     };
     match created {
         Ok(g) => {
+            // This server applies it at once (a payment routed here next must find it); the
+            // others follow through the configuration watcher.
+            if let Err(e) = ctx.payments.reload_gateways().await {
+                tracing::warn!(error = %e, "reloading gateways after a change failed");
+            }
             let flash = Flash::success(format!(
-                "Gateway {} configured. It applies on every server within a few seconds.",
+                "Gateway {} configured. It applies here at once and on every other server within a few seconds.",
                 g.id
             ));
             redirect_with(flash, &gateway_href(&g.id)).await
