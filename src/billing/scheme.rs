@@ -194,11 +194,24 @@ impl BillingScheme {
     pub async fn add_price(db: &Db, product: &Product, price: &ProductPrice) -> Result<()> {
         check_price(product, price)?;
         let mut tx = db.begin().await?;
-        let count = "SELECT COUNT(*) FROM product_prices WHERE product_id = $1";
-        let position: i64 = with_tx!(&mut tx, conn => sqlx::query_scalar(count).bind(&product.id).fetch_one(conn).await)?;
+        Self::add_price_in(&mut tx, product, price).await?;
+        tx.commit().await
+    }
+
+    /// Adds a checked price option after the product's others, in `tx` (so its audit entry can
+    /// share the transaction). Positions follow the last one, so removed options leave no clash.
+    pub(crate) async fn add_price_in(
+        tx: &mut crate::db::Tx,
+        product: &Product,
+        price: &ProductPrice,
+    ) -> Result<()> {
+        let next =
+            "SELECT COALESCE(MAX(position) + 1, 0) FROM product_prices WHERE product_id = $1";
+        let position: i64 =
+            with_tx!(tx, conn => sqlx::query_scalar(next).bind(&product.id).fetch_one(conn).await)?;
         let sql = "INSERT INTO product_prices (id, product_id, line_type, description, unit_price_minor, period_per_quantity, min_quantity, max_quantity, position)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-        with_tx!(&mut tx, conn => sqlx::query(sql)
+        with_tx!(tx, conn => sqlx::query(sql)
             .bind(&price.id)
             .bind(&product.id)
             .bind(price.line_type.id())
@@ -211,7 +224,7 @@ impl BillingScheme {
             .execute(conn)
             .await
             .map(|_| ()))?;
-        tx.commit().await
+        Ok(())
     }
 
     /// One quantity of an option: its price excluding tax, the tax on it and the total.

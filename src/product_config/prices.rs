@@ -4,7 +4,7 @@
 
 use super::store::find_by_code;
 use crate::audit::{self, Actor};
-use crate::billing::scheme::{ProductPrice, ProductPriceId, check_price};
+use crate::billing::scheme::{BillingScheme, ProductPrice, ProductPriceId, check_price};
 use crate::db::Db;
 use crate::error::{Error, FieldError, Result};
 use crate::gateway_config::keep;
@@ -91,23 +91,7 @@ pub async fn add(db: &Db, actor: &Actor, code: &str, input: &PriceInput) -> Resu
     let product = find_by_code(db, code).await?.ok_or(Error::NotFound("product"))?;
     let price = input.check(&product)?;
     let mut tx = db.begin().await?;
-    let count = "SELECT COALESCE(MAX(position) + 1, 0) FROM product_prices WHERE product_id = $1";
-    let position: i64 = with_tx!(&mut tx, conn => sqlx::query_scalar(count).bind(&product.id).fetch_one(conn).await)?;
-    let sql = "INSERT INTO product_prices (id, product_id, line_type, description, unit_price_minor, period_per_quantity, min_quantity, max_quantity, position)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-    with_tx!(&mut tx, conn => sqlx::query(sql)
-        .bind(&price.id)
-        .bind(&product.id)
-        .bind(price.line_type.id())
-        .bind(&price.description)
-        .bind(price.unit_price.minor())
-        .bind(price.period_per_quantity)
-        .bind(price.min_quantity)
-        .bind(price.max_quantity)
-        .bind(position)
-        .execute(conn)
-        .await
-        .map(|_| ()))?;
+    BillingScheme::add_price_in(&mut tx, &product, &price).await?;
     let detail = format!(
         "option {:?}: {} a quantity excl. tax, {} per quantity, {} to {} at once",
         price.description,
