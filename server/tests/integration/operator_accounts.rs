@@ -427,8 +427,7 @@ pub async fn a_customer_gets_403_on_every_page_and_function_here(app: TestApp) -
 }
 
 /// `settle-server create-user --role operator` on an empty production database, then the
-/// operator logs in and sets up the first merchant, a gateway and a product, and the merchant
-/// takes its first payment.
+/// operator logs in and registers the first merchant, whose secret gets a token.
 pub async fn create_user_opens_the_first_operator_of_an_empty_production_database(
     db: TestDatabase,
 ) -> Result<()> {
@@ -467,22 +466,14 @@ pub async fn create_user_opens_the_first_operator_of_an_empty_production_databas
     let said = String::from_utf8_lossy(&output.stderr).into_owned();
     ensure(!output.status.success() && said.contains("password: must be at least"), said)?;
 
-    // Production mounts no sandbox: the gateway's provider is a sandbox of its own.
-    let sandbox = crate::support::process::SandboxProcess::start(&scratch).await?;
     let settings = [("mode", json!("production")), ("secure_cookies", json!(false))];
     let running = start_app(&db, &settings).await?;
-    let outcome = first_operator_sets_up(&running.app, &sandbox).await;
+    let outcome = first_operator_sets_up(&running.app).await;
     running.stop().await;
     outcome
 }
 
-/// README's "Setting up production from an empty database", step by step: the operator logs
-/// in, registers the merchant, configures a gateway and a product, and the merchant bills its
-/// customer and takes a payment through Settle's own API.
-async fn first_operator_sets_up(
-    app: &TestApp,
-    sandbox: &crate::support::process::SandboxProcess,
-) -> Result<()> {
+async fn first_operator_sets_up(app: &TestApp) -> Result<()> {
     let users = settle::account::User::list(&app.db, 10).await?;
     ensure(users.len() == 1, format!("only the operator exists: {}", users.len()))?;
     ensure(Merchant::list(&app.db).await?.is_empty(), "no demo merchant in production")?;
@@ -495,80 +486,5 @@ async fn first_operator_sets_up(
     ensure(
         app.client_credentials_work("first-shop", &shop.client_secret).await?,
         "the first merchant's secret gets a token",
-    )?;
-
-    // 5. A card gateway whose provider is the sandbox's card acquirer.
-    let card_acquirer = sandbox.url("/sandbox/card");
-    let gateway = [
-        ("id", "card-zar"),
-        ("name", "Card"),
-        ("provider", "Sandbox acquirer"),
-        ("kind", "card_3ds"),
-        ("currency", "ZAR"),
-        ("base_url", card_acquirer.as_str()),
-        ("api_key", "sk_first_shop"),
-        ("signing_secret", ""),
-        ("timeout_ms", "8000"),
-        ("enabled", "on"),
-        ("settle_after_seconds", ""),
-        ("reconcile_schedule", ""),
-    ];
-    let (page, _) = app.post_follow("/operator/api/gateway_create", &gateway).await?;
-    ensure(page == "/operator/gateways/card-zar", format!("the gateway's page: {page}"))?;
-    // Taken up by the server's configuration watcher, without a restart.
-    let within = std::time::Duration::from_secs(5);
-    crate::support::eventually("the server has the new gateway", within, || async {
-        Ok(app.state.payments.connector("card-zar").is_ok())
-    })
-    .await?;
-
-    // 6. The merchant's product, paid by card through that gateway.
-    let product = [
-        ("code", "FIRST-ONCE"),
-        ("name", "First purchase"),
-        ("merchant_id", shop.id.as_str()),
-        ("service_kind", "isp"),
-        ("billing_kind", "once_off"),
-        ("currency", "ZAR"),
-        ("unit_price", "100.00"),
-        ("tax_rate", "15"),
-        ("collection_day", ""),
-        ("invoice_activation", "on_payment"),
-        ("kind_card", "on"),
-        ("recharge_days_before", "2"),
-        ("months_ahead_limit", "12"),
-        ("accepts_immediate_payments", "on"),
-    ];
-    let (page, _) = app.post_follow("/operator/api/product_create", &product).await?;
-    ensure(page == "/operator/products/FIRST-ONCE", format!("the product's page: {page}"))?;
-    let routed = [("product", "FIRST-ONCE"), ("gateways", "card-zar")];
-    app.post_follow("/operator/api/product_gateways", &routed).await?;
-
-    // 7. The merchant's system: a token, its customer, what is owed, and a card payment.
-    let token = app.client_credentials_token("first-shop", &shop.client_secret).await?;
-    let customer = app.put_customer(&token, "FIRST-1", json!({ "name": "Thandi Mokoena" })).await?;
-    ensure(customer.status == 201, format!("the customer: {customer:?}"))?;
-    let owed = json!({
-        "customer_code": "FIRST-1",
-        "product_code": "FIRST-ONCE",
-        "lines": [{ "description": "First purchase", "quantity": 1 }]
-    });
-    let purchase = app.create_purchase(&token, &owed, None).await?;
-    ensure(
-        purchase.status == 201 && purchase.body["amount"] == "115.00",
-        format!("what is owed: {purchase:?}"),
-    )?;
-    let purchase_id = purchase.body["purchase_id"].as_str().context("purchase_id")?;
-    let since = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
-    let paid = app.pay_by_card(&token, purchase_id, "card-zar").await?;
-    ensure(paid.status == 201, format!("the payment: {paid:?}"))?;
-    let reference = purchase.body["reference"].as_str().context("reference")?;
-    let read = app.get_ok(&token, &format!("/api/purchases/{reference}")).await?;
-    ensure(read["status"] == "paid", format!("paid: {read}"))?;
-    // The sandbox's acquirer holds the one charge.
-    let charged = sandbox.card_transactions(&[("since", &since)]).await?;
-    ensure(
-        charged.len() == 1 && charged[0]["status"] == "Ok",
-        format!("one charge at the acquirer: {charged:?}"),
     )
 }

@@ -111,21 +111,6 @@ impl TestApp {
         Ok(response.status() == 200)
     }
 
-    /// A merchant system's API token, from a client-credentials request with its client id
-    /// and secret.
-    pub async fn client_credentials_token(&self, client_id: &str, secret: &str) -> Result<String> {
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret),
-        ];
-        let response = self.new_client().post(self.url("/oauth/token")).form(&form).send().await?;
-        let status = response.status();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        ensure(status == 200, format!("client credentials: {status} {body}"))?;
-        Ok(body["access_token"].as_str().context("an access token")?.to_owned())
-    }
-
     /// The id of the account with this email.
     pub async fn user_id(&self, email: &str) -> Result<String> {
         let users = settle::account::User::list(&self.db, 10_000).await?;
