@@ -32,7 +32,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 
 pub use runner::{Runner, period_window};
-pub use store::{counts, enqueue, enqueue_in, get, prune_finished};
+pub use store::{counts, depth, enqueue, enqueue_in, get, prune_finished};
 
 crate::id_type!(
     /// Identifies a job.
@@ -133,6 +133,15 @@ pub struct JobCounts {
     pub done: i64,
     /// Gave up.
     pub failed: i64,
+}
+
+/// The queue's depth and age (for metrics and the load benchmark).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Jobs pending or running.
+    pub waiting: i64,
+    /// When the earliest of them was due, if any wait.
+    pub oldest_due: Option<DateTime<Utc>>,
 }
 
 /// Why a handler did not finish its job.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Job, JobCounts, JobId, JobStatus, NewJob, later};
+use super::{Job, JobCounts, JobId, JobStatus, NewJob, QueueDepth, later};
 use crate::db::{Backend, Db, Tx};
 use crate::error::{Error, Result};
 use crate::text_enum::stored;
@@ -142,6 +142,15 @@ pub async fn get(db: &Db, id: &JobId) -> Result<Option<(Job, JobStatus)>> {
     row.map(JobRow::into_job).transpose()
 }
 
+/// How many jobs wait to run (pending or running) and when the longest-waiting was due: the
+/// queue's depth and age, read from the `(status, run_at)` index alone.
+pub async fn depth(db: &Db) -> Result<QueueDepth> {
+    let sql = "SELECT COUNT(*), MIN(run_at) FROM jobs WHERE status IN ('pending', 'running')";
+    let (waiting, oldest_due): (i64, Option<DateTime<Utc>>) =
+        with_db!(db, pool => sqlx::query_as(sql).fetch_one(pool).await)?;
+    Ok(QueueDepth { waiting, oldest_due })
+}
+
 /// How many jobs are pending, running, done and failed.
 pub async fn counts(db: &Db) -> Result<JobCounts> {
     let sql = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
@@ -170,17 +179,18 @@ pub async fn prune_finished(db: &Db, before: DateTime<Utc>) -> Result<u64> {
     Ok(deleted)
 }
 
-/// Picks a due job: pending with `run_at` passed, or running with an expired lease (its worker
-/// died). `{lock}` is `FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite.
+/// Picks a due job: first any running one whose lease expired (its worker died; there are at
+/// most as many running jobs as workers), else the pending one due first, read in order from
+/// the `jobs_pending_by_due` index: leasing stops at the first row, so it costs the same however
+/// many jobs are due. `{lock}` is `FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite.
 const LEASE_JOB: &str = "UPDATE jobs
     SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1,
         updated_at = $3
-    WHERE id = (
-        SELECT id FROM jobs
-        WHERE (status = 'pending' AND run_at <= $3)
-           OR (status = 'running' AND lease_expires_at <= $3)
-        ORDER BY run_at, id
-        LIMIT 1 {lock})
+    WHERE id = COALESCE(
+        (SELECT id FROM jobs WHERE status = 'running' AND lease_expires_at <= $3
+         LIMIT 1 {lock}),
+        (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= $3
+         ORDER BY run_at, id LIMIT 1 {lock}))
     RETURNING {columns}";
 
 /// Leases one due job to `worker` for `lease_for`: in one statement, sets it running, owned by

@@ -24,6 +24,7 @@ mod operator_config;
 mod operator_gateways;
 mod pay_now_pages;
 mod payments;
+mod query_plans;
 mod roles;
 mod routes;
 mod sandbox_bank;
@@ -60,6 +61,7 @@ fn main() {
     support::run(
         tests![
             foundation::health_endpoints_report_process_and_database,
+            query_plans::hot_paths_are_served_by_indexes,
             admin_dashboard::dashboard_numbers_match_the_payments,
             admin_dashboard::webhook_failures_count_into_the_rate,
             admin_dashboard::dashboard_page_has_charts_and_tables,

@@ -14,6 +14,7 @@ pub mod ops;
 mod orders_api;
 pub mod process;
 pub mod receiver;
+pub mod statements;
 mod world;
 
 use std::future::Future;
@@ -254,6 +255,9 @@ pub fn run(tests: &[(&'static str, TestFn)], database_tests: &[(&'static str, Da
             "note: SETTLE_TEST_POSTGRES_URL is not set, so the PostgreSQL runs of these tests are skipped"
         );
     }
+    if std::env::var("SETTLE_TEST_LOG").is_err() && !statements::install() {
+        println!("note: another tracing subscriber is installed, so statements can't be recorded");
+    }
     let mut backends = vec![(Backend::Sqlite, "sqlite", None)];
     if let Some(url) = postgres {
         backends.push((Backend::Postgres, "postgres", Some(url)));
@@ -266,12 +270,33 @@ pub fn run(tests: &[(&'static str, TestFn)], database_tests: &[(&'static str, Da
     for (name, body) in bodies {
         for (backend, prefix, url) in &backends {
             let (backend, url) = (*backend, url.clone());
+            let alone = name.starts_with(ALONE);
             trials.push(libtest_mimic::Trial::test(format!("{prefix}::{name}"), move || {
+                // Tests that record the process's statements run alone; the rest side by side.
+                let _turn = if alone {
+                    Turn::Alone(RUNNING.write().unwrap_or_else(|e| e.into_inner()))
+                } else {
+                    Turn::Shared(RUNNING.read().unwrap_or_else(|e| e.into_inner()))
+                };
                 run_one(backend, url.as_deref(), body).map_err(|e| format!("{e:#}").into())
             }));
         }
     }
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// Tests in this module record every statement the process runs (see [`statements`]), so no
+/// other test may run beside them.
+const ALONE: &str = "query_plans::";
+
+/// Held by every running test: shared, or alone for the tests under [`ALONE`].
+static RUNNING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// A test's hold on [`RUNNING`], released when it ends.
+#[allow(dead_code)]
+enum Turn<'a> {
+    Alone(std::sync::RwLockWriteGuard<'a, ()>),
+    Shared(std::sync::RwLockReadGuard<'a, ()>),
 }
 
 #[derive(Clone, Copy)]
