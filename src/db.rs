@@ -186,6 +186,27 @@ impl Db {
 }
 
 impl Tx {
+    /// Marks a point this transaction can go back to ([`rollback_to`](Self::rollback_to)),
+    /// undoing only what came after it.
+    pub async fn savepoint(&mut self, name: &'static str) -> Result<()> {
+        self.run(&format!("SAVEPOINT {name}")).await
+    }
+
+    /// Keeps what was done since the savepoint `name` (it is no longer needed).
+    pub async fn release(&mut self, name: &'static str) -> Result<()> {
+        self.run(&format!("RELEASE SAVEPOINT {name}")).await
+    }
+
+    /// Undoes what was done since the savepoint `name`; the rest of the transaction stands.
+    pub async fn rollback_to(&mut self, name: &'static str) -> Result<()> {
+        self.run(&format!("ROLLBACK TO SAVEPOINT {name}")).await
+    }
+
+    async fn run(&mut self, sql: &str) -> Result<()> {
+        with_tx!(self, conn => sqlx::query(sql).execute(conn).await.map(|_| ()))?;
+        Ok(())
+    }
+
     /// Commits everything done in the transaction.
     pub async fn commit(self) -> Result<()> {
         match self {

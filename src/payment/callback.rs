@@ -71,6 +71,13 @@ impl Orchestrator {
                 .ok_or(Error::NotFound("payment"))?,
             (None, None) => return Err(Error::NotFound("payment")),
         };
+        // This instance is still sending the payment's request: its answer is about to settle
+        // the payment, so wait for that rather than ask the gateway the same question.
+        let payment = if self.in_flight.wait(&payment.id).await {
+            self.reload(&payment).await?
+        } else {
+            payment
+        };
         let event = &notification.event_id;
         if self.seen_notification(gateway_id, &claim.gateway_reference, event).await? {
             let mut tx = self.db.begin().await?;

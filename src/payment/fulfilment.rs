@@ -1,9 +1,10 @@
 //! Fulfilment: a successful payment activates or extends its service, exactly once.
 //!
-//! PAYMENT_SUCCESS → CONVERTING_POLICY → POLICY_CONVERTED, in two transactions so pollers (seed
-//! 003) see the middle state. Each step is a compare-and-set on the payment's state, so running
-//! fulfilment twice, concurrently or after a crash, does the work once; reconciliation resumes
-//! a payment left in either state.
+//! PAYMENT_SUCCESS → CONVERTING_POLICY → POLICY_CONVERTED, each step a compare-and-set on the
+//! payment's state with its event, all in one transaction: usually the very transaction that
+//! records the gateway's success ([`fulfil_in`]), so a paid payment costs one commit after its
+//! "possibly charged" mark. Running fulfilment twice, concurrently or after a crash, does the
+//! work once; reconciliation resumes a payment left paid but not activated.
 //!
 //! Periods: each purchase line adds `quantity × period_per_quantity` days (day lines) or months
 //! (monthly and once-off lines) to the service, counted from the end of the current period if
@@ -30,55 +31,99 @@ pub struct Activation {
     pub period_end: DateTime<Utc>,
 }
 
-/// Moves a paid payment through fulfilment; a payment in any other state is returned as it is.
+/// Moves a paid payment through fulfilment in one transaction; a payment in any other state is
+/// returned as it is.
 pub async fn fulfil(db: &Db, id: &PaymentId) -> Result<Payment> {
-    let mut payment = Payment::find(db, id).await?.ok_or(Error::NotFound("payment"))?;
+    let payment = Payment::find(db, id).await?.ok_or(Error::NotFound("payment"))?;
+    if !matches!(payment.state, PaymentSuccess | ConvertingPolicy) {
+        return Ok(payment);
+    }
+    let mut tx = db.begin().await?;
+    match steps(&mut tx, &payment).await {
+        Ok(done) => {
+            tx.commit().await?;
+            Ok(done)
+        }
+        // Another fulfilment got there first; it did the work.
+        Err(Stop::Moved) => {
+            drop(tx);
+            reloaded(db, id).await
+        }
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
+/// Fulfils `paid` inside the transaction that records its success, so one commit stores the
+/// money and what it bought. Fulfilment runs behind a savepoint: if it fails, only its own
+/// writes are undone and the success still commits (the payment stays paid, and
+/// reconciliation activates it later), because the gateway's word must never be lost to an
+/// error of ours.
+pub(crate) async fn fulfil_in(tx: &mut Tx, paid: &Payment) -> Result<Payment> {
+    const SAVEPOINT: &str = "fulfilment";
+    tx.savepoint(SAVEPOINT).await?;
+    match steps(tx, paid).await {
+        Ok(done) => {
+            tx.release(SAVEPOINT).await?;
+            Ok(done)
+        }
+        Err(stop) => {
+            let error = match stop {
+                Stop::Moved => "the payment moved meanwhile".to_owned(),
+                Stop::Failed(e) => e.to_string(),
+            };
+            tracing::warn!(payment = %paid.reference, %error, "fulfilment left to reconciliation");
+            tx.rollback_to(SAVEPOINT).await?;
+            Ok(paid.clone())
+        }
+    }
+}
+
+/// Why fulfilment stopped.
+enum Stop {
+    /// Another run moved the payment first.
+    Moved,
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Stop {
+        Stop::Failed(e)
+    }
+}
+
+impl From<TransitionError> for Stop {
+    fn from(e: TransitionError) -> Stop {
+        match e {
+            TransitionError::Moved { .. } => Stop::Moved,
+            other => Stop::Failed(other.into()),
+        }
+    }
+}
+
+/// PAYMENT_SUCCESS → CONVERTING_POLICY → POLICY_CONVERTED with the service activated, the
+/// period noted and the customer's messages queued, inside `tx`.
+async fn steps(tx: &mut Tx, paid: &Payment) -> Result<Payment, Stop> {
+    let mut payment = paid.clone();
     if payment.state == PaymentSuccess {
-        let mut tx = db.begin().await?;
-        match transition::apply(
-            &mut tx,
-            &payment,
-            Change::to(ConvertingPolicy, "payment taken; activating the service"),
-        )
-        .await
-        {
-            Ok(next) => {
-                tx.commit().await?;
-                payment = next;
-            }
-            // Another fulfilment got there first; carry on from where it is.
-            Err(TransitionError::Moved { .. }) => payment = reloaded(db, id).await?,
-            Err(e) => return Err(e.into()),
-        }
+        let change = Change::to(ConvertingPolicy, "payment taken; activating the service");
+        payment = transition::apply(tx, &payment, change).await?;
     }
-    if payment.state == ConvertingPolicy {
-        let mut tx = db.begin().await?;
-        let converted =
-            transition::apply(&mut tx, &payment, Change::to(PolicyConverted, "service activated"))
-                .await;
-        match converted {
-            Ok(next) => {
-                let activation = activate_service(&mut tx, &payment).await?;
-                transition::note(
-                    &mut tx,
-                    &next,
-                    &format!(
-                        "{} paid up until {}",
-                        activation.service_reference,
-                        activation.period_end.format("%Y-%m-%d %H:%M UTC")
-                    ),
-                    Some(&json!({ "period_start": activation.period_start, "period_end": activation.period_end })),
-                )
-                .await?;
-                crate::notify::enqueue_for(&mut tx, &next).await?;
-                tx.commit().await?;
-                payment = next;
-            }
-            Err(TransitionError::Moved { .. }) => payment = reloaded(db, id).await?,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(payment)
+    let converted =
+        transition::apply(tx, &payment, Change::to(PolicyConverted, "service activated")).await?;
+    let activation = activate_service(tx, &payment).await?;
+    transition::note(
+        tx,
+        &converted,
+        &format!(
+            "{} paid up until {}",
+            activation.service_reference,
+            activation.period_end.format("%Y-%m-%d %H:%M UTC")
+        ),
+        Some(&json!({ "period_start": activation.period_start, "period_end": activation.period_end })),
+    )
+    .await?;
+    crate::notify::enqueue_for(tx, &converted).await?;
+    Ok(converted)
 }
 
 async fn reloaded(db: &Db, id: &PaymentId) -> Result<Payment> {

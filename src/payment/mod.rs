@@ -8,6 +8,7 @@
 pub mod callback;
 pub mod event;
 pub mod fulfilment;
+mod in_flight;
 pub mod orchestrator;
 pub mod outcome;
 pub mod reconcile;

@@ -186,6 +186,9 @@ pub struct Orchestrator {
     settings: Option<ConnectorSettings>,
     pub(super) urls: CallbackUrls,
     pub(super) reconcile: Arc<ReconcilePolicy>,
+    /// Payments this instance is sending to a gateway now.
+    pub(super) in_flight: super::in_flight::InFlight,
+    reloading: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The gateways as last loaded, with their connectors.
@@ -210,6 +213,8 @@ impl Orchestrator {
             settings: None,
             urls,
             reconcile: Arc::new(reconcile),
+            in_flight: Default::default(),
+            reloading: Default::default(),
         }
     }
 
@@ -232,6 +237,9 @@ impl Orchestrator {
     /// address applies to the next request. Payments in flight keep the connector they had.
     pub async fn reload_gateways(&self) -> Result<()> {
         let Some(settings) = &self.settings else { return Ok(()) };
+        // One reload at a time, so a slower one that read the gateways earlier can't install
+        // them over a newer one's (the watcher's reload racing an operator's save).
+        let _one_at_a_time = self.reloading.lock().await;
         let gateways = Gateway::connections(&self.db).await?;
         let connectors = Connectors::for_gateways(&gateways, settings);
         let gateways = gateways.into_iter().map(|g| (g.gateway.id.clone(), g)).collect();

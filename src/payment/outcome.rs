@@ -87,10 +87,14 @@ impl Orchestrator {
         }
         let updated = match transition::apply(&mut tx, payment, change).await {
             Ok(updated) => {
-                if updated.state == PaymentSuccess {
-                    // A checkout that asked to keep its card saves it with the success.
+                let updated = if updated.state == PaymentSuccess {
+                    // A checkout that asked to keep its card saves it with the success, and the
+                    // service it bought is activated in the same commit.
                     super::saved_card::keep(&mut tx, &updated, &result).await?;
-                }
+                    fulfilment::fulfil_in(&mut tx, &updated).await?
+                } else {
+                    updated
+                };
                 tx.commit().await?;
                 updated
             }
@@ -114,9 +118,8 @@ impl Orchestrator {
             }
             Err(e) => return Err(e.into()),
         };
-        if matches!(updated.state, PaymentSuccess | ConvertingPolicy) {
-            return fulfilment::fulfil(&self.db, &updated.id).await;
-        }
+        // Paid and not activated only if fulfilment failed inside the commit: reconciliation
+        // finishes it, and the caller learns the money was taken.
         Ok(updated)
     }
 

@@ -167,11 +167,8 @@ impl Orchestrator {
         let payment = self.record_attempt(&request, &purchase, &service, &route).await?;
         if payment.state != Processing {
             // Nothing owed, an invoice, a wallet: there was nothing to send.
-            return if payment.state == PaymentSuccess {
-                fulfilment::fulfil(&self.db, &payment.id).await
-            } else {
-                Ok(payment)
-            };
+            // (Paid ones were fulfilled in the same commit.)
+            return Ok(payment);
         }
         self.send_through(payment, &route, &request.instrument).await
     }
@@ -393,8 +390,9 @@ impl Orchestrator {
             };
             let paid =
                 transition::apply(&mut tx, &payment, Change::to(PaymentSuccess, why)).await?;
+            let fulfilled = fulfilment::fulfil_in(&mut tx, &paid).await?;
             tx.commit().await?;
-            return Ok(paid);
+            return Ok(fulfilled);
         }
         tx.commit().await?;
         Ok(payment)
@@ -429,6 +427,8 @@ impl Orchestrator {
         route: &Route,
         instrument: &Instrument,
     ) -> Result<Payment> {
+        // Until the answer is applied, a notification for this payment waits for it.
+        let _sending = self.in_flight.begin(&payment.id);
         for (i, gateway) in route.gateways.iter().enumerate() {
             if i > 0 {
                 payment = self.switch_gateway(&payment, &gateway.id).await?;

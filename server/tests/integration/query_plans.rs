@@ -49,15 +49,22 @@ pub async fn hot_paths_are_served_by_indexes(app: TestApp) -> Result<()> {
 
     println!(
         "statements run: seed-003 card payment {}, POST /api/payments {}, polls + /account + jobs {}",
-        seed_003_statements.values().sum::<usize>(),
-        api_statements.values().sum::<usize>(),
-        other_statements.values().sum::<usize>(),
+        seed_003_statements.len(),
+        api_statements.len(),
+        other_statements.len(),
     );
-    let all: std::collections::BTreeSet<String> = seed_003_statements
-        .into_keys()
-        .chain(api_statements.into_keys())
-        .chain(other_statements.into_keys())
-        .collect();
+    if let Ok(path) = std::env::var("SETTLE_TEST_STATEMENTS") {
+        write_statements(
+            &path,
+            &[
+                ("seed-003 card payment", &seed_003_statements),
+                ("POST /api/payments", &api_statements),
+                ("polls, /account, jobs, a sweep", &other_statements),
+            ],
+        )?;
+    }
+    let all: std::collections::BTreeSet<String> =
+        seed_003_statements.into_iter().chain(api_statements).chain(other_statements).collect();
     ensure(all.len() > 20, format!("statements were recorded ({} seen)", all.len()))?;
     let scans = statements::full_scans(&app.db, all.into_iter().collect()).await?;
     ensure(scans.is_empty(), describe(&scans))
@@ -160,6 +167,20 @@ async fn pay_through_settle_api(app: &TestApp, token: &str, purchase_id: &str) -
     ensure(paid.status == 201, format!("payment: {paid:?}"))?;
     let reference = paid.body["reference"].as_str().context("payment reference")?;
     app.get_ok(token, &format!("/api/payments/{reference}")).await?;
+    Ok(())
+}
+
+/// Writes each phase's statements in the order they ran (set `SETTLE_TEST_STATEMENTS` to a
+/// path to see where a request's statements go).
+fn write_statements(path: &str, phases: &[(&str, &Vec<String>)]) -> Result<()> {
+    let mut text = String::new();
+    for (phase, statements) in phases {
+        text.push_str(&format!("## {phase}: {} statements\n", statements.len()));
+        for sql in statements.iter() {
+            text.push_str(&format!("{}\n", sql.split_whitespace().collect::<Vec<_>>().join(" ")));
+        }
+    }
+    std::fs::write(path, text)?;
     Ok(())
 }
 

@@ -7,7 +7,6 @@
 //! instrumented for the test. Recording sees the whole process: the harness runs the tests that
 //! record alone (see `support::run_one`).
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -20,8 +19,8 @@ use tracing::{Event, Metadata};
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 
 static RECORDING: AtomicBool = AtomicBool::new(false);
-/// Each statement's text and how many times it ran while recording.
-static RECORDED: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+/// The statements run while recording, in order.
+static RECORDED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Tables whose row count follows the business (one or more rows per customer, purchase or
 /// payment). The others are configuration an operator keeps (products, gateways, merchants…):
@@ -71,8 +70,8 @@ pub fn record() -> Recording {
 pub struct Recording;
 
 impl Recording {
-    /// Stops recording; the distinct statements and how often each ran.
-    pub fn take(self) -> BTreeMap<String, usize> {
+    /// Stops recording; the statements run, in order.
+    pub fn take(self) -> Vec<String> {
         RECORDING.store(false, Ordering::SeqCst);
         std::mem::take(&mut *RECORDED.lock().expect("statements lock"))
     }
@@ -105,7 +104,7 @@ impl<S: tracing::Subscriber> Layer<S> for Recorder {
             if fields.statement.trim().is_empty() { fields.summary } else { fields.statement };
         let sql = sql.trim().to_owned();
         if !sql.is_empty() {
-            *RECORDED.lock().expect("statements lock").entry(sql).or_default() += 1;
+            RECORDED.lock().expect("statements lock").push(sql);
         }
     }
 }
