@@ -148,6 +148,15 @@ pub fn routes(state: &AppState) -> Routes {
 
 /// `POST /api/payments`: starts a payment. 201 with the payment and its address in `Location`;
 /// 422 with errors per field.
+#[utoipa::path(
+    post,
+    path = "/api/payments",
+    tag = crate::api::openapi::SETTLE,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "purchase_id, gateway, method and the method’s fields"),
+    security(("bearer" = [])),
+    responses((status = 201, description = "The payment started", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+)]
 pub async fn start(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -293,6 +302,14 @@ fn card_method(
 }
 
 /// `GET /api/payments/{reference}`: the payment with its timeline.
+#[utoipa::path(
+    get,
+    path = "/api/payments/{reference}",
+    tag = crate::api::openapi::SETTLE,
+    params(("reference" = String, Path, description = "The payment reference")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The payment and its timeline", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,

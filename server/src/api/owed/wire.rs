@@ -64,7 +64,8 @@ impl<T> PageView<T> {
 }
 
 /// The `after` and `limit` of a list, with its filters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The previous page's `next_after`.
     pub after: Option<String>,

@@ -290,21 +290,24 @@ impl From<PurchaseSource> for SourceItem {
 }
 
 /// `?userId=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     #[serde(rename = "userId")]
     pub user_id: Option<String>,
 }
 
 /// `?serviceId=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ServiceQuery {
     #[serde(rename = "serviceId")]
     pub service_id: Option<String>,
 }
 
 /// `?collectorId=&offSystem=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SourcesQuery {
     #[serde(rename = "collectorId")]
     pub collector_id: Option<String>,
@@ -336,7 +339,8 @@ pub struct CollectionAnswer {
 
 /// `/peach-redirect/{collectorId}` parameters (query or posted form): the UI URL, and the
 /// payment's reference under any of the names a gateway or Settle's own return gives it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RedirectParams {
     pub url: Option<String>,
     pub token: Option<String>,

@@ -265,14 +265,16 @@ impl From<&OperatorRules> for RulesView {
 }
 
 /// `?productId=` (optional on `GET /config`).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConfigQuery {
     #[serde(rename = "productId")]
     pub product_id: Option<String>,
 }
 
 /// `?mediumType=1|2`; read by the handler so a bad value is a problem object.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DefaultQuery {
     #[serde(rename = "mediumType")]
     pub medium_type: Option<String>,
