@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, PathItem, Required};
 use utoipa::{Modify, OpenApi};
@@ -195,6 +195,15 @@ pub fn document(table: &[Route]) -> Document {
         }
     }
     doc
+}
+
+/// An exact decimal sent as a JSON number (`379.16`): the digits as written, never a float's
+/// rounding (for `schema_with` on fields serialised as decimal numbers).
+pub fn decimal_number() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .description(Some("An exact decimal amount or rate, written with its digits (379.16)"))
+        .build()
 }
 
 /// The `{realm}` of a Keycloak path (any realm is accepted).

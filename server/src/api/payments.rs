@@ -77,7 +77,7 @@ pub enum GatewayChoice {
 }
 
 /// A payment as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentView {
     reference: String,
     purchase_id: String,
@@ -92,6 +92,7 @@ pub struct PaymentView {
     creq: Option<String>,
     acsurl: Option<String>,
     three_ds_session_data: Option<String>,
+    #[schema(value_type = Option<Object>)]
     card: Option<settle::payment::CardSummary>,
     failure_reason: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -101,7 +102,7 @@ pub struct PaymentView {
 }
 
 /// One timeline entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     from: Option<&'static str>,
     to: Option<&'static str>,
@@ -155,7 +156,7 @@ pub fn routes(state: &AppState) -> Routes {
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
     request_body(content = serde_json::Value, content_type = "application/json", description = "purchase_id, gateway, method and the method’s fields"),
     security(("bearer" = [])),
-    responses((status = 201, description = "The payment started", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses((status = 201, description = "The payment started", body = crate::api::payments::PaymentView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
 )]
 pub async fn start(
     State(state): State<AppState>,
@@ -308,7 +309,7 @@ fn card_method(
     tag = crate::api::openapi::SETTLE,
     params(("reference" = String, Path, description = "The payment reference")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The payment and its timeline", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses((status = 200, description = "The payment and its timeline", body = crate::api::payments::PaymentView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
 )]
 pub async fn show(
     State(state): State<AppState>,

@@ -75,7 +75,7 @@ pub fn routes(state: &AppState) -> Routes {
     tag = crate::api::openapi::SEED_000,
     params(("policy_number" = Option<String>, Query, description = "The policy number")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The gateways", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses((status = 200, description = "The gateways", body = Vec<crate::api::insurance_checkout::wire::GatewayView>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
 )]
 pub async fn gateways(
     State(state): State<AppState>,
@@ -114,7 +114,7 @@ fn return_rule(merchant: &Merchant, raw: &str) -> Result<ReturnTo, FieldError> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
     request_body(content = serde_json::Value, content_type = "application/json", description = "policy_number, gateway, url"),
     security(("bearer" = [])),
-    responses((status = 200, description = "{action, url, token}", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses((status = 200, description = "{action, url, token}", body = crate::api::insurance_checkout::wire::InitiateView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
 )]
 pub async fn initiate(
     State(state): State<AppState>,
@@ -160,7 +160,7 @@ pub async fn initiate(
     tag = crate::api::openapi::SEED_000,
     params(("url" = Option<String>, Query, description = "Where the customer returns"), ("policy_number" = Option<String>, Query, description = "The policy number"), ("gateway" = Option<String>, Query, description = "The gateway key"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
     security(("bearer" = [])),
-    responses((status = 200, description = "{url, token, form, status}", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses((status = 200, description = "{url, token, form, status}", body = crate::api::insurance_checkout::wire::TokenView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
 )]
 pub async fn token(
     State(state): State<AppState>,
@@ -312,7 +312,7 @@ pub async fn validate_session(
     tag = crate::api::openapi::SEED_000,
     params(("token" = Option<String>, Query, description = "The payment token")),
     security(("bearer" = [])),
-    responses((status = 200, description = "Where the payment stands", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses((status = 200, description = "Where the payment stands", body = crate::api::insurance_checkout::wire::OutcomeView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
 )]
 pub async fn status(
     State(state): State<AppState>,
@@ -334,7 +334,7 @@ pub async fn status(
     tag = crate::api::openapi::SEED_000,
     params(("token" = Option<String>, Query, description = "The payment token")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The outcome", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses((status = 200, description = "The outcome", body = crate::api::insurance_checkout::wire::OutcomeView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
 )]
 pub async fn complete(
     State(state): State<AppState>,

@@ -56,7 +56,7 @@ pub fn routes() -> Routes {
     tag = crate::api::openapi::SEED_001,
     request_body(content = serde_json::Value, content_type = "application/json", description = "amount, type, customerCode, merchantReference, redirectionUrl, itemName, beneficiaryCode, additionalFields"),
     security(("bearer" = [])),
-    responses((status = 200, description = "{invoiceId, merchantReference}", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses((status = 200, description = "{invoiceId, merchantReference}", body = crate::api::invoice_payments::wire::Created, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
 )]
 pub async fn create_payment(
     State(state): State<AppState>,

@@ -27,7 +27,7 @@ pub struct CustomerBody {
 }
 
 /// A customer as the API shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CustomerView {
     customer_code: String,
     name: String,
@@ -49,7 +49,7 @@ impl From<Customer> for CustomerView {
 }
 
 /// A page of a list: its items and the cursor of the next page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PageView<T> {
     items: Vec<T>,
     /// Pass as `after` for the next page; `null` on the last page.
@@ -111,7 +111,7 @@ pub fn moment(raw: Option<String>, field: &str) -> Result<Option<DateTime<Utc>>,
 }
 
 /// A service as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServiceView {
     reference: String,
     kind: &'static str,
@@ -121,6 +121,7 @@ pub struct ServiceView {
     billing_status: &'static str,
     period_start: Option<DateTime<Utc>>,
     period_end: Option<DateTime<Utc>>,
+    #[schema(ignore)]
     #[serde(flatten)]
     details: ServiceDetails,
     created_at: DateTime<Utc>,
@@ -203,7 +204,7 @@ impl From<LineBody> for NewPurchaseLine {
 }
 
 /// Amounts as the API shows them: excluding tax, tax, total.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AmountsView {
     amount_excl_tax: String,
     tax: String,
@@ -221,11 +222,12 @@ impl From<TaxSplit> for AmountsView {
 }
 
 /// One line as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LineView {
     description: String,
     quantity: i64,
     unit_price: String,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     tax_rate: settle::tax::TaxRate,
     #[serde(flatten)]
     amounts: AmountsView,
@@ -244,7 +246,7 @@ impl From<PurchaseLine> for LineView {
 }
 
 /// A purchase as the API shows it. `purchase_id` is what `POST /api/payments` pays.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PurchaseView {
     reference: String,
     purchase_id: String,
