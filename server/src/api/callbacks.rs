@@ -49,7 +49,10 @@ pub fn routes() -> Routes {
     tag = crate::api::openapi::CALLBACKS,
     params(("gateway" = String, Path, description = "The gateway key")),
     request_body(content = serde_json::Value, content_type = "application/json", description = "The gateway’s signed notification"),
-    responses((status = 200, description = "Accepted"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "Accepted"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn notify(
     State(state): State<AppState>,
@@ -113,7 +116,11 @@ static CHALLENGE_NOT_CONFIRMED: LazyLock<String> = LazyLock::new(|| {
     tag = crate::api::openapi::CALLBACKS,
     params(("reference" = String, Path, description = "The payment reference")),
     request_body(content = ChallengeResult, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "The completion page", content_type = "text/html"), (status = 303, description = "On to the next step"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The completion page", content_type = "text/html"),
+        (status = 303, description = "On to the next step"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn challenge_complete(
     State(state): State<AppState>,

@@ -35,7 +35,10 @@ pub async fn healthz() -> Json<Value> {
     get,
     path = "/readyz",
     tag = crate::api::openapi::SETTLE,
-    responses((status = 200, description = "Ready: the database answers", content_type = "application/json"), (status = 503, description = "Not ready", content_type = "application/json"))
+    responses(
+        (status = 200, description = "Ready: the database answers", content_type = "application/json"),
+        (status = 503, description = "Not ready", content_type = "application/json"),
+    )
 )]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let backend = state.db.backend().name();

@@ -47,7 +47,11 @@ pub fn routes() -> Routes {
     tag = crate::api::openapi::SETTLE,
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("basic" = [])),
-    responses((status = 200, description = "The access token", content_type = "application/json"), (status = 400, description = "A bad or unsupported grant", content_type = "application/json"), (status = 401, description = "Unknown client or wrong credentials", content_type = "application/json"))
+    responses(
+        (status = 200, description = "The access token", content_type = "application/json"),
+        (status = 400, description = "A bad or unsupported grant", content_type = "application/json"),
+        (status = 401, description = "Unknown client or wrong credentials", content_type = "application/json"),
+    )
 )]
 pub async fn token(
     State(state): State<AppState>,
@@ -141,7 +145,10 @@ fn no_store(mut response: Response) -> Response {
     path = "/oauth/userinfo",
     tag = crate::api::openapi::SETTLE,
     security(("bearer" = [])),
-    responses((status = 200, description = "Who the token stands for", content_type = "application/json"), (status = 401, description = "No valid bearer token"))
+    responses(
+        (status = 200, description = "Who the token stands for", content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+    )
 )]
 pub async fn userinfo(
     State(state): State<AppState>,

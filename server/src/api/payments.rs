@@ -156,7 +156,11 @@ pub fn routes(state: &AppState) -> Routes {
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
     request_body(content = serde_json::Value, content_type = "application/json", description = "purchase_id, gateway, method and the method’s fields"),
     security(("bearer" = [])),
-    responses((status = 201, description = "The payment started", body = crate::api::payments::PaymentView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 201, description = "The payment started", body = crate::api::payments::PaymentView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn start(
     State(state): State<AppState>,
@@ -309,7 +313,11 @@ fn card_method(
     tag = crate::api::openapi::SETTLE,
     params(("reference" = String, Path, description = "The payment reference")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The payment and its timeline", body = crate::api::payments::PaymentView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The payment and its timeline", body = crate::api::payments::PaymentView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn show(
     State(state): State<AppState>,

@@ -89,7 +89,12 @@ type Answer<T> = Result<T, OrdersError>;
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
     request_body(content((serde_json::Value = "application/json"), (serde_json::Value = "application/x-www-form-urlencoded")), description = "The order"),
     security(("bearer" = [])),
-    responses((status = 201, description = "{payment_method_id}", body = crate::api::campaign_orders::wire::OrderCreated, content_type = "application/json"), (status = 202, description = "{payment_method_id, form} for a hosted checkout", body = crate::api::campaign_orders::wire::OrderCreated, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 201, description = "{payment_method_id}", body = crate::api::campaign_orders::wire::OrderCreated, content_type = "application/json"),
+        (status = 202, description = "{payment_method_id, form} for a hosted checkout", body = crate::api::campaign_orders::wire::OrderCreated, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn create_order(
     State(state): State<AppState>,
@@ -129,7 +134,11 @@ pub async fn create_order(
     tag = crate::api::openapi::SEED_002,
     params(("campaign_code" = Option<String>, Query, description = "The campaign"), ("person_id" = Option<String>, Query, description = "The person"), ("from_date" = Option<String>, Query, description = "ISO 8601 date or date-time"), ("until_date" = Option<String>, Query, description = "ISO 8601 date or date-time")),
     security(("bearer" = [])),
-    responses((status = 200, description = "{amount} in cents", body = crate::api::campaign_orders::wire::Total, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "{amount} in cents", body = crate::api::campaign_orders::wire::Total, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn total(
     State(state): State<AppState>,
@@ -169,7 +178,11 @@ pub async fn total(
     tag = crate::api::openapi::SEED_002,
     params(("person_id" = Option<String>, Query, description = "The person")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The person’s payment methods", body = Vec<crate::api::campaign_orders::wire::MethodView>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The person’s payment methods", body = Vec<crate::api::campaign_orders::wire::MethodView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn payment_methods(
     State(state): State<AppState>,
@@ -194,7 +207,11 @@ pub async fn payment_methods(
     tag = crate::api::openapi::SEED_002,
     params(("id" = String, Path, description = "The payment method id")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The payment method", body = crate::api::campaign_orders::wire::MethodView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The payment method", body = crate::api::campaign_orders::wire::MethodView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn payment_method(
     State(state): State<AppState>,

@@ -75,7 +75,11 @@ pub fn routes(state: &AppState) -> Routes {
     tag = crate::api::openapi::SEED_000,
     params(("policy_number" = Option<String>, Query, description = "The policy number")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The gateways", body = Vec<crate::api::insurance_checkout::wire::GatewayView>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The gateways", body = Vec<crate::api::insurance_checkout::wire::GatewayView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn gateways(
     State(state): State<AppState>,
@@ -114,7 +118,11 @@ fn return_rule(merchant: &Merchant, raw: &str) -> Result<ReturnTo, FieldError> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
     request_body(content = serde_json::Value, content_type = "application/json", description = "policy_number, gateway, url"),
     security(("bearer" = [])),
-    responses((status = 200, description = "{action, url, token}", body = crate::api::insurance_checkout::wire::InitiateView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "{action, url, token}", body = crate::api::insurance_checkout::wire::InitiateView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn initiate(
     State(state): State<AppState>,
@@ -160,7 +168,11 @@ pub async fn initiate(
     tag = crate::api::openapi::SEED_000,
     params(("url" = Option<String>, Query, description = "Where the customer returns"), ("policy_number" = Option<String>, Query, description = "The policy number"), ("gateway" = Option<String>, Query, description = "The gateway key"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
     security(("bearer" = [])),
-    responses((status = 200, description = "{url, token, form, status}", body = crate::api::insurance_checkout::wire::TokenView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "{url, token, form, status}", body = crate::api::insurance_checkout::wire::TokenView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn token(
     State(state): State<AppState>,
@@ -258,7 +270,11 @@ pub async fn token(
     params(("token" = Option<String>, Query, description = "The payment token")),
     request_body(content = serde_json::Value, content_type = "application/json", description = "policy_number, gateway"),
     security(("bearer" = [])),
-    responses((status = 200, description = "The Apple Pay merchant session", content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The Apple Pay merchant session", content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn validate_session(
     State(state): State<AppState>,
@@ -312,7 +328,11 @@ pub async fn validate_session(
     tag = crate::api::openapi::SEED_000,
     params(("token" = Option<String>, Query, description = "The payment token")),
     security(("bearer" = [])),
-    responses((status = 200, description = "Where the payment stands", body = crate::api::insurance_checkout::wire::OutcomeView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "Where the payment stands", body = crate::api::insurance_checkout::wire::OutcomeView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn status(
     State(state): State<AppState>,
@@ -334,7 +354,11 @@ pub async fn status(
     tag = crate::api::openapi::SEED_000,
     params(("token" = Option<String>, Query, description = "The payment token")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The outcome", body = crate::api::insurance_checkout::wire::OutcomeView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The outcome", body = crate::api::insurance_checkout::wire::OutcomeView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn complete(
     State(state): State<AppState>,
@@ -372,7 +396,10 @@ pub struct ProcessQuery {
     path = PROCESS_PATH,
     tag = crate::api::openapi::CALLBACKS,
     params(("token" = Option<String>, Query, description = "The payment token")),
-    responses((status = 303, description = "On to the payment’s return URL"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 303, description = "On to the payment’s return URL"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn process(
     State(state): State<AppState>,
@@ -419,7 +446,11 @@ pub async fn continue_url(state: &AppState, payment: &Payment) -> settle::Result
     tag = crate::api::openapi::SEED_000,
     params(("reference" = String, Path, description = "The payment reference")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The tax invoice", content_type = "application/pdf"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The tax invoice", content_type = "application/pdf"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 async fn tax_invoice(
     State(state): State<AppState>,
@@ -437,7 +468,11 @@ async fn tax_invoice(
     tag = crate::api::openapi::SEED_000,
     params(("reference" = String, Path, description = "The payment reference")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The receipt", content_type = "application/pdf"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The receipt", content_type = "application/pdf"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 async fn receipt(
     State(state): State<AppState>,

@@ -56,7 +56,11 @@ pub fn routes() -> Routes {
     tag = crate::api::openapi::SEED_001,
     request_body(content = serde_json::Value, content_type = "application/json", description = "amount, type, customerCode, merchantReference, redirectionUrl, itemName, beneficiaryCode, additionalFields"),
     security(("bearer" = [])),
-    responses((status = 200, description = "{invoiceId, merchantReference}", body = crate::api::invoice_payments::wire::Created, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "{invoiceId, merchantReference}", body = crate::api::invoice_payments::wire::Created, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn create_payment(
     State(state): State<AppState>,
@@ -113,7 +117,10 @@ pub struct AuthQuery {
     path = "/auth/realms/{realm}/protocol/openid-connect/auth",
     tag = crate::api::openapi::SEED_001,
     params(("realm" = String, Path, description = "The realm (any)"), ("client_id" = Option<String>, Query, description = "The client"), ("redirect_uri" = Option<String>, Query, description = "Where to send the customer")),
-    responses((status = 303, description = "On to redirect_uri"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 303, description = "On to redirect_uri"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn authorize(
     State(state): State<AppState>,
@@ -175,7 +182,10 @@ fn refused(why: &str) -> Response {
     path = "/api/v1/pay/{type}/{merchant_reference}/{invoice_id}",
     tag = crate::api::openapi::SEED_001,
     params(("type" = String, Path, description = "The product code"), ("merchant_reference" = String, Path, description = "The merchant reference"), ("invoice_id" = String, Path, description = "The invoice id")),
-    responses((status = 303, description = "On to the customer’s pay page"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 303, description = "On to the customer’s pay page"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn pay_page(
     Path((kind, merchant_reference, invoice_id)): Path<(String, String, String)>,

@@ -77,7 +77,12 @@ fn limit(query: &ListQuery) -> Result<Limit, ApiError> {
     params(("customer_code" = String, Path, description = "The merchant’s customer code")),
     request_body(content = serde_json::Value, content_type = "application/json"),
     security(("bearer" = [])),
-    responses((status = 200, description = "Updated", body = crate::api::owed::wire::CustomerView, content_type = "application/json"), (status = 201, description = "Created", body = crate::api::owed::wire::CustomerView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "Updated", body = crate::api::owed::wire::CustomerView, content_type = "application/json"),
+        (status = 201, description = "Created", body = crate::api::owed::wire::CustomerView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn upsert_customer(
     State(state): State<AppState>,
@@ -103,7 +108,11 @@ pub async fn upsert_customer(
     tag = crate::api::openapi::SETTLE,
     params(("customer_code" = String, Path, description = "The merchant’s customer code")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The customer", body = crate::api::owed::wire::CustomerView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The customer", body = crate::api::owed::wire::CustomerView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn show_customer(
     State(state): State<AppState>,
@@ -121,7 +130,11 @@ pub async fn show_customer(
     tag = crate::api::openapi::SETTLE,
     params(ListQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "A page of customers", body = crate::api::owed::wire::PageView<crate::api::owed::wire::CustomerView>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "A page of customers", body = crate::api::owed::wire::PageView<crate::api::owed::wire::CustomerView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn list_customers(
     State(state): State<AppState>,
@@ -142,7 +155,11 @@ pub async fn list_customers(
     tag = crate::api::openapi::SETTLE,
     request_body(content = serde_json::Value, content_type = "application/json"),
     security(("bearer" = [])),
-    responses((status = 201, description = "The service", body = crate::api::owed::wire::ServiceView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 201, description = "The service", body = crate::api::owed::wire::ServiceView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn create_service(
     State(state): State<AppState>,
@@ -188,7 +205,11 @@ fn path_with_segment(base: &str, segment: &str) -> String {
     tag = crate::api::openapi::SETTLE,
     params(("reference" = String, Path, description = "The service reference")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The service", body = crate::api::owed::wire::ServiceView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The service", body = crate::api::owed::wire::ServiceView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn show_service(
     State(state): State<AppState>,
@@ -206,7 +227,11 @@ pub async fn show_service(
     tag = crate::api::openapi::SETTLE,
     params(ListQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "A page of services", body = crate::api::owed::wire::PageView<crate::api::owed::wire::ServiceView>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "A page of services", body = crate::api::owed::wire::PageView<crate::api::owed::wire::ServiceView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn list_services(
     State(state): State<AppState>,
@@ -248,7 +273,12 @@ async fn service_view(state: &AppState, service: Service) -> Result<ServiceView,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
     request_body(content = serde_json::Value, content_type = "application/json"),
     security(("bearer" = [])),
-    responses((status = 200, description = "The earlier purchase with this merchant_reference", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"), (status = 201, description = "The new purchase", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The earlier purchase with this merchant_reference", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"),
+        (status = 201, description = "The new purchase", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn create_purchase(
     State(state): State<AppState>,
@@ -292,7 +322,11 @@ pub async fn create_purchase(
     tag = crate::api::openapi::SETTLE,
     params(("reference" = String, Path, description = "The purchase reference")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The purchase", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The purchase", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn show_purchase(
     State(state): State<AppState>,
@@ -312,7 +346,11 @@ pub async fn show_purchase(
     tag = crate::api::openapi::SETTLE,
     params(ListQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "A page of purchases", body = crate::api::owed::wire::PageView<crate::api::owed::wire::PurchaseView>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "A page of purchases", body = crate::api::owed::wire::PageView<crate::api::owed::wire::PurchaseView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn list_purchases(
     State(state): State<AppState>,
@@ -342,7 +380,11 @@ pub async fn list_purchases(
     tag = crate::api::openapi::SETTLE,
     params(("reference" = String, Path, description = "The purchase reference")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The cancelled purchase", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The cancelled purchase", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn cancel_purchase(
     State(state): State<AppState>,

@@ -25,7 +25,11 @@ pub const RETURN_PATH: &str = "/card-updates/{id}/return";
     tag = crate::api::openapi::SEED_004,
     params(("medium_detail_id" = String, Path, description = "The medium detail id")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The card-update URL", body = crate::api::pay_now::wire::CardUpdateUrl, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "A problem object", content_type = "application/problem+json"))
+    responses(
+        (status = 200, description = "The card-update URL", body = crate::api::pay_now::wire::CardUpdateUrl, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
 )]
 pub async fn card_medium_update(
     State(state): State<AppState>,
@@ -53,7 +57,10 @@ pub struct ReturnQuery {
     path = RETURN_PATH,
     tag = crate::api::openapi::CALLBACKS,
     params(("id" = String, Path, description = "Settle’s card-update id"), ReturnQuery),
-    responses((status = 303, description = "On to the client’s return URL"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 303, description = "On to the client’s return URL"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn card_update_return(
     State(state): State<AppState>,

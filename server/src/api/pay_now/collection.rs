@@ -56,7 +56,11 @@ fn refused(e: settle::Error) -> ApiError {
     tag = crate::api::openapi::SEED_004,
     request_body(content = serde_json::Value, content_type = "application/json", description = "service_id, medium_id, success_url, failure_url, process_immediate_purchase, purchase_id, purchase_source_id, comment"),
     security(("bearer" = [])),
-    responses((status = 200, description = "{payment_link_url}", body = crate::api::pay_now::wire::CollectionAnswer, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "A problem object", content_type = "application/problem+json"))
+    responses(
+        (status = 200, description = "{payment_link_url}", body = crate::api::pay_now::wire::CollectionAnswer, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
 )]
 pub async fn submit_for_collection(
     State(state): State<AppState>,
@@ -112,7 +116,10 @@ async fn medium_is(state: &AppState, payment: &settle::payment::Payment, kind: M
     path = "/peach-redirect/{collector_id}",
     tag = crate::api::openapi::CALLBACKS,
     params(("collector_id" = String, Path, description = "The collector"), RedirectParams),
-    responses((status = 303, description = "On to url with the outcome"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 303, description = "On to url with the outcome"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn peach_redirect(
     State(state): State<AppState>,

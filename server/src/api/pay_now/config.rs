@@ -20,7 +20,11 @@ use crate::state::AppState;
     tag = crate::api::openapi::SEED_004,
     params(("product_id" = String, Path, description = "The product id")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The billing scheme", body = crate::api::pay_now::wire::SchemeView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "A problem object", content_type = "application/problem+json"))
+    responses(
+        (status = 200, description = "The billing scheme", body = crate::api::pay_now::wire::SchemeView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
 )]
 pub async fn billing_scheme(
     State(state): State<AppState>,
@@ -38,7 +42,11 @@ pub async fn billing_scheme(
     tag = crate::api::openapi::SEED_004,
     params(ConfigQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "The rules", body = crate::api::pay_now::wire::RulesView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "A problem object", content_type = "application/problem+json"))
+    responses(
+        (status = 200, description = "The rules", body = crate::api::pay_now::wire::RulesView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
 )]
 pub async fn rules(
     State(state): State<AppState>,
@@ -57,7 +65,11 @@ pub async fn rules(
     tag = crate::api::openapi::SEED_004,
     params(DefaultQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "{id}", body = crate::api::pay_now::wire::DefaultProvider, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "A problem object", content_type = "application/problem+json"))
+    responses(
+        (status = 200, description = "{id}", body = crate::api::pay_now::wire::DefaultProvider, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
 )]
 pub async fn default_provider(
     State(state): State<AppState>,

@@ -102,7 +102,11 @@ fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
     tag = crate::api::openapi::SEED_004,
     params(UserQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "The mediums", body = Vec<crate::api::pay_now::wire::MediumItem>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "A problem object", content_type = "application/problem+json"))
+    responses(
+        (status = 200, description = "The mediums", body = Vec<crate::api::pay_now::wire::MediumItem>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
 )]
 pub async fn payment_mediums(
     State(state): State<AppState>,
@@ -121,7 +125,11 @@ pub async fn payment_mediums(
     tag = crate::api::openapi::SEED_004,
     params(("service_id" = String, Path, description = "The service id")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The service’s details and actions", body = crate::api::pay_now::wire::DetailsAndActions, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "A problem object", content_type = "application/problem+json"))
+    responses(
+        (status = 200, description = "The service’s details and actions", body = crate::api::pay_now::wire::DetailsAndActions, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
 )]
 pub async fn details_and_actions(
     State(state): State<AppState>,
@@ -139,7 +147,11 @@ pub async fn details_and_actions(
     tag = crate::api::openapi::SEED_004,
     params(ServiceQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "The medium, or null", body = Option<crate::api::pay_now::wire::MediumView>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "A problem object", content_type = "application/problem+json"))
+    responses(
+        (status = 200, description = "The medium, or null", body = Option<crate::api::pay_now::wire::MediumView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
 )]
 pub async fn active_medium(
     State(state): State<AppState>,
@@ -159,7 +171,11 @@ pub async fn active_medium(
     tag = crate::api::openapi::SEED_004,
     params(SourcesQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "The sources", body = Vec<crate::api::pay_now::wire::SourceItem>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "A problem object", content_type = "application/problem+json"))
+    responses(
+        (status = 200, description = "The sources", body = Vec<crate::api::pay_now::wire::SourceItem>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
 )]
 pub async fn purchase_sources(
     State(state): State<AppState>,

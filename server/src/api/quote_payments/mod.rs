@@ -114,7 +114,12 @@ async fn object(state: &AppState, payment: &QuotePayment) -> Answer<PaymentObjec
     tag = crate::api::openapi::SEED_003,
     request_body(content = serde_json::Value, content_type = "application/json", description = "policy_number or quote"),
     security(("bearer" = [])),
-    responses((status = 200, description = "The existing payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"), (status = 201, description = "The payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The existing payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"),
+        (status = 201, description = "The payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn prepare(
     State(state): State<AppState>,
@@ -158,7 +163,11 @@ pub async fn prepare(
     tag = crate::api::openapi::SEED_003,
     params(("policy_number" = Option<String>, Query, description = "The policy number"), ("quote" = Option<String>, Query, description = "A quote id or URL")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The quote’s payment objects", body = Vec<crate::api::quote_payments::wire::PaymentObject>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The quote’s payment objects", body = Vec<crate::api::quote_payments::wire::PaymentObject>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -192,7 +201,11 @@ pub async fn list(
     tag = crate::api::openapi::SEED_003,
     params(("uuid" = String, Path, description = "The payment object’s id")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn show(
     State(state): State<AppState>,
@@ -215,7 +228,11 @@ pub async fn show(
     params(("uuid" = String, Path, description = "The payment object’s id"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
     request_body(content = serde_json::Value, content_type = "application/json", description = "card_details and the billing choice"),
     security(("bearer" = [])),
-    responses((status = 200, description = "The payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn take_payment(
     State(state): State<AppState>,
@@ -250,7 +267,11 @@ pub async fn take_payment(
     tag = crate::api::openapi::SEED_003,
     params(("uuid" = String, Path, description = "The address id")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The address", body = crate::api::quote_payments::wire::AddressObject, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The address", body = crate::api::quote_payments::wire::AddressObject, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn address(
     State(state): State<AppState>,

@@ -46,7 +46,11 @@ fn merchant_of(caller: &ApiCaller) -> Result<&MerchantId, ApiError> {
     path = "/api/webhook-endpoint",
     tag = crate::api::openapi::SETTLE,
     security(("bearer" = [])),
-    responses((status = 200, description = "The endpoint", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The endpoint", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn show(State(state): State<AppState>, caller: ApiCaller) -> Result<Response, ApiError> {
     let merchant = merchant_of(&caller)?;
@@ -64,7 +68,12 @@ pub async fn show(State(state): State<AppState>, caller: ApiCaller) -> Result<Re
     tag = crate::api::openapi::SETTLE,
     request_body(content = serde_json::Value, content_type = "application/json", description = "url and event types"),
     security(("bearer" = [])),
-    responses((status = 200, description = "Updated", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"), (status = 201, description = "Created, with its secret", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "Updated", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"),
+        (status = 201, description = "Created, with its secret", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn set(
     State(state): State<AppState>,
@@ -87,7 +96,11 @@ pub async fn set(
     path = "/api/webhook-endpoint/rotate-secret",
     tag = crate::api::openapi::SETTLE,
     security(("bearer" = [])),
-    responses((status = 200, description = "The new secret", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The new secret", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn rotate(
     State(state): State<AppState>,
@@ -105,7 +118,11 @@ pub async fn rotate(
     path = "/api/webhook-endpoint/deliveries",
     tag = crate::api::openapi::SETTLE,
     security(("bearer" = [])),
-    responses((status = 200, description = "The latest deliveries", body = Vec<crate::api::webhooks::wire::AttemptView>, content_type = "application/json"), (status = 401, description = "No valid bearer token"), (status = "4XX", description = "Refused: the answer names the problem"))
+    responses(
+        (status = 200, description = "The latest deliveries", body = Vec<crate::api::webhooks::wire::AttemptView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
 )]
 pub async fn deliveries(
     State(state): State<AppState>,
