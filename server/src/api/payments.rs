@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Card fields as clients send them. Not `Debug`: it holds the number and security code.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CardInput {
     holder: Option<String>,
     number: Option<String>,
@@ -39,7 +39,7 @@ pub struct CardInput {
 }
 
 /// A billing address as clients send it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AddressInput {
     house: Option<String>,
     street: Option<String>,
@@ -49,7 +49,7 @@ pub struct AddressInput {
 }
 
 /// `POST /api/payments` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct StartPayment {
     purchase_id: Option<String>,
     /// One gateway key, or several to try in order.
@@ -67,7 +67,7 @@ pub struct StartPayment {
 }
 
 /// A gateway key or an ordered list of them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum GatewayChoice {
     /// One gateway.
@@ -154,7 +154,7 @@ pub fn routes(state: &AppState) -> Routes {
     path = "/api/payments",
     tag = crate::api::openapi::SETTLE,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
-    request_body(content = serde_json::Value, content_type = "application/json", description = "purchase_id, gateway, method and the method’s fields"),
+    request_body(content = StartPayment, content_type = "application/json", description = "purchase_id, gateway, method and the method’s fields"),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The payment started", body = crate::api::payments::PaymentView, content_type = "application/json"),

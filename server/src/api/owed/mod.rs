@@ -75,7 +75,7 @@ fn limit(query: &ListQuery) -> Result<Limit, ApiError> {
     path = "/api/customers/{customer_code}",
     tag = crate::api::openapi::SETTLE,
     params(("customer_code" = String, Path, description = "The merchant’s customer code")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = crate::api::owed::wire::CustomerBody, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Updated", body = crate::api::owed::wire::CustomerView, content_type = "application/json"),

@@ -15,7 +15,7 @@ use settle::tax::TaxSplit;
 use crate::api::payments::PaymentView;
 
 /// `PUT /api/customers/{customer_code}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CustomerBody {
     /// Full name.
     #[serde(default)]

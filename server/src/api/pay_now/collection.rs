@@ -54,7 +54,7 @@ fn refused(e: settle::Error) -> ApiError {
     post,
     path = "/purchases/submit-for-collection",
     tag = crate::api::openapi::SEED_004,
-    request_body(content = serde_json::Value, content_type = "application/json", description = "service_id, medium_id, success_url, failure_url, process_immediate_purchase, purchase_id, purchase_source_id, comment"),
+    request_body(content = SubmitForCollection, content_type = "application/json", description = "service_id, medium_id, success_url, failure_url, process_immediate_purchase, purchase_id, purchase_source_id, comment"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "{payment_link_url}", body = crate::api::pay_now::wire::CollectionAnswer, content_type = "application/json"),

@@ -336,7 +336,7 @@ pub struct SourcesQuery {
 
 /// `POST /purchases/submit-for-collection` body. Every field is read as sent and checked by the
 /// handler and the core, so a missing one is a problem object naming it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SubmitForCollection {
     pub service_id: Option<String>,
     pub medium_id: Option<String>,
