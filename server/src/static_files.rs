@@ -14,6 +14,18 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("/favicon.ico", "image/svg+xml", include_bytes!("../../public/favicon.svg")),
     ("/3ds.js", "text/javascript", include_bytes!("../../public/3ds.js")),
     ("/forms.js", "text/javascript", include_bytes!("../../public/forms.js")),
+    // The API reference page's renderer (swagger-ui-dist, see public/swagger-ui/VERSION).
+    ("/api-docs.js", "text/javascript", include_bytes!("../../public/api-docs.js")),
+    (
+        "/swagger-ui/swagger-ui-bundle.js",
+        "text/javascript",
+        include_bytes!("../../public/swagger-ui/swagger-ui-bundle.js"),
+    ),
+    (
+        "/swagger-ui/swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../public/swagger-ui/swagger-ui.css"),
+    ),
 ];
 
 /// Routes for the static files.

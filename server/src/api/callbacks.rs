@@ -43,6 +43,17 @@ pub fn routes() -> Routes {
 
 /// `POST /gateway/notify/{gateway}`: a signed notification. 200 once recorded (even a duplicate,
 /// so the gateway stops resending), 401 if the signature doesn't verify.
+#[utoipa::path(
+    post,
+    path = "/gateway/notify/{gateway}",
+    tag = crate::api::openapi::CALLBACKS,
+    params(("gateway" = String, Path, description = "The gateway key")),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "The gateway’s signed notification"),
+    responses(
+        (status = 200, description = "Accepted"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn notify(
     State(state): State<AppState>,
     Path(gateway): Path<String>,
@@ -55,7 +66,7 @@ pub async fn notify(
 }
 
 /// The 3-D Secure result the issuer's page posts.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChallengeResult {
     cres: String,
     #[serde(rename = "threeDSSessionData")]
@@ -99,6 +110,18 @@ static CHALLENGE_NOT_CONFIRMED: LazyLock<String> = LazyLock::new(|| {
 /// acquirer refused leaves the payment waiting and says so (422). A payment started on Settle's
 /// own pages goes on instead to the page of Settle's that ends the check inside the frame (it
 /// says how the check went and leads out of the frame, with or without script).
+#[utoipa::path(
+    post,
+    path = "/payments/{reference}/3ds-complete",
+    tag = crate::api::openapi::CALLBACKS,
+    params(("reference" = String, Path, description = "The payment reference")),
+    request_body(content = ChallengeResult, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The completion page", content_type = "text/html"),
+        (status = 303, description = "On to the next step"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn challenge_complete(
     State(state): State<AppState>,
     Path(reference): Path<String>,

@@ -20,11 +20,26 @@ pub fn routes() -> Routes {
 }
 
 /// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = crate::api::openapi::SETTLE,
+    responses((status = 200, description = "The process is up", content_type = "application/json"))
+)]
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The server can serve requests: its database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = crate::api::openapi::SETTLE,
+    responses(
+        (status = 200, description = "Ready: the database answers", content_type = "application/json"),
+        (status = 503, description = "Not ready", content_type = "application/json"),
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let backend = state.db.backend().name();
     match state.db.ping().await {

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The form fields of a token request.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct TokenForm {
     grant_type: Option<String>,
     client_id: Option<String>,
@@ -41,6 +41,18 @@ pub fn routes() -> Routes {
 }
 
 /// Issues a token for the `password` or `client_credentials` grant.
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = crate::api::openapi::SETTLE,
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("basic" = [])),
+    responses(
+        (status = 200, description = "The access token", content_type = "application/json"),
+        (status = 400, description = "A bad or unsupported grant", content_type = "application/json"),
+        (status = 401, description = "Unknown client or wrong credentials", content_type = "application/json"),
+    )
+)]
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -128,6 +140,16 @@ fn no_store(mut response: Response) -> Response {
 }
 
 /// Who the bearer token stands for (OpenID Connect userinfo, plus the client it was issued to).
+#[utoipa::path(
+    get,
+    path = "/oauth/userinfo",
+    tag = crate::api::openapi::SETTLE,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Who the token stands for", content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+    )
+)]
 pub async fn userinfo(
     State(state): State<AppState>,
     ApiCaller { principal: caller, .. }: ApiCaller,

@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Card fields as clients send them. Not `Debug`: it holds the number and security code.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CardInput {
     holder: Option<String>,
     number: Option<String>,
@@ -39,7 +39,7 @@ pub struct CardInput {
 }
 
 /// A billing address as clients send it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AddressInput {
     house: Option<String>,
     street: Option<String>,
@@ -49,7 +49,7 @@ pub struct AddressInput {
 }
 
 /// `POST /api/payments` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct StartPayment {
     purchase_id: Option<String>,
     /// One gateway key, or several to try in order.
@@ -67,7 +67,7 @@ pub struct StartPayment {
 }
 
 /// A gateway key or an ordered list of them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum GatewayChoice {
     /// One gateway.
@@ -77,7 +77,7 @@ pub enum GatewayChoice {
 }
 
 /// A payment as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentView {
     reference: String,
     purchase_id: String,
@@ -92,6 +92,7 @@ pub struct PaymentView {
     creq: Option<String>,
     acsurl: Option<String>,
     three_ds_session_data: Option<String>,
+    #[schema(value_type = Option<Object>)]
     card: Option<settle::payment::CardSummary>,
     failure_reason: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -101,7 +102,7 @@ pub struct PaymentView {
 }
 
 /// One timeline entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     from: Option<&'static str>,
     to: Option<&'static str>,
@@ -148,6 +149,19 @@ pub fn routes(state: &AppState) -> Routes {
 
 /// `POST /api/payments`: starts a payment. 201 with the payment and its address in `Location`;
 /// 422 with errors per field.
+#[utoipa::path(
+    post,
+    path = "/api/payments",
+    tag = crate::api::openapi::SETTLE,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
+    request_body(content = StartPayment, content_type = "application/json", description = "purchase_id, gateway, method and the method’s fields"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The payment started", body = crate::api::payments::PaymentView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn start(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -293,6 +307,18 @@ fn card_method(
 }
 
 /// `GET /api/payments/{reference}`: the payment with its timeline.
+#[utoipa::path(
+    get,
+    path = "/api/payments/{reference}",
+    tag = crate::api::openapi::SETTLE,
+    params(("reference" = String, Path, description = "The payment reference")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The payment and its timeline", body = crate::api::payments::PaymentView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,

@@ -1,5 +1,6 @@
 //! The browser side: pages, server functions, sessions and the guards around them.
 
+pub mod api_reference;
 pub mod client_addr;
 pub mod csrf;
 pub mod documents;

@@ -9,13 +9,19 @@ use axum::routing::{MethodRouter, get};
 use leptos_axum::generate_route_list;
 use settle_app::App;
 
-use super::{documents, payments_export};
+use super::{api_reference, documents, payments_export};
 use crate::state::AppState;
 
 /// The web routes anyone may use, signed in or not: every other web route is under a role's
 /// prefix (`/account`, `/admin`, `/operator`).
-pub const PUBLIC_PAGES: &[&str] =
-    &["/", "/login", "/api/auth/login", "/api/auth/login_email", "/api/auth/logout"];
+pub const PUBLIC_PAGES: &[&str] = &[
+    "/",
+    "/login",
+    "/api/auth/login",
+    "/api/auth/login_email",
+    "/api/auth/logout",
+    api_reference::PATH,
+];
 
 /// What serves a web route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +51,7 @@ fn plain() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/account/payments/{reference}/tax-invoice.pdf", get(documents::tax_invoice)),
         ("/account/payments/{reference}/receipt.pdf", get(documents::receipt)),
         ("/admin/payments/export.csv", get(payments_export::export_csv)),
+        (api_reference::PATH, get(api_reference::page)),
     ]
 }
 

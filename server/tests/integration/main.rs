@@ -19,6 +19,7 @@ mod gateway_keys;
 mod merchant_api;
 mod money_safety;
 mod oauth;
+mod openapi;
 mod operator_accounts;
 mod operator_config;
 mod operator_gateways;
@@ -214,6 +215,8 @@ fn main() {
             routes::every_route_has_a_guard_that_holds,
             routes::every_page_is_under_a_role_or_knowingly_public,
             routes::seed_002_paths_are_answered_by_seed_002_not_seed_003,
+            openapi::the_document_lists_every_route_of_the_api,
+            openapi::the_reference_page_renders_from_this_server,
             access::other_customers_and_merchants_find_nothing_of_a_customers,
             access::customers_pages_show_nothing_of_another_customers,
             access::every_bearer_route_is_probed,

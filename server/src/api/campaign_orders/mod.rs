@@ -82,6 +82,20 @@ type Answer<T> = Result<T, OrdersError>;
 
 /// `POST api/v1/payments/orders` (JSON or form): `201 {"payment_method_id"}`, or for
 /// `credit_card_external` `202 {"payment_method_id": null, "form": {action, fields}}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/orders/",
+    tag = crate::api::openapi::SEED_002,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
+    request_body(content((serde_json::Value = "application/json"), (serde_json::Value = "application/x-www-form-urlencoded")), description = "The order"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "{payment_method_id}", body = crate::api::campaign_orders::wire::OrderCreated, content_type = "application/json"),
+        (status = 202, description = "{payment_method_id, form} for a hosted checkout", body = crate::api::campaign_orders::wire::OrderCreated, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn create_order(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -114,6 +128,18 @@ pub async fn create_order(
 
 /// `GET api/v1/payments/orders/total?campaign_code=&person_id=&from_date=&until_date=`:
 /// `{"amount": <cents>}` of the paid orders.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/orders/total/",
+    tag = crate::api::openapi::SEED_002,
+    params(("campaign_code" = Option<String>, Query, description = "The campaign"), ("person_id" = Option<String>, Query, description = "The person"), ("from_date" = Option<String>, Query, description = "ISO 8601 date or date-time"), ("until_date" = Option<String>, Query, description = "ISO 8601 date or date-time")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "{amount} in cents", body = crate::api::campaign_orders::wire::Total, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn total(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -146,6 +172,18 @@ pub async fn total(
 
 /// `GET api/v1/payments/payment_methods?person_id=`: the person's methods; `422 {}` for an
 /// unknown person.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/payment_methods/",
+    tag = crate::api::openapi::SEED_002,
+    params(("person_id" = Option<String>, Query, description = "The person")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The person’s payment methods", body = Vec<crate::api::campaign_orders::wire::MethodView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn payment_methods(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -163,6 +201,18 @@ pub async fn payment_methods(
 
 /// `GET api/v1/payments/payment_methods/{id}`: the method; `404 {}` for an unknown one (or
 /// another merchant's).
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/payment_methods/{id}/",
+    tag = crate::api::openapi::SEED_002,
+    params(("id" = String, Path, description = "The payment method id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The payment method", body = crate::api::campaign_orders::wire::MethodView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn payment_method(
     State(state): State<AppState>,
     caller: ApiCaller,

@@ -155,7 +155,7 @@ fn return_url(url: String) -> Result<ReturnTo, FieldError> {
 }
 
 /// `201 {"payment_method_id": 12}` (and the 202's first key).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderCreated {
     /// The method used; `null` for a hosted page (the card is not saved).
     pub payment_method_id: Option<i64>,
@@ -165,7 +165,7 @@ pub struct OrderCreated {
 }
 
 /// `{"action": "<url>", "fields": {"name": "value", …}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FormView {
     /// Where the form posts.
     pub action: String,
@@ -180,14 +180,14 @@ impl From<&HostedForm> for FormView {
 }
 
 /// `{"amount": 1000}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Total {
     /// Cents of the processed orders.
     pub amount: i64,
 }
 
 /// A payment method as the document shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MethodView {
     /// Its number.
     pub id: i64,

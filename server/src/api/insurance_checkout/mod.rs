@@ -69,6 +69,18 @@ pub fn routes(state: &AppState) -> Routes {
 /// `GET|POST /api/v3/payment/gateways/?policy_number=`: the policy's gateways in its product's
 /// order; without a policy number, every gateway the merchant's policy products offer. POST may
 /// carry `policy_number` in a JSON or form body instead of the query.
+#[utoipa::path(
+    method(get, post),
+    path = "/api/v3/payment/gateways/",
+    tag = crate::api::openapi::SEED_000,
+    params(("policy_number" = Option<String>, Query, description = "The policy number")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The gateways", body = Vec<crate::api::insurance_checkout::wire::GatewayView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn gateways(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -99,6 +111,19 @@ fn return_rule(merchant: &Merchant, raw: &str) -> Result<ReturnTo, FieldError> {
 
 /// `POST /api/v3/payment/initiate/` `{policy_number, gateway}` (and optionally `url`, where the
 /// customer returns after a hosted page) → `{action, url, token}`.
+#[utoipa::path(
+    post,
+    path = "/api/v3/payment/initiate/",
+    tag = crate::api::openapi::SEED_000,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "policy_number, gateway, url"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "{action, url, token}", body = crate::api::insurance_checkout::wire::InitiateView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn initiate(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -137,6 +162,18 @@ pub async fn initiate(
 /// `GET /api/v3/payment/token/?url=&policy_number=` (optionally `&gateway=`) → `{url, token,
 /// form, status}`: a hosted page whose end sends the customer to `url`, which must be on an
 /// origin the merchant registered. Refusals keep the shape: `status` says why, the rest is null.
+#[utoipa::path(
+    get,
+    path = "/api/v3/payment/token/",
+    tag = crate::api::openapi::SEED_000,
+    params(("url" = Option<String>, Query, description = "Where the customer returns"), ("policy_number" = Option<String>, Query, description = "The policy number"), ("gateway" = Option<String>, Query, description = "The gateway key"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "{url, token, form, status}", body = crate::api::insurance_checkout::wire::TokenView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn token(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -226,6 +263,19 @@ pub async fn token(
 
 /// `POST /api/v3/payment/validate-session/?token=` `{policy_number, gateway}` → the Apple Pay
 /// merchant session, exactly as the provider answered it.
+#[utoipa::path(
+    post,
+    path = "/api/v3/payment/validate-session/",
+    tag = crate::api::openapi::SEED_000,
+    params(("token" = Option<String>, Query, description = "The payment token")),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "policy_number, gateway"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The Apple Pay merchant session", content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn validate_session(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -272,6 +322,18 @@ pub async fn validate_session(
 }
 
 /// `GET /api/v3/payment/status/?token=`: where the payment stands now (no gateway call; poll it).
+#[utoipa::path(
+    get,
+    path = "/api/v3/payment/status/",
+    tag = crate::api::openapi::SEED_000,
+    params(("token" = Option<String>, Query, description = "The payment token")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Where the payment stands", body = crate::api::insurance_checkout::wire::OutcomeView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn status(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -286,6 +348,18 @@ pub async fn status(
 /// `GET|POST /api/v3/payment/complete/` with `token` in the query or a JSON or form body: the
 /// client's completion page. Asks the gateway about a payment still open, finishes a paid one,
 /// and answers the outcome as status does.
+#[utoipa::path(
+    method(get, post),
+    path = "/api/v3/payment/complete/",
+    tag = crate::api::openapi::SEED_000,
+    params(("token" = Option<String>, Query, description = "The payment token")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The outcome", body = crate::api::insurance_checkout::wire::OutcomeView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn complete(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -317,6 +391,16 @@ pub struct ProcessQuery {
 /// returns here). Settle asks the gateway where the payment stands (the redirect itself proves
 /// nothing: anyone can type this URL), records the outcome, activates the service on success,
 /// and sends the customer on by the payment's return rule, so a failed payment can be retried.
+#[utoipa::path(
+    method(get, post),
+    path = PROCESS_PATH,
+    tag = crate::api::openapi::CALLBACKS,
+    params(("token" = Option<String>, Query, description = "The payment token")),
+    responses(
+        (status = 303, description = "On to the payment’s return URL"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn process(
     State(state): State<AppState>,
     Query(query): Query<ProcessQuery>,
@@ -356,6 +440,18 @@ pub async fn continue_url(state: &AppState, payment: &Payment) -> settle::Result
 }
 
 /// `GET /api/v3/payment/{reference}/tax-invoice/`: the payment's tax invoice.
+#[utoipa::path(
+    get,
+    path = "/api/v3/payment/{reference}/tax-invoice/",
+    tag = crate::api::openapi::SEED_000,
+    params(("reference" = String, Path, description = "The payment reference")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tax invoice", content_type = "application/pdf"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 async fn tax_invoice(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -366,6 +462,18 @@ async fn tax_invoice(
 
 /// `GET /api/v3/payment/{reference}/receipt/`: the payment's receipt (409 before money moved).
 /// The document prints the tax-invoice URL for the receipt too; that is read as a copy error.
+#[utoipa::path(
+    get,
+    path = "/api/v3/payment/{reference}/receipt/",
+    tag = crate::api::openapi::SEED_000,
+    params(("reference" = String, Path, description = "The payment reference")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The receipt", content_type = "application/pdf"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 async fn receipt(
     State(state): State<AppState>,
     caller: ApiCaller,

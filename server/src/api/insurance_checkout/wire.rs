@@ -13,7 +13,7 @@ use settle::payment::PaymentState;
 use crate::error::ApiError;
 
 /// One gateway of the list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GatewayView {
     gateway: String,
     name: String,
@@ -27,7 +27,7 @@ impl From<Gateway> for GatewayView {
 }
 
 /// The initiate answer, as the seed shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InitiateView {
     action: &'static str,
     url: Option<String>,
@@ -58,13 +58,14 @@ pub fn action(action: Action) -> &'static str {
 }
 
 /// The token answer, as the seed shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     pub url: Option<String>,
     pub token: Option<String>,
     pub form: Option<String>,
     pub status: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
     pub errors: Vec<FieldError>,
 }
 
@@ -109,7 +110,7 @@ impl TokenView {
 }
 
 /// A payment's outcome as status and complete answer it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutcomeView {
     token: String,
     status: &'static str,

@@ -50,6 +50,18 @@ pub fn routes() -> Routes {
 /// `POST /api/v1/payment`: creates the invoice, or answers the one the same `merchantReference`
 /// made before. 200 `{invoiceId, merchantReference}`; 400 `{message, field}` naming the field;
 /// 404 for an unknown `type` or `customerCode`; 403 for a token that isn't a merchant's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payment",
+    tag = crate::api::openapi::SEED_001,
+    request_body(content = serde_json::Value, content_type = "application/json", description = "amount, type, customerCode, merchantReference, redirectionUrl, itemName, beneficiaryCode, additionalFields"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "{invoiceId, merchantReference}", body = crate::api::invoice_payments::wire::Created, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn create_payment(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -100,6 +112,16 @@ pub struct AuthQuery {
 /// customer on to `redirect_uri` if it is Settle's own pay page (whose customer pages ask them
 /// to log in first) or on an origin the client's merchant registered; anything else is refused
 /// with a page that says why.
+#[utoipa::path(
+    get,
+    path = "/auth/realms/{realm}/protocol/openid-connect/auth",
+    tag = crate::api::openapi::SEED_001,
+    params(("realm" = String, Path, description = "The realm (any)"), ("client_id" = Option<String>, Query, description = "The client"), ("redirect_uri" = Option<String>, Query, description = "Where to send the customer")),
+    responses(
+        (status = 303, description = "On to redirect_uri"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn authorize(
     State(state): State<AppState>,
     Path(_realm): Path<String>,
@@ -155,6 +177,16 @@ fn refused(why: &str) -> Response {
 /// `GET /api/v1/pay/{type}/{merchantReference}/{invoiceId}`: the hosted pay page, which the
 /// customer pages serve (they ask the customer to log in, and show the invoice only to its
 /// customer). Nothing is looked up here, so an anonymous caller learns nothing of an invoice.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pay/{type}/{merchant_reference}/{invoice_id}",
+    tag = crate::api::openapi::SEED_001,
+    params(("type" = String, Path, description = "The product code"), ("merchant_reference" = String, Path, description = "The merchant reference"), ("invoice_id" = String, Path, description = "The invoice id")),
+    responses(
+        (status = 303, description = "On to the customer’s pay page"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn pay_page(
     Path((kind, merchant_reference, invoice_id)): Path<(String, String, String)>,
 ) -> Redirect {

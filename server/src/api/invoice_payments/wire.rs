@@ -198,7 +198,7 @@ fn additional_fields(fields: &Map<String, Value>, errors: &mut Vec<FieldError>) 
 }
 
 /// The answer to a created (or repeated) payment.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Created {
     /// The invoice's public id (`XYZ2024-ade08`).

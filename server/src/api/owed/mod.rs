@@ -70,6 +70,20 @@ fn limit(query: &ListQuery) -> Result<Limit, ApiError> {
 }
 
 /// `PUT /api/customers/{customer_code}`: creates (201) or updates (200) a customer.
+#[utoipa::path(
+    put,
+    path = "/api/customers/{customer_code}",
+    tag = crate::api::openapi::SETTLE,
+    params(("customer_code" = String, Path, description = "The merchant’s customer code")),
+    request_body(content = crate::api::owed::wire::CustomerBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated", body = crate::api::owed::wire::CustomerView, content_type = "application/json"),
+        (status = 201, description = "Created", body = crate::api::owed::wire::CustomerView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn upsert_customer(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -88,6 +102,18 @@ pub async fn upsert_customer(
 }
 
 /// `GET /api/customers/{customer_code}`.
+#[utoipa::path(
+    get,
+    path = "/api/customers/{customer_code}",
+    tag = crate::api::openapi::SETTLE,
+    params(("customer_code" = String, Path, description = "The merchant’s customer code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The customer", body = crate::api::owed::wire::CustomerView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn show_customer(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -98,6 +124,18 @@ pub async fn show_customer(
 }
 
 /// `GET /api/customers?after=&limit=`: the merchant's customers in code order.
+#[utoipa::path(
+    get,
+    path = "/api/customers",
+    tag = crate::api::openapi::SETTLE,
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of customers", body = crate::api::owed::wire::PageView<crate::api::owed::wire::CustomerView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn list_customers(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -111,6 +149,18 @@ pub async fn list_customers(
 }
 
 /// `POST /api/services`: 201 with the service; 422 naming each bad field.
+#[utoipa::path(
+    post,
+    path = "/api/services",
+    tag = crate::api::openapi::SETTLE,
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The service", body = crate::api::owed::wire::ServiceView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn create_service(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -149,6 +199,18 @@ fn path_with_segment(base: &str, segment: &str) -> String {
 }
 
 /// `GET /api/services/{reference}` (a reference with `/` is sent as `%2F`).
+#[utoipa::path(
+    get,
+    path = "/api/services/{reference}",
+    tag = crate::api::openapi::SETTLE,
+    params(("reference" = String, Path, description = "The service reference")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The service", body = crate::api::owed::wire::ServiceView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn show_service(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -159,6 +221,18 @@ pub async fn show_service(
 }
 
 /// `GET /api/services?customer_code=&after=&limit=`: the merchant's services in reference order.
+#[utoipa::path(
+    get,
+    path = "/api/services",
+    tag = crate::api::openapi::SETTLE,
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of services", body = crate::api::owed::wire::PageView<crate::api::owed::wire::ServiceView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn list_services(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -192,6 +266,20 @@ async fn service_view(state: &AppState, service: Service) -> Result<ServiceView,
 
 /// `POST /api/purchases`: 201 with a new purchase; 200 with the earlier one when its
 /// `merchant_reference` was used before for the same purchase; 409 when for another.
+#[utoipa::path(
+    post,
+    path = "/api/purchases",
+    tag = crate::api::openapi::SETTLE,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The earlier purchase with this merchant_reference", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"),
+        (status = 201, description = "The new purchase", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn create_purchase(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -228,6 +316,18 @@ pub async fn create_purchase(
 }
 
 /// `GET /api/purchases/{reference}`: lines, tax, totals, status and its payments.
+#[utoipa::path(
+    get,
+    path = "/api/purchases/{reference}",
+    tag = crate::api::openapi::SETTLE,
+    params(("reference" = String, Path, description = "The purchase reference")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The purchase", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn show_purchase(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -240,6 +340,18 @@ pub async fn show_purchase(
 }
 
 /// `GET /api/purchases?customer_code=&status=&after=&limit=`: oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/purchases",
+    tag = crate::api::openapi::SETTLE,
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of purchases", body = crate::api::owed::wire::PageView<crate::api::owed::wire::PurchaseView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn list_purchases(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -262,6 +374,18 @@ pub async fn list_purchases(
 
 /// `POST /api/purchases/{reference}/cancel`: the cancelled purchase; 409 when it is paid or
 /// being paid.
+#[utoipa::path(
+    post,
+    path = "/api/purchases/{reference}/cancel",
+    tag = crate::api::openapi::SETTLE,
+    params(("reference" = String, Path, description = "The purchase reference")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cancelled purchase", body = crate::api::owed::wire::PurchaseView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn cancel_purchase(
     State(state): State<AppState>,
     caller: ApiCaller,

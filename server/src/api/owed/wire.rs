@@ -15,7 +15,7 @@ use settle::tax::TaxSplit;
 use crate::api::payments::PaymentView;
 
 /// `PUT /api/customers/{customer_code}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CustomerBody {
     /// Full name.
     #[serde(default)]
@@ -27,7 +27,7 @@ pub struct CustomerBody {
 }
 
 /// A customer as the API shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CustomerView {
     customer_code: String,
     name: String,
@@ -49,7 +49,7 @@ impl From<Customer> for CustomerView {
 }
 
 /// A page of a list: its items and the cursor of the next page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PageView<T> {
     items: Vec<T>,
     /// Pass as `after` for the next page; `null` on the last page.
@@ -64,7 +64,8 @@ impl<T> PageView<T> {
 }
 
 /// The `after` and `limit` of a list, with its filters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The previous page's `next_after`.
     pub after: Option<String>,
@@ -110,7 +111,7 @@ pub fn moment(raw: Option<String>, field: &str) -> Result<Option<DateTime<Utc>>,
 }
 
 /// A service as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServiceView {
     reference: String,
     kind: &'static str,
@@ -120,6 +121,7 @@ pub struct ServiceView {
     billing_status: &'static str,
     period_start: Option<DateTime<Utc>>,
     period_end: Option<DateTime<Utc>>,
+    #[schema(ignore)]
     #[serde(flatten)]
     details: ServiceDetails,
     created_at: DateTime<Utc>,
@@ -202,7 +204,7 @@ impl From<LineBody> for NewPurchaseLine {
 }
 
 /// Amounts as the API shows them: excluding tax, tax, total.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AmountsView {
     amount_excl_tax: String,
     tax: String,
@@ -220,11 +222,12 @@ impl From<TaxSplit> for AmountsView {
 }
 
 /// One line as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LineView {
     description: String,
     quantity: i64,
     unit_price: String,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     tax_rate: settle::tax::TaxRate,
     #[serde(flatten)]
     amounts: AmountsView,
@@ -243,7 +246,7 @@ impl From<PurchaseLine> for LineView {
 }
 
 /// A purchase as the API shows it. `purchase_id` is what `POST /api/payments` pays.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PurchaseView {
     reference: String,
     purchase_id: String,

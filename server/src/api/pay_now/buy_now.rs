@@ -13,6 +13,18 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `POST /purchases/buy-now`.
+#[utoipa::path(
+    post,
+    path = "/purchases/buy-now",
+    tag = crate::api::openapi::SEED_004,
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The purchase", body = crate::api::pay_now::wire::PurchaseView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
+)]
 pub async fn buy_now(
     State(state): State<AppState>,
     caller: ApiCaller,

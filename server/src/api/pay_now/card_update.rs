@@ -19,6 +19,18 @@ use crate::state::AppState;
 pub const RETURN_PATH: &str = "/card-updates/{id}/return";
 
 /// `GET /payfast-payments/card-medium-update/{mediumDetailId}`.
+#[utoipa::path(
+    get,
+    path = "/payfast-payments/card-medium-update/{medium_detail_id}",
+    tag = crate::api::openapi::SEED_004,
+    params(("medium_detail_id" = String, Path, description = "The medium detail id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The card-update URL", body = crate::api::pay_now::wire::CardUpdateUrl, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
+)]
 pub async fn card_medium_update(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -31,7 +43,8 @@ pub async fn card_medium_update(
 
 /// What the gateway adds to Settle's return URL; only `return` (the client's way back) is used:
 /// the outcome is asked of the gateway.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReturnQuery {
     #[serde(default, rename = "return")]
     return_to: Option<String>,
@@ -39,6 +52,16 @@ pub struct ReturnQuery {
 
 /// `GET /card-updates/{id}/return`: settles the update with the gateway's answer, then sends the
 /// customer to the client's return URL (a registered origin) or Settle's account page.
+#[utoipa::path(
+    get,
+    path = RETURN_PATH,
+    tag = crate::api::openapi::CALLBACKS,
+    params(("id" = String, Path, description = "Settle’s card-update id"), ReturnQuery),
+    responses(
+        (status = 303, description = "On to the client’s return URL"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn card_update_return(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -50,6 +50,18 @@ fn refused(e: settle::Error) -> ApiError {
 
 /// `POST /purchases/submit-for-collection`: collects the purchase with the chosen medium now,
 /// or sends the customer to a page (`payment_link_url`), or records an off-system allocation.
+#[utoipa::path(
+    post,
+    path = "/purchases/submit-for-collection",
+    tag = crate::api::openapi::SEED_004,
+    request_body(content = SubmitForCollection, content_type = "application/json", description = "service_id, medium_id, success_url, failure_url, process_immediate_purchase, purchase_id, purchase_source_id, comment"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "{payment_link_url}", body = crate::api::pay_now::wire::CollectionAnswer, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
+)]
 pub async fn submit_for_collection(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -99,6 +111,16 @@ async fn medium_is(state: &AppState, payment: &settle::payment::Payment, kind: M
 /// Answers `303` to `url` ending in `1` if the payment really succeeded, `0` otherwise; `url`
 /// must be on an origin of the collector's merchant (a `400` page otherwise), and an unknown
 /// collector is a `404` page.
+#[utoipa::path(
+    method(get, post),
+    path = "/peach-redirect/{collector_id}",
+    tag = crate::api::openapi::CALLBACKS,
+    params(("collector_id" = String, Path, description = "The collector"), RedirectParams),
+    responses(
+        (status = 303, description = "On to url with the outcome"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn peach_redirect(
     State(state): State<AppState>,
     Path(collector): Path<String>,

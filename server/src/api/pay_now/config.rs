@@ -14,6 +14,18 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `GET /configurations/billingScheme/Product/{productId}`.
+#[utoipa::path(
+    get,
+    path = "/configurations/billingScheme/Product/{product_id}",
+    tag = crate::api::openapi::SEED_004,
+    params(("product_id" = String, Path, description = "The product id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The billing scheme", body = crate::api::pay_now::wire::SchemeView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
+)]
 pub async fn billing_scheme(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -24,6 +36,18 @@ pub async fn billing_scheme(
 }
 
 /// `GET /config[?productId=]`: the operator's rules.
+#[utoipa::path(
+    get,
+    path = "/config",
+    tag = crate::api::openapi::SEED_004,
+    params(ConfigQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The rules", body = crate::api::pay_now::wire::RulesView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
+)]
 pub async fn rules(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -35,6 +59,18 @@ pub async fn rules(
 }
 
 /// `GET /default?mediumType=1|2`: the default provider for bank accounts (1) or cards (2).
+#[utoipa::path(
+    get,
+    path = "/default",
+    tag = crate::api::openapi::SEED_004,
+    params(DefaultQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "{id}", body = crate::api::pay_now::wire::DefaultProvider, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
+)]
 pub async fn default_provider(
     State(state): State<AppState>,
     caller: ApiCaller,

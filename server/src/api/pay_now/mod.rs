@@ -96,6 +96,18 @@ fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
 }
 
 /// `GET /payment-mediums?userId=`: the customer's valid mediums, then the global ones.
+#[utoipa::path(
+    get,
+    path = "/payment-mediums",
+    tag = crate::api::openapi::SEED_004,
+    params(UserQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The mediums", body = Vec<crate::api::pay_now::wire::MediumItem>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
+)]
 pub async fn payment_mediums(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -107,6 +119,18 @@ pub async fn payment_mediums(
 }
 
 /// `GET /services/{serviceId}/details-and-actions`.
+#[utoipa::path(
+    get,
+    path = "/services/{service_id}/details-and-actions",
+    tag = crate::api::openapi::SEED_004,
+    params(("service_id" = String, Path, description = "The service id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The service’s details and actions", body = crate::api::pay_now::wire::DetailsAndActions, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
+)]
 pub async fn details_and_actions(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -117,6 +141,18 @@ pub async fn details_and_actions(
 }
 
 /// `GET /active-payment-medium-for-service?serviceId=`: the medium, or `null` when none is set.
+#[utoipa::path(
+    get,
+    path = "/active-payment-medium-for-service",
+    tag = crate::api::openapi::SEED_004,
+    params(ServiceQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The medium, or null", body = Option<crate::api::pay_now::wire::MediumView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
+)]
 pub async fn active_medium(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -129,6 +165,18 @@ pub async fn active_medium(
 
 /// `GET`/`POST /purchases/sources?collectorId=&offSystem=true`: the channels an off-system
 /// payment may be allocated from, by name.
+#[utoipa::path(
+    method(get, post),
+    path = "/purchases/sources",
+    tag = crate::api::openapi::SEED_004,
+    params(SourcesQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The sources", body = Vec<crate::api::pay_now::wire::SourceItem>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "A problem object", content_type = "application/problem+json"),
+    )
+)]
 pub async fn purchase_sources(
     State(state): State<AppState>,
     _caller: ApiCaller,

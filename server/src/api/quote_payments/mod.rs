@@ -108,6 +108,19 @@ async fn object(state: &AppState, payment: &QuotePayment) -> Answer<PaymentObjec
 
 /// `POST /api/v1/payments/` with `{"policy_number": …}` or `{"quote": …}` (a quote id or URL):
 /// prepares the quote's payment object. 201 when created, 200 when it existed already.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/",
+    tag = crate::api::openapi::SEED_003,
+    request_body(content = serde_json::Value, content_type = "application/json", description = "policy_number or quote"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The existing payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"),
+        (status = 201, description = "The payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn prepare(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -144,6 +157,18 @@ pub async fn prepare(
 
 /// `GET /api/v1/payments/?policy_number=…` (or `?quote=…`): the quote's payment objects, newest
 /// first (an empty list for a quote not prepared or not visible).
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/",
+    tag = crate::api::openapi::SEED_003,
+    params(("policy_number" = Option<String>, Query, description = "The policy number"), ("quote" = Option<String>, Query, description = "A quote id or URL")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The quote’s payment objects", body = Vec<crate::api::quote_payments::wire::PaymentObject>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -170,6 +195,18 @@ pub async fn list(
 }
 
 /// `GET /api/v1/payments/{uuid}/`: the payment object, for polling.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/{uuid}/",
+    tag = crate::api::openapi::SEED_003,
+    params(("uuid" = String, Path, description = "The payment object’s id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -184,6 +221,19 @@ pub async fn show(
 /// `POST /api/v1/payments/{uuid}/take-payment/`: a card payment with `card_details` and the
 /// billing choice. 200 with the payment object whatever the card's outcome (success, 3-D Secure
 /// challenge, failure); 400 with errors per field for invalid input, 409 once paid.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/{uuid}/take-payment/",
+    tag = crate::api::openapi::SEED_003,
+    params(("uuid" = String, Path, description = "The payment object’s id"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key answers the first outcome")),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "card_details and the billing choice"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The payment object", body = crate::api::quote_payments::wire::PaymentObject, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn take_payment(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -211,6 +261,18 @@ pub async fn take_payment(
 }
 
 /// `GET /api/v1/user/address/{uuid}/`: an address a visible payment object shows (its `url`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/user/address/{uuid}/",
+    tag = crate::api::openapi::SEED_003,
+    params(("uuid" = String, Path, description = "The address id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The address", body = crate::api::quote_payments::wire::AddressObject, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn address(
     State(state): State<AppState>,
     caller: ApiCaller,

@@ -186,7 +186,7 @@ fn billing(
 }
 
 /// Seed 003's payment object.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentObject {
     /// The payment uuid.
     pub uuid: String,
@@ -221,7 +221,7 @@ pub struct PaymentObject {
 }
 
 /// Seed 003's policy object.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PolicyObject {
     /// The policy's uuid.
     pub uuid: String,
@@ -250,7 +250,7 @@ pub struct PolicyObject {
 }
 
 /// Seed 003's address object.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AddressObject {
     /// Its URL.
     pub url: String,

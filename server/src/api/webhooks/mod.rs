@@ -41,6 +41,17 @@ fn merchant_of(caller: &ApiCaller) -> Result<&MerchantId, ApiError> {
 }
 
 /// `GET /api/webhook-endpoint`: the endpoint without its secret; 404 when there is none.
+#[utoipa::path(
+    get,
+    path = "/api/webhook-endpoint",
+    tag = crate::api::openapi::SETTLE,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The endpoint", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn show(State(state): State<AppState>, caller: ApiCaller) -> Result<Response, ApiError> {
     let merchant = merchant_of(&caller)?;
     let endpoint = Endpoint::find(&state.db, merchant)
@@ -51,6 +62,19 @@ pub async fn show(State(state): State<AppState>, caller: ApiCaller) -> Result<Re
 
 /// `PUT /api/webhook-endpoint`: sets the URL and event types. 201 with the new secret (shown
 /// this once) when the endpoint is created, 200 without it when it is updated.
+#[utoipa::path(
+    put,
+    path = "/api/webhook-endpoint",
+    tag = crate::api::openapi::SETTLE,
+    request_body(content = serde_json::Value, content_type = "application/json", description = "url and event types"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"),
+        (status = 201, description = "Created, with its secret", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn set(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -67,6 +91,17 @@ pub async fn set(
 
 /// `POST /api/webhook-endpoint/rotate-secret`: a new secret, shown this once; the old one keeps
 /// signing next to it for `webhook_secret_overlap_hours`.
+#[utoipa::path(
+    post,
+    path = "/api/webhook-endpoint/rotate-secret",
+    tag = crate::api::openapi::SETTLE,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new secret", body = crate::api::webhooks::wire::EndpointView, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn rotate(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -78,6 +113,17 @@ pub async fn rotate(
 }
 
 /// `GET /api/webhook-endpoint/deliveries`: the latest 100 attempts, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/webhook-endpoint/deliveries",
+    tag = crate::api::openapi::SETTLE,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The latest deliveries", body = Vec<crate::api::webhooks::wire::AttemptView>, content_type = "application/json"),
+        (status = 401, description = "No valid bearer token"),
+        (status = "4XX", description = "Refused: the answer names the problem"),
+    )
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: ApiCaller,

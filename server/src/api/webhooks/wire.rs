@@ -156,7 +156,7 @@ pub struct SetEndpoint {
 }
 
 /// An endpoint as the API shows it; `secret` only when it was just made.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EndpointView {
     url: String,
     event_types: Vec<&'static str>,
@@ -196,7 +196,7 @@ impl EndpointView {
 }
 
 /// One delivery attempt in the log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AttemptView {
     event_id: i64,
     #[serde(rename = "type")]

@@ -59,7 +59,7 @@ fn account_number(m: &PaymentMethod) -> Option<String> {
 }
 
 /// `GET /payment-mediums` item.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MediumItem {
     medium_detail_id: String,
     medium_type: &'static str,
@@ -84,7 +84,7 @@ impl From<&PaymentMethod> for MediumItem {
 }
 
 /// A medium as `details-and-actions` and the active-medium call show it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MediumView {
     external_reference: String,
     customer_id: Option<String>,
@@ -118,7 +118,7 @@ impl From<&PaymentMethod> for MediumView {
 }
 
 /// `GET /services/{serviceId}/details-and-actions`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DetailsAndActions {
     service_id: String,
     service_status: String,
@@ -171,21 +171,28 @@ impl From<&Standing> for DetailsAndActions {
 }
 
 /// What must be paid now.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MustPayInfo {
     must_pay: bool,
     arrears_purchase: PurchaseView,
 }
 
 /// A purchase in the document's shape.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = pay_now::PurchaseView)]
 pub struct PurchaseView {
     id: String,
     service_id: String,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     amount_excl: Decimal,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     tax_amount: Decimal,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     amount: Decimal,
     medium_id: Option<String>,
@@ -234,21 +241,32 @@ impl PurchaseView {
 }
 
 /// A purchase line in the document's shape.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = pay_now::LineView)]
 pub struct LineView {
     id: String,
     purchase_id: String,
     original_purchase_line_id: Option<String>,
     purchase_line_type_id: i64,
     description: String,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     total_amount: Decimal,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     amount_per_quantity: Decimal,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     net_amount_excl: Decimal,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     tax_rate: Decimal,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     tax_amount: Decimal,
     quantity: i64,
@@ -277,7 +295,7 @@ impl LineView {
 }
 
 /// `GET /purchases/sources` item.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SourceItem {
     id: String,
     name: String,
@@ -290,21 +308,24 @@ impl From<PurchaseSource> for SourceItem {
 }
 
 /// `?userId=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     #[serde(rename = "userId")]
     pub user_id: Option<String>,
 }
 
 /// `?serviceId=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ServiceQuery {
     #[serde(rename = "serviceId")]
     pub service_id: Option<String>,
 }
 
 /// `?collectorId=&offSystem=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SourcesQuery {
     #[serde(rename = "collectorId")]
     pub collector_id: Option<String>,
@@ -315,7 +336,7 @@ pub struct SourcesQuery {
 
 /// `POST /purchases/submit-for-collection` body. Every field is read as sent and checked by the
 /// handler and the core, so a missing one is a problem object naming it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SubmitForCollection {
     pub service_id: Option<String>,
     pub medium_id: Option<String>,
@@ -329,14 +350,15 @@ pub struct SubmitForCollection {
 }
 
 /// `POST /purchases/submit-for-collection` answer: the page to send the customer to, if any.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CollectionAnswer {
     pub payment_link_url: Option<String>,
 }
 
 /// `/peach-redirect/{collectorId}` parameters (query or posted form): the UI URL, and the
 /// payment's reference under any of the names a gateway or Settle's own return gives it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RedirectParams {
     pub url: Option<String>,
     pub token: Option<String>,
@@ -355,7 +377,7 @@ impl RedirectParams {
 }
 
 /// `GET /payfast-payments/card-medium-update/{mediumDetailId}`: the gateway's card-update page.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CardUpdateUrl {
     /// Where to send the customer (add `?return={returnUrl}`).
     pub pay_fast_url: String,

@@ -15,7 +15,7 @@ pub(super) fn billing_type(product: &Product) -> &'static str {
 
 /// A scheme's price option, as the scheme and `can_buy_info` show it: everything a client
 /// needs to build a buy-now line.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PriceOption {
     /// The line's `product_price_id`.
     product_price_id: String,
@@ -24,11 +24,14 @@ pub struct PriceOption {
     /// Days (line type 1) or months (2) one quantity adds.
     period_contribution_per_quantity: i64,
     /// One quantity, excluding tax.
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     amount_per_quantity: Decimal,
     /// One quantity with its tax (a guide: a line's tax is rounded once, on its total).
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     amount_per_quantity_incl: Decimal,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     tax_rate: Decimal,
     min_quantity: i64,
@@ -52,7 +55,7 @@ impl PriceOption {
 }
 
 /// `can_buy_info`: the options the customer may buy now.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CanBuyInfo {
     can_buy: bool,
     /// `DayBundles` or `MonthsAhead`.
@@ -199,7 +202,7 @@ impl PurchaseView {
 }
 
 /// `GET /configurations/billingScheme/Product/{productId}`: a product's billing scheme.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SchemeView {
     product_id: String,
     product_code: String,
@@ -208,6 +211,7 @@ pub struct SchemeView {
     /// `Recurring`, `DayBundle`, `HybridDayBundle` (a day bundle with auto-recharge), `OnceOff`.
     billing_type: &'static str,
     currency: &'static str,
+    #[schema(schema_with = crate::api::openapi::decimal_number)]
     #[serde(with = "settle::money::decimal_number")]
     tax_rate: Decimal,
     collection_day: Option<u8>,
@@ -247,7 +251,7 @@ impl From<&BillingScheme> for SchemeView {
 }
 
 /// `GET /config`: the operator's rules, each product's scheme.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RulesView {
     operator_id: String,
     operator_name: String,
@@ -265,21 +269,23 @@ impl From<&OperatorRules> for RulesView {
 }
 
 /// `?productId=` (optional on `GET /config`).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConfigQuery {
     #[serde(rename = "productId")]
     pub product_id: Option<String>,
 }
 
 /// `?mediumType=1|2`; read by the handler so a bad value is a problem object.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DefaultQuery {
     #[serde(rename = "mediumType")]
     pub medium_type: Option<String>,
 }
 
 /// `GET /default`: the provider new mediums of a type are set up with.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DefaultProvider {
     /// The gateway's key (`peach-zar`).
     id: String,
