@@ -40,7 +40,7 @@ impl BaselineServer {
         let db = Db::connect(database_url, pool_size).await?;
         settle::with_db!(&db, pool => sqlx::query(
             "CREATE TABLE IF NOT EXISTS bench_baseline (id TEXT PRIMARY KEY, payload TEXT NOT NULL)"
-        ).execute(pool).await)?;
+        ).execute(pool).await.map(|_| ()))?;
         let mut ids = Vec::with_capacity(SELECT_ROWS);
         for _ in 0..SELECT_ROWS {
             ids.push(insert(&db).await?);
@@ -92,7 +92,7 @@ async fn expect_ok(response: reqwest::Response) -> Result<()> {
 async fn insert(db: &Db) -> Result<String> {
     let id = uuid::Uuid::now_v7().to_string();
     settle::with_db!(db, pool => sqlx::query("INSERT INTO bench_baseline (id, payload) VALUES ($1, $2)")
-        .bind(&id).bind(PAYLOAD).execute(pool).await)?;
+        .bind(&id).bind(PAYLOAD).execute(pool).await.map(|_| ()))?;
     Ok(id)
 }
 

@@ -100,7 +100,7 @@ pub async fn seed_purchase_lines(db: &Db, lines: u64) -> Result<u64> {
             if uses("$3") {
                 query = query.bind(&product_id);
             }
-            query.execute(pool).await
+            query.execute(pool).await.map(|_| ())
         })?;
     }
     if let Db::Postgres(pool) = db {

@@ -244,7 +244,7 @@ impl Run<'_> {
             .clients
             .iter()
             .filter_map(|&c| report.rate_of(case.title(), self.backend, c))
-            .fold(None, |max: Option<f64>, r| Some(max.map_or(r, |m| m.max(r))));
+            .reduce(f64::max);
         let expected = seen.unwrap_or(100.0) * 1.5 * self.settings.duration.as_secs_f64();
         let want = (expected as usize + clients).min(20_000);
         let have = self.settle.owed_left();
