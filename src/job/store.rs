@@ -158,6 +158,15 @@ pub async fn counts(db: &Db) -> Result<JobCounts> {
     Ok(counts)
 }
 
+/// How many jobs are due and waiting for a worker at `now`, and since when the oldest of them
+/// is due (a range scan of the `jobs_due` index; read at each metrics scrape).
+pub async fn waiting(db: &Db, now: DateTime<Utc>) -> Result<(i64, Option<DateTime<Utc>>)> {
+    let sql = "SELECT COUNT(*), MIN(run_at) FROM jobs WHERE status = 'pending' AND run_at <= $1";
+    let row: (i64, Option<DateTime<Utc>>) =
+        with_db!(db, pool => sqlx::query_as(sql).bind(now).fetch_one(pool).await)?;
+    Ok(row)
+}
+
 /// Deletes done and failed jobs last updated before `before` (their dedupe keys become free
 /// again); returns how many were deleted.
 pub async fn prune_finished(db: &Db, before: DateTime<Utc>) -> Result<u64> {

@@ -14,6 +14,7 @@ pub mod insurance_checkout;
 pub mod invoice_payments;
 pub mod json;
 pub mod oauth;
+pub mod operations;
 pub mod owed;
 pub mod pay_now;
 pub mod payments;
@@ -42,6 +43,7 @@ pub fn routes(state: &AppState) -> Routes {
         .merge(campaign_orders::routes(state))
         .merge(invoice_payments::routes())
         .merge(pay_now::routes())
+        .merge(operations::routes())
 }
 
 /// The API's router.

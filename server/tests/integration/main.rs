@@ -19,6 +19,7 @@ mod gateway_keys;
 mod merchant_api;
 mod money_safety;
 mod oauth;
+mod operations;
 mod operator_accounts;
 mod operator_config;
 mod operator_gateways;
@@ -60,6 +61,7 @@ fn main() {
     support::run(
         tests![
             foundation::health_endpoints_report_process_and_database,
+            operations::metrics_show_every_series_after_a_card_payment,
             admin_dashboard::dashboard_numbers_match_the_payments,
             admin_dashboard::webhook_failures_count_into_the_rate,
             admin_dashboard::dashboard_page_has_charts_and_tables,
@@ -273,6 +275,9 @@ fn main() {
             webhooks::kill_9_in_the_middle_of_a_retry_schedule_loses_no_webhook,
             admin_ops::a_failing_delivery_is_shown_and_retried_now,
             operator_accounts::create_user_opens_the_first_operator_of_an_empty_production_database,
+            operations::metrics_are_closed_in_production,
+            operations::unknown_settings_stop_the_server_naming_them,
+            operations::demo_data_reset_makes_a_fresh_demo,
         ],
     );
 }
