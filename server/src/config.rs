@@ -527,6 +527,19 @@ mod tests {
     }
 
     #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = with("databse_url = 'sqlite://x.db'").unwrap_err().to_string();
+        assert!(err.contains("unknown setting `databse_url`"), "{err}");
+        assert!(
+            with("metrics_token = 'a-token-of-16-chars'\n[sandbox_faults.card]\nseed = 7").is_ok()
+        );
+        for other in ["CONFIG", "test_postgres_url", "BENCH_POSTGRES_URL", "NEW_USER_PASSWORD"] {
+            assert!(!is_setting_variable(other), "{other}");
+        }
+        assert!(is_setting_variable("BIND") && is_setting_variable("FROBNICATE"));
+    }
+
+    #[test]
     fn bad_values_name_their_setting() {
         for (toml, setting) in [
             ("bind = 'not an address'", "bind"),
@@ -537,6 +550,7 @@ mod tests {
             ("sandbox_signing_secret = ' '", "sandbox_signing_secret"),
             ("login_window_minutes = 0", "login_window_minutes"),
             ("database_max_connections = -1", "database_max_connections"),
+            ("metrics_token = 'short'", "metrics_token"),
         ] {
             let err = with(toml).expect_err(toml).to_string();
             assert!(err.contains(setting), "{toml}: {err}");

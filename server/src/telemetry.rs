@@ -85,10 +85,12 @@ fn describe_http() {
 pub async fn access_log(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(path) => path.as_str().to_owned(),
+        // The sandbox is mounted as a service of its own, whose routes this layer can't see.
+        None if request.uri().path().starts_with("/sandbox/") => "/sandbox/{*path}".to_owned(),
+        None => "unmatched".to_owned(),
+    };
     let request_id = request
         .headers()
         .get(crate::REQUEST_ID)
