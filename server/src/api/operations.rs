@@ -22,7 +22,7 @@ pub fn routes() -> Routes {
 
 /// Every series in the Prometheus text format; the job queue's depth and age are read now.
 pub async fn metrics(State(state): State<AppState>, request: Request) -> Response {
-    if let Err(refusal) = may_scrape(&state, &request) {
+    if let Some(refusal) = refusal(&state, &request) {
         return refusal;
     }
     match settle::job::store::waiting(&state.db, chrono::Utc::now()).await {
@@ -34,15 +34,16 @@ pub async fn metrics(State(state): State<AppState>, request: Request) -> Respons
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-fn may_scrape(state: &AppState, request: &Request) -> Result<(), Response> {
+/// Why this request may not scrape, as its answer; `None` when it may.
+fn refusal(state: &AppState, request: &Request) -> Option<Response> {
     if state.config.mode == Mode::Development {
-        return Ok(());
+        return None;
     }
     if let Some(expected) = &state.config.metrics_token {
         let expected = settle::secret::hash(expected);
         return match bearer_token(request.headers()) {
-            Some(sent) if settle::secret::matches(sent, &expected) => Ok(()),
-            _ => Err(challenge(ApiError::unauthorized(
+            Some(sent) if settle::secret::matches(sent, &expected) => None,
+            _ => Some(challenge(ApiError::unauthorized(
                 "Send the metrics token: Authorization: Bearer <metrics_token>.",
             ))),
         };
@@ -51,11 +52,13 @@ fn may_scrape(state: &AppState, request: &Request) -> Result<(), Response> {
     let forwarded =
         ["forwarded", "x-forwarded-for"].iter().any(|h| request.headers().contains_key(*h));
     if peer.is_some_and(|ip| ip.is_loopback()) && !forwarded {
-        return Ok(());
+        return None;
     }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "Metrics answer local clients only; set `metrics_token` to scrape from elsewhere.",
+    Some(
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Metrics answer local clients only; set `metrics_token` to scrape from elsewhere.",
+        )
+        .into_response(),
     )
-    .into_response())
 }
