@@ -139,6 +139,53 @@ impl Db {
         Ok(versions)
     }
 
+    /// Empties the database as if it were new: drops every table (with their triggers and
+    /// sequences), the trigger functions of Settle's schema, the login sessions and the record of
+    /// applied migrations, all in one transaction (nothing is dropped if any step fails), then
+    /// applies the migrations again. Only `settle-server demo-data --reset` calls this.
+    pub async fn reset(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        match &mut tx {
+            Tx::Sqlite(t) => {
+                // Newest first, so a table goes before the tables it refers to; the deferred
+                // check covers references added later (checked at commit, when none are left).
+                sqlx::query("PRAGMA defer_foreign_keys = ON").execute(&mut **t).await?;
+                let sql = "SELECT name FROM sqlite_master WHERE type = 'table'
+                           AND name NOT LIKE 'sqlite_%' ORDER BY rowid DESC";
+                let tables: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut **t).await?;
+                for table in tables {
+                    let drop = format!("DROP TABLE IF EXISTS {}", quoted(&table));
+                    sqlx::query(&drop).execute(&mut **t).await?;
+                }
+            }
+            Tx::Postgres(t) => {
+                let sql =
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()";
+                let tables: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut **t).await?;
+                for table in tables {
+                    let drop = format!("DROP TABLE IF EXISTS {} CASCADE", quoted(&table));
+                    sqlx::query(&drop).execute(&mut **t).await?;
+                }
+                // The migrations' trigger functions (not those an extension owns).
+                let sql = "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+                           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                           WHERE n.nspname = current_schema() AND NOT EXISTS
+                             (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')";
+                let functions: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut **t).await?;
+                for function in functions {
+                    let drop = format!("DROP FUNCTION IF EXISTS {function} CASCADE");
+                    sqlx::query(&drop).execute(&mut **t).await?;
+                }
+                // The session store keeps its table in a schema of its own.
+                sqlx::query("DROP TABLE IF EXISTS tower_sessions.session")
+                    .execute(&mut **t)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        self.migrate().await
+    }
+
     /// Closes every connection (at shutdown).
     pub async fn close(&self) {
         with_db!(self, pool => pool.close().await)
@@ -215,4 +262,9 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// `name` as a double-quoted SQL identifier (both backends).
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -41,6 +41,7 @@ pub mod service;
 pub mod service_standing;
 pub mod stats;
 pub mod tax;
+pub mod telemetry;
 pub mod text_enum;
 pub mod webhook;
 

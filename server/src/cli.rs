@@ -54,7 +54,15 @@ pub enum Command {
         merchant: Option<String>,
     },
     /// Load the demo world into an empty database.
-    DemoData,
+    DemoData {
+        /// Empty the database first (every table is dropped and the migrations run again),
+        /// then load the demo world: a fresh demo. Stop the servers using the database first.
+        #[arg(long)]
+        reset: bool,
+        /// Let --reset empty a database in production mode too.
+        #[arg(long, requires = "reset")]
+        force: bool,
+    },
     /// Manage a merchant (its webhook endpoint).
     Merchant {
         /// What to do.
@@ -145,27 +153,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::serve(config).await,
         Command::Migrate => {
-            let db = settle::Db::connect(&config.database_url(), 1).await?;
-            db.migrate().await?;
+            let db = crate::connect_database(&config, 1).await?;
             println!("migrations applied: {:?}", db.applied_migrations().await?);
             Ok(())
         }
         Command::CreateUser { role, email, name, customer_code, merchant } => {
-            let db = settle::Db::connect(&config.database_url(), 1).await?;
-            db.migrate().await?;
+            let db = crate::connect_database(&config, 1).await?;
             create_user(&db, role, email, name, customer_code, merchant).await
         }
         Command::Sandbox { bind, public_url } => {
             crate::sandbox::standalone::serve(config, bind, public_url).await
         }
         Command::Merchant { command: MerchantCommand::Webhook { command } } => {
-            let db = settle::Db::connect(&config.database_url(), 1).await?;
-            db.migrate().await?;
+            let db = crate::connect_database(&config, 1).await?;
             webhook(&db, &config, command).await
         }
         Command::Billing { command: BillingCommand::RunCollection { date } } => {
-            let db = settle::Db::connect(&config.database_url(), 2).await?;
-            db.migrate().await?;
+            let db = crate::connect_database(&config, 2).await?;
             let payments = crate::orchestrator(&config, &db).await?;
             let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let report =
@@ -173,11 +177,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("collection day {date}: {}", serde_json::to_string(&report)?);
             Ok(())
         }
-        Command::DemoData => {
-            let db = settle::Db::connect(&config.database_url(), 1).await?;
-            db.migrate().await?;
+        Command::DemoData { reset: false, .. } => {
+            let db = crate::connect_database(&config, 1).await?;
             settle::demo::load(&db).await?;
             println!("demo data loaded");
+            Ok(())
+        }
+        Command::DemoData { reset: true, force } => {
+            if config.mode == crate::config::Mode::Production && !force {
+                bail!(
+                    "demo-data --reset empties the whole database; in production mode it needs --force too"
+                );
+            }
+            let db = crate::connect_database(&config, 1).await?;
+            settle::demo::reset(&db).await?;
+            println!("database emptied; demo data loaded");
             Ok(())
         }
     }

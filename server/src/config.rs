@@ -31,14 +31,16 @@ pub enum LogFormat {
 }
 
 /// Every setting of the server. Field names are the TOML keys; the environment variable is the
-/// name upper-cased with a `SETTLE_` prefix.
+/// name upper-cased with a `SETTLE_` prefix. A key that is none of these stops the server at
+/// start (a misspelt setting would otherwise be silently ignored).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// `development` or `production`.
     pub mode: Mode,
     /// Address and port to listen on.
     pub bind: SocketAddr,
-    /// `sqlite:` or `postgres:` URL; empty means `settle.db` next to the binary.
+    /// `sqlite:` or `postgres:` URL; empty means `settle.db` in the working directory.
     pub database_url: String,
     /// Connections in the database pool.
     pub database_max_connections: u32,
@@ -107,6 +109,9 @@ pub struct Config {
     pub log: String,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// The bearer token `/metrics` asks for in production; without one, production answers
+    /// `/metrics` to loopback clients only. Development answers everyone.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -141,6 +146,7 @@ impl Default for Config {
             collection_day_interval_minutes: 60,
             log: "info,settle=debug,settle_server=debug,settle_app=debug".into(),
             log_format: LogFormat::Text,
+            metrics_token: None,
         }
     }
 }
@@ -152,6 +158,16 @@ pub enum ConfigError {
     /// figment's message already says everything, and error chains would print it twice.)
     #[error("configuration error: {0}")]
     Load(Box<figment::Error>),
+    /// A key that is no setting (in the file, or a `SETTLE_` variable that isn't ignored).
+    #[error(
+        "configuration error: unknown setting `{key}` (from {origin}); the settings are listed in the README, \"Configuration\""
+    )]
+    Unknown {
+        /// The key as the configuration named it.
+        key: String,
+        /// Where it came from: the environment variable or the file.
+        origin: String,
+    },
     /// A value has the right type but is not usable.
     #[error("configuration error: setting `{setting}` {problem}")]
     Invalid {
@@ -190,7 +206,7 @@ impl Config {
             None => figment = figment.merge(Toml::file("settle.toml")),
         }
         figment = figment
-            .merge(Env::prefixed("SETTLE_").ignore(&["CONFIG"]))
+            .merge(Env::prefixed("SETTLE_").filter(|key| is_setting_variable(key.as_str())))
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()));
         Config::from_figment(figment)
     }
@@ -199,7 +215,17 @@ impl Config {
     /// In production without a `sandbox_signing_secret`, a random one is made here, once, so
     /// the sandbox and the connectors of this process share it.
     pub fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
-        let mut config: Config = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let mut config: Config = figment.extract().map_err(|e| match e.kind {
+            figment::error::Kind::UnknownField(key, _) => {
+                let variable = format!("SETTLE_{}", key.to_ascii_uppercase());
+                let origin = match std::env::var_os(&variable) {
+                    Some(_) => format!("the environment variable {variable}"),
+                    None => "the configuration file".to_owned(),
+                };
+                ConfigError::Unknown { key, origin }
+            }
+            _ => ConfigError::Load(Box::new(e)),
+        })?;
         config.validate()?;
         if config.sandbox_signing_secret.is_none() && config.mode == Mode::Production {
             config.sandbox_signing_secret = Some(random_key());
@@ -296,6 +322,9 @@ impl Config {
                 return invalid(setting, "must be a positive number");
             }
         }
+        if self.metrics_token.as_deref().is_some_and(|t| t.trim().len() < 16) {
+            return invalid("metrics_token", "must be at least 16 characters");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return invalid("log", "is not a valid log filter (for example `info,settle=debug`)");
         }
@@ -307,11 +336,21 @@ impl Config {
         if !self.database_url.is_empty() {
             return self.database_url.clone();
         }
-        let dir = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| PathBuf::from("."));
+        // The working directory, like `settle.toml`: never the build's `target/` (which
+        // `cargo clean` empties), as the binary's own directory would be under `cargo run`.
+        let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         format!("sqlite://{}", dir.join("settle.db").display())
+    }
+
+    /// The absolute path of the SQLite file in use (`None` on PostgreSQL or in memory).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let url = self.database_url();
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return None;
+        }
+        std::path::absolute(path).ok()
     }
 
     /// The public base URL, without a trailing slash.
@@ -372,6 +411,16 @@ impl Config {
             window: chrono::Duration::minutes(self.login_window_minutes),
         }
     }
+}
+
+/// Whether `SETTLE_{name}` is meant as a setting. The test and benchmark harnesses' variables
+/// (`SETTLE_TEST_…`, `SETTLE_BENCH_…`), `SETTLE_CONFIG` (the file itself), `create-user`'s
+/// `SETTLE_NEW_USER_PASSWORD` and the browser tests' `SETTLE_BASE_URL` are not; every other
+/// `SETTLE_` variable must name a setting.
+fn is_setting_variable(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    let other = ["CONFIG", "NEW_USER_PASSWORD", "BASE_URL"];
+    !(other.contains(&name.as_str()) || name.starts_with("TEST_") || name.starts_with("BENCH_"))
 }
 
 /// The origin of an http(s) URL that names nothing but an origin (no path, query or fragment).
@@ -478,6 +527,19 @@ mod tests {
     }
 
     #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = with("databse_url = 'sqlite://x.db'").unwrap_err().to_string();
+        assert!(err.contains("unknown setting `databse_url`"), "{err}");
+        assert!(
+            with("metrics_token = 'a-token-of-16-chars'\n[sandbox_faults.card]\nseed = 7").is_ok()
+        );
+        for other in ["CONFIG", "test_postgres_url", "BENCH_POSTGRES_URL", "NEW_USER_PASSWORD"] {
+            assert!(!is_setting_variable(other), "{other}");
+        }
+        assert!(is_setting_variable("BIND") && is_setting_variable("FROBNICATE"));
+    }
+
+    #[test]
     fn bad_values_name_their_setting() {
         for (toml, setting) in [
             ("bind = 'not an address'", "bind"),
@@ -488,6 +550,7 @@ mod tests {
             ("sandbox_signing_secret = ' '", "sandbox_signing_secret"),
             ("login_window_minutes = 0", "login_window_minutes"),
             ("database_max_connections = -1", "database_max_connections"),
+            ("metrics_token = 'short'", "metrics_token"),
         ] {
             let err = with(toml).expect_err(toml).to_string();
             assert!(err.contains(setting), "{toml}: {err}");

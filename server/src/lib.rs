@@ -44,14 +44,24 @@ use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Connects to the database, applies migrations and, in development on an empty database,
-/// loads the demo world.
-pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+/// Connects to the configured database with a pool of `connections` (naming the SQLite file in
+/// use in the log) and applies migrations.
+pub async fn connect_database(config: &Config, connections: u32) -> anyhow::Result<Db> {
     let url = config.database_url();
-    let db = Db::connect(&url, config.database_max_connections)
+    if let Some(file) = config.sqlite_file() {
+        tracing::info!(path = %file.display(), "SQLite database file");
+    }
+    let db = Db::connect(&url, connections)
         .await
         .with_context(|| format!("connecting to the database (setting `database_url` = {url})"))?;
     db.migrate().await.context("applying database migrations")?;
+    Ok(db)
+}
+
+/// Connects to the database, applies migrations and, in development on an empty database,
+/// loads the demo world.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let db = connect_database(config, config.database_max_connections).await?;
     if config.demo_data_enabled() && !settle::account::User::any_exist(&db).await? {
         settle::demo::load(&db).await.context("loading demo data")?;
         tracing::info!("loaded the demo world (see README, \"Demo data\")");
@@ -61,6 +71,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
 
 /// Builds the whole application: state and router.
 pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)> {
+    telemetry::metrics();
     let leptos_options = LeptosOptions::builder()
         .output_name("settle")
         .site_root("target/site")
@@ -148,10 +159,19 @@ pub async fn build(config: Config, db: Db) -> anyhow::Result<(Router, AppState)>
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
-                }))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|request: &Request| {
+                            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                            tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+                        })
+                        // `access_log` writes the one line per request.
+                        .on_request(())
+                        .on_response(())
+                        .on_failure(())
+                        .on_eos(()),
+                )
+                .layer(from_fn(telemetry::access_log))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::new())
                 .layer(RequestBodyLimitLayer::new(1024 * 1024)),

@@ -47,6 +47,21 @@ pub async fn send_json<B: Serialize + ?Sized, R: DeserializeOwned>(
     body: Option<&B>,
     idempotent: bool,
 ) -> Result<R, ConnectorError> {
+    // Every gateway request passes here: the one place its latency and errors are counted.
+    let started = std::time::Instant::now();
+    let outcome = send(config, client, method, path, body, idempotent).await;
+    crate::telemetry::gateway_call(&config.gateway_id, started.elapsed(), &outcome);
+    outcome
+}
+
+async fn send<B: Serialize + ?Sized, R: DeserializeOwned>(
+    config: &ConnectorConfig,
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&B>,
+    idempotent: bool,
+) -> Result<R, ConnectorError> {
     let url = endpoint(&config.base_url, path).ok_or_else(|| {
         ConnectorError::BadResponse(format!("bad gateway URL {}{path}", config.base_url))
     })?;

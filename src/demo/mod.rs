@@ -110,6 +110,12 @@ fn details(value: serde_json::Value) -> Result<crate::service::ServiceDetails> {
     serde_json::from_value(value).map_err(|e| Error::Internal(format!("demo service details: {e}")))
 }
 
+/// Empties the database ([`Db::reset`]) and loads the demo world again: a fresh demo.
+pub async fn reset(db: &Db) -> Result<()> {
+    db.reset().await?;
+    load(db).await
+}
+
 /// Loads the demo world into a database that has no users yet; refuses otherwise, so demo
 /// records never mix with real ones.
 pub async fn load(db: &Db) -> Result<()> {

@@ -64,6 +64,7 @@ impl Orchestrator {
         if report.examined > 0 {
             tracing::debug!(?report, "reconciliation sweep");
         }
+        crate::telemetry::reconcile_sweep(report.settled, report.timed_out, report.deferred);
         Ok(report)
     }
 

@@ -227,6 +227,9 @@ pub async fn apply(
         crate::payment_method::record_collection(tx, method, to == PaymentState::PaymentSuccess)
             .await?;
     }
+    if to.is_final() {
+        crate::telemetry::payment_final(&payment.gateway_id, payment.created_at, payment.state, to);
+    }
     Ok(Payment::reload(tx, &payment.id).await?)
 }
 

@@ -301,6 +301,11 @@ pub async fn record(
         enqueue(&mut tx, event.id, delivery.attempt + 1, job::later(Utc::now(), wait)).await?;
     }
     tx.commit().await?;
+    crate::telemetry::webhook_delivery(match (succeeded, classified.sync_error) {
+        (true, _) => "success",
+        (false, None) => "fail",
+        (false, Some(_)) => "no_response",
+    });
     Ok(classified)
 }
 

@@ -97,7 +97,8 @@ impl FromRequestParts<AppState> for ApiCaller {
     }
 }
 
-fn challenge(error: ApiError) -> Response {
+/// `error` with the `WWW-Authenticate: Bearer` challenge a 401 carries.
+pub(crate) fn challenge(error: ApiError) -> Response {
     let mut response = error.into_response();
     response
         .headers_mut()

@@ -15,6 +15,7 @@ pub mod invoice_payments;
 pub mod json;
 pub mod oauth;
 pub mod openapi;
+pub mod operations;
 pub mod owed;
 pub mod pay_now;
 pub mod payments;
@@ -44,6 +45,7 @@ pub fn routes(state: &AppState) -> Routes {
         .merge(invoice_payments::routes())
         .merge(pay_now::routes())
         .merge(openapi::routes())
+        .merge(operations::routes())
 }
 
 /// The API's router.

@@ -19,8 +19,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::routes::{GET, Guard, Route, Routes};
 use super::{
-    callbacks, campaign_orders, health, insurance_checkout, invoice_payments, oauth, owed, pay_now,
-    payments, quote_payments, webhooks,
+    callbacks, campaign_orders, health, insurance_checkout, invoice_payments, oauth, operations,
+    owed, pay_now, payments, quote_payments, webhooks,
 };
 use crate::state::AppState;
 
@@ -58,6 +58,7 @@ pub const PATH: &str = "/openapi.json";
     paths(
         health::healthz,
         health::readyz,
+        operations::metrics,
         openapi_json,
         oauth::token,
         oauth::userinfo,

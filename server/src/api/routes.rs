@@ -27,6 +27,9 @@ pub enum Guard {
     /// A payment gateway: its request is verified (a signature, or by asking the gateway)
     /// before it changes anything.
     Gateway,
+    /// Operations (the metrics scraper): open in development; in production a configured
+    /// token, or a local client.
+    Operations,
 }
 
 /// One route of the table.

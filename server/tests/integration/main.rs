@@ -20,6 +20,7 @@ mod merchant_api;
 mod money_safety;
 mod oauth;
 mod openapi;
+mod operations;
 mod operator_accounts;
 mod operator_config;
 mod operator_gateways;
@@ -63,6 +64,7 @@ fn main() {
         tests![
             foundation::health_endpoints_report_process_and_database,
             query_plans::hot_paths_are_served_by_indexes,
+            operations::metrics_show_every_series_after_a_card_payment,
             admin_dashboard::dashboard_numbers_match_the_payments,
             admin_dashboard::webhook_failures_count_into_the_rate,
             admin_dashboard::dashboard_page_has_charts_and_tables,
@@ -278,6 +280,9 @@ fn main() {
             webhooks::kill_9_in_the_middle_of_a_retry_schedule_loses_no_webhook,
             admin_ops::a_failing_delivery_is_shown_and_retried_now,
             operator_accounts::create_user_opens_the_first_operator_of_an_empty_production_database,
+            operations::metrics_are_closed_in_production,
+            operations::unknown_settings_stop_the_server_naming_them,
+            operations::demo_data_reset_makes_a_fresh_demo,
         ],
     );
 }

@@ -109,6 +109,24 @@ fn spawn(dir: &Path, log: &Path, args: &[&str], env: &[(&str, String)]) -> Resul
     command.spawn().with_context(|| format!("starting {BINARY} {}", args.join(" ")))
 }
 
+/// Runs the binary with `args` in `scratch`'s directory to its end (bounded by twice
+/// [`START_TIMEOUT`]), with only `env` as its settings; answers whether it succeeded and what
+/// it printed.
+pub async fn run_to_end(
+    scratch: &Scratch,
+    name: &str,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> Result<(bool, String)> {
+    let log = scratch.log(name);
+    let mut child = spawn(&scratch.dir, &log, args, env)?;
+    let status =
+        tokio::time::timeout(START_TIMEOUT * 2, child.wait()).await.with_context(|| {
+            format!("settle-server {} did not end; log:\n{}", args.join(" "), tail(&log, 40))
+        })??;
+    Ok((status.success(), read_log(&log)))
+}
+
 /// Appends a harness line to a log, so a reader sees where each start begins.
 fn mark(log: &Path, line: &str) {
     use std::io::Write;
