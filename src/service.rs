@@ -181,6 +181,8 @@ pub struct ServiceSummary {
     pub product_name: String,
     /// The total of its open purchases, if anything is owed.
     pub amount_due: Option<Money>,
+    /// The oldest open purchase, the one to pay first.
+    pub first_open: Option<crate::purchase::PurchaseId>,
 }
 
 impl Service {
@@ -377,11 +379,21 @@ impl Service {
         let rows: Vec<ServiceRow> =
             with_db!(db, pool => sqlx::query_as(&sql).bind(customer).fetch_all(pool).await)?;
         let mut summaries = Vec::with_capacity(rows.len());
+        // A customer's services share a handful of products: each is read once.
+        let mut product_names: std::collections::HashMap<_, String> = Default::default();
         for row in rows {
             let service = Service::try_from(row)?;
-            let product = Product::find(db, &service.product_id)
-                .await?
-                .ok_or_else(|| Error::Internal(format!("service {} has no product", service.id)))?;
+            let product_name = match product_names.get(&service.product_id) {
+                Some(name) => name.clone(),
+                None => {
+                    let product =
+                        Product::find(db, &service.product_id).await?.ok_or_else(|| {
+                            Error::Internal(format!("service {} has no product", service.id))
+                        })?;
+                    product_names.insert(service.product_id.clone(), product.name.clone());
+                    product.name
+                }
+            };
             let open = Purchase::open_for_service(db, &service.id).await?;
             let amount_due = match open.first() {
                 Some(first) => Some(Money::checked_sum(
@@ -390,7 +402,8 @@ impl Service {
                 )?),
                 None => None,
             };
-            summaries.push(ServiceSummary { service, product_name: product.name, amount_due });
+            let first_open = open.first().map(|p| p.id.clone());
+            summaries.push(ServiceSummary { service, product_name, amount_due, first_open });
         }
         Ok(summaries)
     }

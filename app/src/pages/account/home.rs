@@ -47,7 +47,6 @@ pub struct ServiceLine {
 #[server(prefix = "/account/api", endpoint = "services")]
 pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
     use settle::product::ServiceKind;
-    use settle::purchase::Purchase;
 
     use crate::format::{billing_status, service_status};
     use crate::pages::account::shared::open_payment;
@@ -64,17 +63,9 @@ pub async fn my_services() -> Result<Vec<ServiceLine>, PageError> {
     let mut lines = Vec::with_capacity(summaries.len());
     for s in summaries {
         let is_policy = s.service.kind == ServiceKind::Policy;
-        let open = if s.amount_due.is_some() {
-            match Purchase::open_for_service(&ctx.db, &s.service.id)
-                .await
-                .map_err(PageError::logged("loading what is due"))?
-                .first()
-            {
-                Some(purchase) => open_payment(&ctx, &purchase.id).await?,
-                None => None,
-            }
-        } else {
-            None
+        let open = match &s.first_open {
+            Some(purchase) => open_payment(&ctx, purchase).await?,
+            None => None,
         };
         let (paid_until, buy, update_card) = if is_policy {
             (None, None, None)
