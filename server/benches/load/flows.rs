@@ -274,25 +274,20 @@ impl Settle {
     /// Seed 003's poll of a converted payment: `GET /api/v1/payments/{uuid}/`.
     pub async fn poll_quote_payment(&self, worker: &Worker) -> Result<()> {
         let uuid = pick(&self.quote_payments, worker).context("no seed 003 payment made yet")?;
-        let path = format!("/api/v1/payments/{uuid}/");
-        let got =
-            call(worker.client.get(url(&self.base, &path)), &self.customer_token, None, &[200])
-                .await?;
-        ensure!(
-            got["payment_status_state"] == "POLICY_CONVERTED",
-            "state {}",
-            got["payment_status_state"]
-        );
-        Ok(())
+        self.poll_converted(worker, &format!("/api/v1/payments/{uuid}/"), &self.customer_token)
+            .await
     }
 
     /// The merchant's poll of a converted payment: `GET /api/payments/{reference}`.
     pub async fn poll_payment(&self, worker: &Worker) -> Result<()> {
         let reference = pick(&self.payments, worker).context("no API payment made yet")?;
-        let path = format!("/api/payments/{reference}");
-        let got =
-            call(worker.client.get(url(&self.base, &path)), &self.merchant_token, None, &[200])
-                .await?;
+        self.poll_converted(worker, &format!("/api/payments/{reference}"), &self.merchant_token)
+            .await
+    }
+
+    /// One poll of a payment that must already be converted.
+    async fn poll_converted(&self, worker: &Worker, path: &str, token: &str) -> Result<()> {
+        let got = call(worker.client.get(url(&self.base, path)), token, None, &[200]).await?;
         ensure!(
             got["payment_status_state"] == "POLICY_CONVERTED",
             "state {}",
