@@ -17,6 +17,7 @@ pub mod refund;
 pub mod return_to;
 pub mod saved_card;
 pub mod search;
+mod send;
 pub mod staff;
 pub mod start;
 pub mod state;
