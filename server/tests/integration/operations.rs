@@ -23,12 +23,7 @@ fn has_series(scrape: &str, name: &str, labels: &[(&str, &str)]) -> bool {
 async fn scrape(app: &TestApp) -> Result<String> {
     let response = app.new_client().get(app.url("/metrics")).send().await?;
     let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = crate::support::content_type(&response);
     let body = response.text().await?;
     ensure(status == 200, format!("/metrics answered {status}: {body}"))?;
     ensure(content_type.starts_with("text/plain"), format!("content type {content_type}"))?;

@@ -568,12 +568,7 @@ pub async fn invalid_card_details_are_refused_and_nothing_is_stored(app: TestApp
             response.status() == StatusCode::BAD_REQUEST,
             format!("{body}: {}", response.status()),
         )?;
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type = crate::support::content_type(&response);
         ensure(content_type == "application/problem+json", "problem details")?;
         let refused: Value = response.json().await?;
         ensure(error_fields(&refused) == fields, format!("errors per field: {refused}"))?;

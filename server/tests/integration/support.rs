@@ -235,6 +235,16 @@ pub fn browser() -> Client {
         .expect("the HTTP client builds")
 }
 
+/// The `Content-Type` header of a response, or "".
+pub fn content_type(response: &Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The `Location` header of a response, or "".
 pub fn location(response: &Response) -> String {
     response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
